@@ -1,0 +1,3 @@
+module github.com/clinomics/clinomics
+
+go 1.26.8

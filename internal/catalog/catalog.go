@@ -1,0 +1,157 @@
+// Package catalog records what the platform knows about its work: samples,
+// pipeline runs, the tasks of each run, the files they produced (path, size,
+// sha256), the tool versions each run used, and the call cache that lets a
+// resumed run skip work that is already done.
+//
+// Store is the one interface; Open returns the embedded SQLite backend for a
+// file path or "sqlite:" DSN and the PostgreSQL backend for a "postgres://"
+// DSN. Both run the same versioned migrations and pass the same conformance
+// suite in package catalogtest.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) when a looked-up record does not exist.
+var ErrNotFound = errors.New("catalog: not found")
+
+// RunState is the lifecycle state of a pipeline run.
+type RunState string
+
+const (
+	RunQueued    RunState = "queued"
+	RunRunning   RunState = "running"
+	RunSucceeded RunState = "succeeded"
+	RunFailed    RunState = "failed"
+	RunCancelled RunState = "cancelled"
+)
+
+// Terminal reports whether no further transition is expected without a resume.
+func (s RunState) Terminal() bool {
+	return s == RunSucceeded || s == RunFailed || s == RunCancelled
+}
+
+// TaskState is the lifecycle state of one task of a run; see package workflow
+// for the state machine.
+type TaskState string
+
+const (
+	TaskPending   TaskState = "pending"
+	TaskRunning   TaskState = "running"
+	TaskSucceeded TaskState = "succeeded"
+	TaskCached    TaskState = "cached" // skipped: the call cache held its outputs
+	TaskFailed    TaskState = "failed"
+	TaskCancelled TaskState = "cancelled"
+)
+
+// Sample is a sequenced specimen known to the platform. ID is the lab's
+// sample identifier (not patient identity).
+type Sample struct {
+	ID      string
+	Created time.Time
+}
+
+// Run is one execution of a pipeline for a sample.
+type Run struct {
+	ID       string
+	SampleID string
+	Pipeline string // e.g. "germline"
+	State    RunState
+	Params   string // JSON of the run's parameters, as submitted
+	OutDir   string
+	Error    string // public failure reason when State is failed
+	Created  time.Time
+	Updated  time.Time
+}
+
+// RunFilter narrows ListRuns; zero fields match everything.
+type RunFilter struct {
+	SampleID string
+	State    RunState
+	Limit    int // 0 means no limit
+}
+
+// Task is one task of a run, keyed by (RunID, TaskID).
+type Task struct {
+	RunID      string
+	TaskID     string // unique within the run, e.g. "align/chunk-01"
+	Name       string // the step, e.g. "align"
+	State      TaskState
+	Attempts   int
+	CacheKey   string
+	ExitCode   int
+	Error      string
+	CPUSeconds float64
+	Started    time.Time
+	Finished   time.Time
+}
+
+// File is a file the platform wrote or read, keyed by Path. ModTime and
+// Size let a reader trust SHA256 without re-hashing an unchanged file.
+type File struct {
+	Path    string
+	Size    int64
+	ModTime time.Time
+	SHA256  string // lower-case hex
+	RunID   string // empty for inputs not produced by a run
+	TaskID  string
+}
+
+// ToolVersion is the version of one tool a run used.
+type ToolVersion struct {
+	Tool    string
+	Version string
+}
+
+// CacheEntry maps a task's content-hash key to the outputs it produced.
+type CacheEntry struct {
+	Key     string
+	RunID   string
+	TaskID  string
+	Outputs []File
+	Created time.Time
+}
+
+// Store is the catalog. All methods are safe for concurrent use.
+type Store interface {
+	// PutSample creates the sample or leaves an existing one unchanged.
+	PutSample(ctx context.Context, s Sample) error
+	// GetSample returns ErrNotFound when the sample does not exist.
+	GetSample(ctx context.Context, id string) (Sample, error)
+
+	// CreateRun inserts a new run; an existing ID is an error.
+	CreateRun(ctx context.Context, r Run) error
+	// UpdateRun sets state and error message and bumps Updated; ErrNotFound if absent.
+	UpdateRun(ctx context.Context, id string, state RunState, errMsg string) error
+	// GetRun returns ErrNotFound when the run does not exist.
+	GetRun(ctx context.Context, id string) (Run, error)
+	// ListRuns returns runs newest first.
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+
+	// PutTask inserts or replaces the task (RunID, TaskID).
+	PutTask(ctx context.Context, t Task) error
+	// ListTasks returns a run's tasks ordered by TaskID.
+	ListTasks(ctx context.Context, runID string) ([]Task, error)
+
+	// PutFile inserts or replaces the record for f.Path.
+	PutFile(ctx context.Context, f File) error
+	// GetFile returns ErrNotFound when no record exists for path.
+	GetFile(ctx context.Context, path string) (File, error)
+	// ListFiles returns the files a run produced, ordered by path.
+	ListFiles(ctx context.Context, runID string) ([]File, error)
+
+	// PutToolVersions records (replacing) the tool versions a run used.
+	PutToolVersions(ctx context.Context, runID string, tv []ToolVersion) error
+	// ToolVersions returns a run's tool versions ordered by tool.
+	ToolVersions(ctx context.Context, runID string) ([]ToolVersion, error)
+
+	// PutCache inserts or replaces the entry for e.Key.
+	PutCache(ctx context.Context, e CacheEntry) error
+	// GetCache returns ErrNotFound when no entry exists for key.
+	GetCache(ctx context.Context, key string) (CacheEntry, error)
+
+	Close() error
+}
