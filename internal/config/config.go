@@ -1,0 +1,270 @@
+// Package config is the typed configuration of clinomics. Its defaults live
+// in one embedded, commented YAML file (defaults.yaml); a site file overrides
+// any subset of keys, and unknown keys are rejected with their line.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// DefaultsYAML returns the embedded default configuration, comments included.
+func DefaultsYAML() []byte { return bytes.Clone(defaultsYAML) }
+
+// Config is the whole configuration.
+type Config struct {
+	DataDir  string   `yaml:"data_dir"`
+	Catalog  Catalog  `yaml:"catalog"`
+	Executor Executor `yaml:"executor"`
+	Workflow Workflow `yaml:"workflow"`
+	Germline Germline `yaml:"germline"`
+	Server   Server   `yaml:"server"`
+	Log      Log      `yaml:"log"`
+}
+
+// Catalog says where the catalog database is.
+type Catalog struct {
+	DSN string `yaml:"dsn"`
+}
+
+// Executor chooses and tunes the backend that runs tasks.
+type Executor struct {
+	Kind  string      `yaml:"kind"`
+	Local LocalExec   `yaml:"local"`
+	Slurm SlurmConfig `yaml:"slurm"`
+}
+
+// LocalExec bounds the local process pool.
+type LocalExec struct {
+	Threads  int `yaml:"threads"`
+	MemoryMB int `yaml:"memory_mb"`
+}
+
+// SlurmConfig tunes the Slurm backend.
+type SlurmConfig struct {
+	Partition    string        `yaml:"partition"`
+	Account      string        `yaml:"account"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Workflow tunes the engine.
+type Workflow struct {
+	Retries      int           `yaml:"retries"`
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	MaxBackoff   time.Duration `yaml:"max_backoff"`
+}
+
+// Germline tunes the germline pipeline.
+type Germline struct {
+	Caller       string `yaml:"caller"`
+	Trim         bool   `yaml:"trim"`
+	ReadChunks   int    `yaml:"read_chunks"`
+	Regions      int    `yaml:"regions"`
+	GVCFMinDepth int    `yaml:"gvcf_min_depth"`
+	MinMapQ      int    `yaml:"min_mapq"`
+	MinBaseQ     int    `yaml:"min_baseq"`
+}
+
+// Server tunes the HTTP API server.
+type Server struct {
+	Listen          string        `yaml:"listen"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log tunes operational logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default returns the embedded defaults, with "~" expanded.
+func Default() (*Config, error) {
+	var c Config
+	if err := decode(defaultsYAML, "defaults.yaml", &c); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	c.expand()
+	return &c, nil
+}
+
+// Load returns the defaults overridden by the file at path (if path is not
+// empty) and by the environment ($CLINOMICS_DATA_DIR,
+// $CLINOMICS_CATALOG_DSN). The result is validated.
+func Load(path string) (*Config, error) {
+	var c Config
+	if err := decode(defaultsYAML, "defaults.yaml", &c); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decode(b, path, &c); err != nil {
+			return nil, err
+		}
+	}
+	if v := os.Getenv("CLINOMICS_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	if v := os.Getenv("CLINOMICS_CATALOG_DSN"); v != "" {
+		c.Catalog.DSN = v
+	}
+	c.expand()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func decode(b []byte, name string, c *Config) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config %s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+func (c *Config) expand() {
+	if c.DataDir == "~" || strings.HasPrefix(c.DataDir, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			c.DataDir = filepath.Join(home, strings.TrimPrefix(c.DataDir, "~"))
+		}
+	}
+}
+
+// CatalogDSN is the catalog DSN, defaulting to SQLite inside DataDir.
+func (c *Config) CatalogDSN() string {
+	if c.Catalog.DSN != "" {
+		return c.Catalog.DSN
+	}
+	return filepath.Join(c.DataDir, "catalog.db")
+}
+
+// Validate checks every value and returns all problems at once, each naming
+// its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if d := c.Catalog.DSN; d != "" && strings.Contains(d, "://") {
+		u, err := url.Parse(d)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("catalog.dsn", "must be a file path or a postgres:// URL")
+		}
+	}
+	switch c.Executor.Kind {
+	case "local", "slurm":
+	default:
+		bad("executor.kind", "%q is not one of local, slurm", c.Executor.Kind)
+	}
+	if c.Executor.Local.Threads < 0 {
+		bad("executor.local.threads", "must be >= 0")
+	}
+	if c.Executor.Local.MemoryMB < 0 {
+		bad("executor.local.memory_mb", "must be >= 0")
+	}
+	if c.Executor.Slurm.PollInterval <= 0 {
+		bad("executor.slurm.poll_interval", "must be positive")
+	}
+	if c.Workflow.Retries < 0 {
+		bad("workflow.retries", "must be >= 0")
+	}
+	if c.Workflow.RetryBackoff <= 0 || c.Workflow.MaxBackoff < c.Workflow.RetryBackoff {
+		bad("workflow.retry_backoff", "must be positive and not above workflow.max_backoff")
+	}
+	switch c.Germline.Caller {
+	case "bcftools", "freebayes":
+	default:
+		bad("germline.caller", "%q is not one of bcftools, freebayes", c.Germline.Caller)
+	}
+	if c.Germline.ReadChunks < 0 || c.Germline.Regions < 0 {
+		bad("germline", "read_chunks and regions must be >= 0")
+	}
+	if c.Germline.GVCFMinDepth < 1 {
+		bad("germline.gvcf_min_depth", "must be >= 1")
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "%q is not HOST:PORT", c.Server.Listen)
+	}
+	for key, d := range map[string]time.Duration{
+		"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.idle_timeout": c.Server.IdleTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// Redacted returns a copy with secrets replaced, safe to print.
+func (c *Config) Redacted() *Config {
+	r := *c
+	r.Catalog.DSN = redactDSN(c.Catalog.DSN)
+	return &r
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if strings.Contains(dsn, "password=") {
+			return "REDACTED"
+		}
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "REDACTED")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// YAML renders the configuration (callers redact first).
+func (c *Config) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
