@@ -1,0 +1,333 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/app"
+	"github.com/clinomics/clinomics/internal/httpapi"
+	"github.com/clinomics/clinomics/internal/pipeline"
+)
+
+func serve(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags(e, "serve")
+	listen := fs.String("listen", "", "address to listen on (default from config server.listen)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := app.NewLogger(cfg, e.stderr)
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	mgr := &pipeline.Manager{Runner: a.Runner}
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	defer mgr.Close()
+	api := &httpapi.Server{Store: a.Store, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "executor", a.Exec.Name(), "data_dir", cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: unfinished runs resume at the next start")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// client talks to a running server.
+type client struct {
+	base string
+	http *http.Client
+}
+
+func clientFlags(fs *flag.FlagSet) *string {
+	def := os.Getenv("CLINOMICS_SERVER")
+	if def == "" {
+		def = "http://127.0.0.1:8080"
+	}
+	return fs.String("server", def, "server URL ($CLINOMICS_SERVER)")
+}
+
+func newClient(base string) (*client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("--server %q: want http(s)://HOST:PORT", base)
+	}
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("server %s: %w (is `clinomics serve` running?)", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return fmt.Errorf("server: %s (HTTP %d)", e.Error, resp.StatusCode)
+		}
+		return fmt.Errorf("server: HTTP %d", resp.StatusCode)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func runsSubmit(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != pipeline.GermlinePipeline {
+		return usagef("name the pipeline: runs submit germline ...")
+	}
+	fs, _ := flags(e, "runs submit")
+	server := clientFlags(fs)
+	params := germlineFlags(fs)
+	follow := fs.Bool("follow", false, "follow the run until it ends")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	p, err := params(pos)
+	if err != nil {
+		return err
+	}
+	if err := p.Abs(); err != nil {
+		return err
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+	req := httpapi.SubmitRequest{Pipeline: pipeline.GermlinePipeline, Sample: p.Sample, FASTQ: p.FASTQ, Reference: p.Reference,
+		Targets: p.Targets, Out: p.OutDir, Caller: p.Caller}
+	if p.Trim {
+		req.Trim = &p.Trim
+	}
+	var run httpapi.RunView
+	if err := c.do(ctx, "POST", "/api/v1/runs", req, &run); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "submitted run %s\n", run.ID)
+	if *follow {
+		return followRun(ctx, e, c, run.ID)
+	}
+	return nil
+}
+
+func runsList(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags(e, "runs list")
+	server := clientFlags(fs)
+	sample := fs.String("sample", "", "only runs of this sample")
+	state := fs.String("state", "", "only runs in this state")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *sample != "" {
+		q.Set("sample", *sample)
+	}
+	if *state != "" {
+		q.Set("state", *state)
+	}
+	var out struct{ Runs []httpapi.RunView }
+	if err := c.do(ctx, "GET", "/api/v1/runs?"+q.Encode(), nil, &out); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSAMPLE\tPIPELINE\tSTATE\tUPDATED")
+	for _, r := range out.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Sample, r.Pipeline, r.State, r.Updated)
+	}
+	return tw.Flush()
+}
+
+func runsShow(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags(e, "runs show")
+	server := clientFlags(fs)
+	follow := fs.Bool("follow", false, "poll until the run ends, printing task changes")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("give one run ID")
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+	if *follow {
+		return followRun(ctx, e, c, pos[0])
+	}
+	var run httpapi.RunView
+	if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(pos[0]), nil, &run); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, run)
+	}
+	printRun(e.stdout, run)
+	return nil
+}
+
+func runsCancel(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags(e, "runs cancel")
+	server := clientFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("give one run ID")
+	}
+	c, err := newClient(*server)
+	if err != nil {
+		return err
+	}
+	var out map[string]string
+	if err := c.do(ctx, "POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/cancel", struct{}{}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "run %s: %s\n", pos[0], out["state"])
+	return nil
+}
+
+// followRun polls the run, printing each task state change, until it ends.
+func followRun(ctx context.Context, e *env, c *client, id string) error {
+	seen := map[string]string{}
+	for {
+		var run httpapi.RunView
+		if err := c.do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id), nil, &run); err != nil {
+			return err
+		}
+		done := 0
+		for _, t := range run.Tasks {
+			if t.State == "succeeded" || t.State == "cached" {
+				done++
+			}
+		}
+		for _, t := range run.Tasks {
+			if seen[t.ID] != t.State {
+				seen[t.ID] = t.State
+				fmt.Fprintf(e.stdout, "%s  %-14s %-18s %s\n", time.Now().Format("15:04:05"), t.ID, t.Step, t.State)
+			}
+		}
+		switch run.State {
+		case "succeeded":
+			fmt.Fprintf(e.stdout, "run %s succeeded (%d tasks)\n", run.ID, done)
+			return nil
+		case "failed", "cancelled":
+			return &exitError{code: 1, err: fmt.Errorf("run %s %s: %s", run.ID, run.State, run.Error)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func printRun(w io.Writer, r httpapi.RunView) {
+	fmt.Fprintf(w, "run       %s\nsample    %s\npipeline  %s\nstate     %s\nout       %s\ncreated   %s\nupdated   %s\n",
+		r.ID, r.Sample, r.Pipeline, r.State, r.Out, r.Created, r.Updated)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error     %s\n", r.Error)
+	}
+	if len(r.Tools) > 0 {
+		fmt.Fprintf(w, "tools    ")
+		for _, k := range sortedKeys(r.Tools) {
+			fmt.Fprintf(w, " %s=%v", k, r.Tools[k])
+		}
+		fmt.Fprintln(w)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nTASK\tSTEP\tSTATE\tATTEMPTS\tCPU s")
+	for _, t := range r.Tasks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\n", t.ID, t.Step, t.State, t.Attempts, t.CPUSeconds)
+	}
+	tw.Flush()
+	if len(r.Files) > 0 {
+		fmt.Fprintln(w, "\nFILES")
+		for _, f := range r.Files {
+			fmt.Fprintf(w, "  %s  %d bytes  sha256:%s\n", f.Path, f.Size, f.SHA256)
+		}
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
