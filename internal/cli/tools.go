@@ -48,6 +48,7 @@ func evalCmd(ctx context.Context, e *env, args []string) error {
 	regions := fs.String("regions", "", "confident regions BED (default: everywhere)")
 	refPath := fs.String("reference", "", "reference FASTA, to left-align indels (default: trim only)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	minF1 := fs.Float64("min-f1", 0, "exit with status 3 when a variant class present in the truth has a lower F1")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -74,16 +75,24 @@ func evalCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, res.JSON())
+		if err := printJSON(e.stdout, res.JSON()); err != nil {
+			return err
+		}
+	} else {
+		if err := res.WriteTable(e.stdout); err != nil {
+			return err
+		}
+		for _, v := range res.FP {
+			fmt.Fprintf(e.stdout, "FP %s:%d %s>%s\n", v.Chrom, v.Pos, v.Ref, v.Alt)
+		}
+		for _, v := range res.FN {
+			fmt.Fprintf(e.stdout, "FN %s:%d %s>%s\n", v.Chrom, v.Pos, v.Ref, v.Alt)
+		}
 	}
-	if err := res.WriteTable(e.stdout); err != nil {
-		return err
-	}
-	for _, v := range res.FP {
-		fmt.Fprintf(e.stdout, "FP %s:%d %s>%s\n", v.Chrom, v.Pos, v.Ref, v.Alt)
-	}
-	for _, v := range res.FN {
-		fmt.Fprintf(e.stdout, "FN %s:%d %s>%s\n", v.Chrom, v.Pos, v.Ref, v.Alt)
+	for c, n := range res.ByClass {
+		if n.TP+n.FN > 0 && n.F1() < *minF1 {
+			return &exitError{code: 3, err: fmt.Errorf("%s F1 %.4f is below --min-f1 %.4f", c, n.F1(), *minF1)}
+		}
 	}
 	return nil
 }
