@@ -256,7 +256,7 @@ samtools index -@ "$TASK_THREADS" "$OUT_bam" "$OUT_bai"
 			Outputs: map[string]string{"vcf": data(fmt.Sprintf("calls/%03d.vcf.gz", i)), "gvcf": data(fmt.Sprintf("calls/%03d.g.vcf.gz", i))}}
 		if p.Caller == "freebayes" {
 			t.Tools = append(t.Tools, "freebayes")
-			t.Script = fmt.Sprintf(`freebayes -f "$IN_ref" -t "$IN_regions" --min-mapping-quality %d --min-base-quality %d --gvcf --gvcf-dont-use-chunk true "$IN_bam" > calls.g.vcf
+			t.Script = fmt.Sprintf(`freebayes -f "$IN_ref" -t "$IN_regions" --min-mapping-quality %d --min-base-quality %d --gvcf "$IN_bam" > calls.g.vcf
 bcftools view -Oz -o "$OUT_gvcf" calls.g.vcf
 bcftools view -e 'ALT="<*>"' -Oz -o "$OUT_vcf" calls.g.vcf
 `, o.MinMapQ, o.MinBaseQ)
