@@ -48,6 +48,21 @@ func openHarness(t *testing.T, dir string) *harness {
 	return &harness{t: t, dir: dir, store: store, eng: eng}
 }
 
+// execute runs g as runID, creating the run in the catalog first if needed
+// (tasks belong to a run).
+func (h *harness) execute(ctx context.Context, runID string, g *workflow.Graph, versions map[string]string) (workflow.Summary, error) {
+	h.t.Helper()
+	if _, err := h.store.GetRun(context.Background(), runID); errors.Is(err, catalog.ErrNotFound) {
+		if err := h.store.PutSample(context.Background(), catalog.Sample{ID: "s"}); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := h.store.CreateRun(context.Background(), catalog.Run{ID: runID, SampleID: "s", Pipeline: "test", Params: "{}"}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return h.eng.Execute(ctx, runID, g, versions)
+}
+
 func (h *harness) path(name string) string { return filepath.Join(h.dir, "files", name) }
 
 // counted appends a line to a log every time the script runs, so tests can
@@ -79,7 +94,9 @@ func write(t *testing.T, path, content string) {
 
 // scatterGather builds: input -> split into 3 chunks -> per-chunk work -> gather.
 func (h *harness) scatterGather() *workflow.Graph {
-	write(h.t, h.path("in.txt"), "a\nb\nc\n")
+	if _, err := os.Stat(h.path("in.txt")); err != nil {
+		write(h.t, h.path("in.txt"), "a\nb\nc\n")
+	}
 	g := workflow.NewGraph()
 	split := &workflow.Task{ID: "split", Name: "split", Inputs: map[string]string{"in": h.path("in.txt")},
 		Outputs: map[string]string{}, Script: h.counted("split")}
@@ -105,7 +122,7 @@ func (h *harness) scatterGather() *workflow.Graph {
 func TestScatterGatherRecordsOutputs(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	sum, err := h.eng.Execute(ctx, "run1", h.scatterGather(), nil)
+	sum, err := h.execute(ctx, "run1", h.scatterGather(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +160,11 @@ func TestScatterGatherRecordsOutputs(t *testing.T) {
 func TestCallCacheSkipsUnchangedAndRerunsChanged(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	if _, err := h.eng.Execute(ctx, "run1", h.scatterGather(), nil); err != nil {
+	if _, err := h.execute(ctx, "run1", h.scatterGather(), nil); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(h.dir, "ran.log"))
-	sum, err := h.eng.Execute(ctx, "run1", h.scatterGather(), nil)
+	sum, err := h.execute(ctx, "run1", h.scatterGather(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +174,7 @@ func TestCallCacheSkipsUnchangedAndRerunsChanged(t *testing.T) {
 	// A new tool version re-runs the tasks that use the tool.
 	g := h.scatterGather()
 	g.Task("gather").Tools = []string{"cat"}
-	if _, err := h.eng.Execute(ctx, "run1", g, map[string]string{"cat": "9.1"}); err != nil {
+	if _, err := h.execute(ctx, "run1", g, map[string]string{"cat": "9.1"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.ran(); len(got) != 1 || got[0] != "gather" {
@@ -167,7 +184,7 @@ func TestCallCacheSkipsUnchangedAndRerunsChanged(t *testing.T) {
 	// Changing one chunk's content (via the input) re-runs what depends on it.
 	g = h.scatterGather()
 	write(t, h.path("in.txt"), "a\nb\nz\n")
-	if _, err := h.eng.Execute(ctx, "run1", g, nil); err != nil {
+	if _, err := h.execute(ctx, "run1", g, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(h.ran(), " "); got != "split work/2 gather" {
@@ -176,7 +193,7 @@ func TestCallCacheSkipsUnchangedAndRerunsChanged(t *testing.T) {
 	// A task whose output was deleted is run again.
 	os.Remove(filepath.Join(h.dir, "ran.log"))
 	os.Remove(h.path("work/1"))
-	if _, err := h.eng.Execute(ctx, "run1", h.scatterGather(), nil); err != nil {
+	if _, err := h.execute(ctx, "run1", h.scatterGather(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(h.ran(), " "); got != "work/1" {
@@ -192,10 +209,10 @@ func TestCacheAcrossRunsCopiesOutputs(t *testing.T) {
 		g.MustAdd(&workflow.Task{ID: "t", Name: "t", Outputs: map[string]string{"o": out}, Script: h.counted("t") + `echo hi > "$OUT_o"`})
 		return g
 	}
-	if _, err := h.eng.Execute(ctx, "a", mk(h.path("a/o.txt")), nil); err != nil {
+	if _, err := h.execute(ctx, "a", mk(h.path("a/o.txt")), nil); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := h.eng.Execute(ctx, "b", mk(h.path("b/o.txt")), nil)
+	sum, err := h.execute(ctx, "b", mk(h.path("b/o.txt")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +231,7 @@ func TestFailedTaskLeavesNoOutputAndStopsDependents(t *testing.T) {
 		Script: `echo partial > "$OUT_o"; echo "bwa: something broke" >&2; exit 3`})
 	g.MustAdd(&workflow.Task{ID: "after", Name: "after", Inputs: map[string]string{"i": h.path("bad.txt")},
 		Outputs: map[string]string{"o": h.path("after.txt")}, Script: h.counted("after") + `cp "$IN_i" "$OUT_o"`})
-	sum, err := h.eng.Execute(context.Background(), "r", g, nil)
+	sum, err := h.execute(context.Background(), "r", g, nil)
 	var te *workflow.TaskError
 	if !errors.As(err, &te) || te.TaskID != "bad" || te.ExitCode != 3 || !strings.Contains(te.StderrTail, "something broke") {
 		t.Fatalf("err = %v, want TaskError for bad with exit 3 and the stderr tail", err)
@@ -235,7 +252,7 @@ func TestFailedTaskLeavesNoOutputAndStopsDependents(t *testing.T) {
 	}
 	// Fix the cause; the next execution completes.
 	g.Task("bad").Script = `echo whole > "$OUT_o"`
-	if _, err := h.eng.Execute(context.Background(), "r", g, nil); err != nil {
+	if _, err := h.execute(context.Background(), "r", g, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -244,7 +261,7 @@ func TestMissingOutputFails(t *testing.T) {
 	h := newHarness(t)
 	g := workflow.NewGraph()
 	g.MustAdd(&workflow.Task{ID: "lazy", Name: "lazy", Outputs: map[string]string{"o": h.path("o.txt")}, Script: "true"})
-	_, err := h.eng.Execute(context.Background(), "r", g, nil)
+	_, err := h.execute(context.Background(), "r", g, nil)
 	if !errors.Is(err, workflow.ErrMissingOutput) {
 		t.Fatalf("err = %v, want ErrMissingOutput", err)
 	}
@@ -258,7 +275,7 @@ func TestTransientFailureIsRetried(t *testing.T) {
 	g.MustAdd(&workflow.Task{ID: "flaky", Name: "flaky", Outputs: map[string]string{"o": h.path("o.txt")},
 		Script: fmt.Sprintf(`if [ ! -e %[1]q ]; then touch %[1]q; kill -9 $$; fi
 echo ok > "$OUT_o"`, marker)})
-	if _, err := h.eng.Execute(context.Background(), "r", g, nil); err != nil {
+	if _, err := h.execute(context.Background(), "r", g, nil); err != nil {
 		t.Fatal(err)
 	}
 	tasks, _ := h.store.ListTasks(context.Background(), "r")
@@ -274,7 +291,7 @@ func TestCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := h.eng.Execute(ctx, "r", g, nil)
+	_, err := h.execute(ctx, "r", g, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -333,7 +350,7 @@ func TestValidate(t *testing.T) {
 func TestResumeAfterKill(t *testing.T) {
 	if os.Getenv("WORKFLOW_CHILD_DIR") != "" {
 		h := openHarness(t, os.Getenv("WORKFLOW_CHILD_DIR"))
-		h.eng.Execute(context.Background(), "r", resumeGraph(h), nil)
+		h.execute(context.Background(), "r", resumeGraph(h), nil)
 		return
 	}
 	dir := t.TempDir()
@@ -363,7 +380,7 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Fatal("the killed task's output exists under its final name")
 	}
 	os.Remove(filepath.Join(dir, "ran.log"))
-	sum, err := h.eng.Execute(context.Background(), "r", resumeGraph(h), nil)
+	sum, err := h.execute(context.Background(), "r", resumeGraph(h), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
