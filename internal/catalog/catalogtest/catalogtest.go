@@ -1,0 +1,270 @@
+// Package catalogtest is the conformance suite every catalog.Store backend
+// must pass.
+package catalogtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+)
+
+// Run runs the suite. open returns a fresh, empty store each call; reopen
+// (when not nil) opens the same database again, to check persistence and
+// that migrations are applied only once.
+func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func() catalog.Store)) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s catalog.Store, reopen func() catalog.Store)
+	}{
+		{"Samples", samples},
+		{"Runs", runs},
+		{"ListRunsFilters", listRuns},
+		{"Tasks", tasks},
+		{"Files", files},
+		{"ToolVersions", toolVersions},
+		{"CallCache", callCache},
+		{"ConcurrentWrites", concurrent},
+		{"Reopen", reopenKeeps},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, reopen := open(t)
+			tc.fn(t, s, reopen)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func samples(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	if _, err := s.GetSample(ctx, "S1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing sample: %v, want ErrNotFound", err)
+	}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	must(t, s.PutSample(ctx, catalog.Sample{ID: "S1", Created: created}))
+	must(t, s.PutSample(ctx, catalog.Sample{ID: "S1", Created: created.Add(time.Hour)})) // unchanged
+	got, err := s.GetSample(ctx, "S1")
+	must(t, err)
+	if got.ID != "S1" || !got.Created.Equal(created) {
+		t.Errorf("got %+v, want created %v", got, created)
+	}
+	if err := s.PutSample(ctx, catalog.Sample{}); err == nil {
+		t.Error("empty sample ID accepted")
+	}
+}
+
+func newRun(t *testing.T, s catalog.Store, id, sample string, created time.Time) catalog.Run {
+	t.Helper()
+	must(t, s.PutSample(ctx, catalog.Sample{ID: sample}))
+	r := catalog.Run{ID: id, SampleID: sample, Pipeline: "germline", State: catalog.RunQueued,
+		Params: `{"sample":"` + sample + `"}`, OutDir: "/data/out/" + id, Created: created, Updated: created}
+	must(t, s.CreateRun(ctx, r))
+	return r
+}
+
+func runs(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	if _, err := s.GetRun(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing run: %v, want ErrNotFound", err)
+	}
+	r := newRun(t, s, "r1", "S1", time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond))
+	if err := s.CreateRun(ctx, r); err == nil {
+		t.Error("duplicate run ID accepted")
+	}
+	if err := s.CreateRun(ctx, catalog.Run{ID: "r2", SampleID: "unknown-sample", Pipeline: "germline"}); err == nil {
+		t.Error("run for an unknown sample accepted")
+	}
+	got, err := s.GetRun(ctx, "r1")
+	must(t, err)
+	if got.SampleID != r.SampleID || got.Pipeline != r.Pipeline || got.State != catalog.RunQueued || got.Params != r.Params || got.OutDir != r.OutDir || !got.Created.Equal(r.Created) {
+		t.Errorf("got %+v, want %+v", got, r)
+	}
+	must(t, s.UpdateRun(ctx, "r1", catalog.RunFailed, "align: bwa exited 1"))
+	got, err = s.GetRun(ctx, "r1")
+	must(t, err)
+	if got.State != catalog.RunFailed || got.Error != "align: bwa exited 1" || !got.Updated.After(r.Updated) {
+		t.Errorf("after update: %+v", got)
+	}
+	if err := s.UpdateRun(ctx, "nope", catalog.RunFailed, ""); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("update of a missing run: %v, want ErrNotFound", err)
+	}
+}
+
+func listRuns(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	base := time.Now().Add(-time.Hour)
+	for i := range 5 {
+		sample := "A"
+		if i%2 == 1 {
+			sample = "B"
+		}
+		newRun(t, s, fmt.Sprintf("run%d", i), sample, base.Add(time.Duration(i)*time.Minute))
+	}
+	must(t, s.UpdateRun(ctx, "run3", catalog.RunSucceeded, ""))
+	ids := func(f catalog.RunFilter) string {
+		rs, err := s.ListRuns(ctx, f)
+		must(t, err)
+		out := ""
+		for _, r := range rs {
+			out += r.ID + " "
+		}
+		return out
+	}
+	for _, c := range []struct {
+		f    catalog.RunFilter
+		want string
+	}{
+		{catalog.RunFilter{}, "run4 run3 run2 run1 run0 "},
+		{catalog.RunFilter{SampleID: "B"}, "run3 run1 "},
+		{catalog.RunFilter{State: catalog.RunSucceeded}, "run3 "},
+		{catalog.RunFilter{State: catalog.RunQueued, SampleID: "A"}, "run4 run2 run0 "},
+		{catalog.RunFilter{Limit: 2}, "run4 run3 "},
+		{catalog.RunFilter{SampleID: "none"}, ""},
+	} {
+		if got := ids(c.f); got != c.want {
+			t.Errorf("ListRuns(%+v) = %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+func tasks(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	newRun(t, s, "r", "S", time.Now())
+	start := time.Now().UTC().Truncate(time.Microsecond)
+	t1 := catalog.Task{RunID: "r", TaskID: "call/001", Name: "call", State: catalog.TaskRunning, Attempts: 1, CacheKey: "k1", Started: start}
+	must(t, s.PutTask(ctx, t1))
+	must(t, s.PutTask(ctx, catalog.Task{RunID: "r", TaskID: "align/000", Name: "align", State: catalog.TaskCached}))
+	t1.State, t1.Attempts, t1.ExitCode, t1.Error, t1.CPUSeconds, t1.Finished = catalog.TaskFailed, 2, 3, "bcftools: no such file", 12.5, start.Add(time.Second)
+	must(t, s.PutTask(ctx, t1)) // upsert
+	got, err := s.ListTasks(ctx, "r")
+	must(t, err)
+	if len(got) != 2 || got[0].TaskID != "align/000" || got[1].TaskID != "call/001" {
+		t.Fatalf("tasks %+v, want align/000 then call/001", got)
+	}
+	g := got[1]
+	if g.State != catalog.TaskFailed || g.Attempts != 2 || g.ExitCode != 3 || g.Error != t1.Error || g.CPUSeconds != 12.5 ||
+		!g.Started.Equal(start) || !g.Finished.Equal(t1.Finished) || g.CacheKey != "k1" || g.Name != "call" {
+		t.Errorf("got %+v, want %+v", g, t1)
+	}
+	if !got[0].Started.IsZero() {
+		t.Errorf("unset start time read back as %v", got[0].Started)
+	}
+	if other, err := s.ListTasks(ctx, "other"); err != nil || len(other) != 0 {
+		t.Errorf("tasks of an unknown run: %v %v", other, err)
+	}
+}
+
+func files(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	if _, err := s.GetFile(ctx, "/x"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing file: %v, want ErrNotFound", err)
+	}
+	mt := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	f := catalog.File{Path: "/data/out/r/S.bam", Size: 1 << 40, ModTime: mt, SHA256: "ab12", RunID: "r", TaskID: "markdup"}
+	must(t, s.PutFile(ctx, f))
+	must(t, s.PutFile(ctx, catalog.File{Path: "/data/out/r/A.vcf.gz", Size: 1, SHA256: "cd", RunID: "r", TaskID: "gather"}))
+	must(t, s.PutFile(ctx, catalog.File{Path: "/in/R1.fastq.gz", Size: 2, SHA256: "ef"}))
+	got, err := s.GetFile(ctx, f.Path)
+	must(t, err)
+	if got != f && !(got.Path == f.Path && got.Size == f.Size && got.ModTime.Equal(mt) && got.SHA256 == f.SHA256 && got.RunID == f.RunID && got.TaskID == f.TaskID) {
+		t.Errorf("got %+v, want %+v", got, f)
+	}
+	f.SHA256, f.Size = "ff", 3
+	must(t, s.PutFile(ctx, f))
+	got, _ = s.GetFile(ctx, f.Path)
+	if got.SHA256 != "ff" || got.Size != 3 {
+		t.Errorf("upsert: %+v", got)
+	}
+	list, err := s.ListFiles(ctx, "r")
+	must(t, err)
+	if len(list) != 2 || list[0].Path != "/data/out/r/A.vcf.gz" || list[1].Path != f.Path {
+		t.Errorf("ListFiles: %+v", list)
+	}
+}
+
+func toolVersions(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	newRun(t, s, "r", "S", time.Now())
+	must(t, s.PutToolVersions(ctx, "r", []catalog.ToolVersion{{Tool: "samtools", Version: "1.16"}, {Tool: "bwa", Version: "0.7.17-r1188"}}))
+	must(t, s.PutToolVersions(ctx, "r", []catalog.ToolVersion{{Tool: "samtools", Version: "1.17"}, {Tool: "bwa", Version: "0.7.17-r1188"}, {Tool: "bcftools", Version: "1.16"}}))
+	got, err := s.ToolVersions(ctx, "r")
+	must(t, err)
+	want := []catalog.ToolVersion{{Tool: "bcftools", Version: "1.16"}, {Tool: "bwa", Version: "0.7.17-r1188"}, {Tool: "samtools", Version: "1.17"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func callCache(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	if _, err := s.GetCache(ctx, "k"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing entry: %v, want ErrNotFound", err)
+	}
+	e := catalog.CacheEntry{Key: "k", RunID: "r", TaskID: "t", Outputs: []catalog.File{
+		{Path: "/o/a.bam", Size: 10, SHA256: "aa", ModTime: time.Unix(100, 5).UTC()},
+		{Path: "/o/a.bam.bai", Size: 2, SHA256: "bb"},
+	}}
+	must(t, s.PutCache(ctx, e))
+	got, err := s.GetCache(ctx, "k")
+	must(t, err)
+	if got.RunID != "r" || got.TaskID != "t" || len(got.Outputs) != 2 || got.Outputs[0].SHA256 != "aa" || !got.Outputs[0].ModTime.Equal(e.Outputs[0].ModTime) || got.Created.IsZero() {
+		t.Errorf("got %+v", got)
+	}
+	e.RunID = "r2"
+	must(t, s.PutCache(ctx, e))
+	if got, _ := s.GetCache(ctx, "k"); got.RunID != "r2" {
+		t.Errorf("replace: %+v", got)
+	}
+}
+
+func concurrent(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	newRun(t, s, "r", "S", time.Now())
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 10 {
+				id := fmt.Sprintf("t%02d/%d", i, j)
+				if err := s.PutTask(ctx, catalog.Task{RunID: "r", TaskID: id, Name: "t", State: catalog.TaskSucceeded}); err != nil {
+					errs <- err
+				}
+				if err := s.PutFile(ctx, catalog.File{Path: "/f/" + id, RunID: "r", SHA256: "x"}); err != nil {
+					errs <- err
+				}
+				if _, err := s.ListTasks(ctx, "r"); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, _ := s.ListTasks(ctx, "r")
+	if len(got) != 200 {
+		t.Errorf("%d tasks after 200 concurrent writes", len(got))
+	}
+}
+
+func reopenKeeps(t *testing.T, s catalog.Store, reopen func() catalog.Store) {
+	if reopen == nil {
+		t.Skip("backend cannot be reopened")
+	}
+	newRun(t, s, "r", "S", time.Now())
+	must(t, s.Close())
+	s2 := reopen()
+	defer s2.Close()
+	if _, err := s2.GetRun(ctx, "r"); err != nil {
+		t.Fatalf("after reopen: %v", err)
+	}
+}
