@@ -86,7 +86,11 @@ func (r *Reader) Next() (*Record, error) {
 		}
 	}
 	hdrLine := r.hline
-	name, desc, _ := bytes.Cut(bytes.TrimSpace(r.header[1:]), []byte{' '})
+	// As samtools: the name runs from '>' to the first space or tab.
+	name, desc := r.header[1:], []byte(nil)
+	if i := bytes.IndexAny(name, " \t"); i >= 0 {
+		name, desc = name[:i], name[i+1:]
+	}
 	if len(name) == 0 {
 		return nil, r.errf(hdrLine, ErrNoName)
 	}
