@@ -7,11 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -296,7 +297,7 @@ func printRun(w io.Writer, r httpapi.RunView) {
 	}
 	if len(r.Tools) > 0 {
 		fmt.Fprintf(w, "tools    ")
-		for _, k := range sortedKeys(r.Tools) {
+		for _, k := range slices.Sorted(maps.Keys(r.Tools)) {
 			fmt.Fprintf(w, " %s=%v", k, r.Tools[k])
 		}
 		fmt.Fprintln(w)
@@ -322,12 +323,3 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

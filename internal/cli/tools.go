@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,43 +129,62 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func toolQC(_ context.Context, e *env, args []string) error {
 	fs, _ := flags(e, "tool qc")
 	sample := fs.String("sample", "", "sample ID")
+	from := fs.String("from", "", "QC JSON of an earlier step to extend")
 	stats := fs.String("stats", "", "samtools stats output")
-	depth := fs.String("depth", "-", "samtools depth -a output ('-' for stdin)")
+	depth := fs.String("depth", "", "samtools depth -a output ('-' for stdin)")
 	vcfPath := fs.String("vcf", "", "final VCF")
 	targets := fs.Bool("targets", false, "depth is over targets: report the fraction at >=20x")
 	out := fs.String("out", "", "QC JSON to write")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
 	rep := &qc.Report{Sample: *sample}
-	f, err := os.Open(*stats)
-	if err != nil {
-		return err
-	}
-	err = qc.ParseSamtoolsStats(f, *stats, rep)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	in, name := e.stdin, "stdin"
-	if *depth != "-" {
-		df, err := os.Open(*depth)
+	if *from != "" {
+		b, err := os.ReadFile(*from)
 		if err != nil {
 			return err
 		}
-		defer df.Close()
-		in, name = df, *depth
+		if err := json.Unmarshal(b, rep); err != nil {
+			return fmt.Errorf("%s: %w", *from, err)
+		}
 	}
-	if err := qc.ReadDepth(in, name, *targets, rep); err != nil {
-		return err
+	if *stats != "" {
+		f, err := os.Open(*stats)
+		if err != nil {
+			return err
+		}
+		err = qc.ParseSamtoolsStats(f, *stats, rep)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
-	vf, err := format.OpenFile(*vcfPath)
-	if err != nil {
-		return err
+	if *depth != "" {
+		in, name := e.stdin, "stdin"
+		if *depth != "-" {
+			df, err := os.Open(*depth)
+			if err != nil {
+				return err
+			}
+			defer df.Close()
+			in, name = df, *depth
+		}
+		if err := qc.ReadDepth(in, name, *targets, rep); err != nil {
+			return err
+		}
 	}
-	defer vf.Close()
-	if err := qc.ReadVCF(vf, *vcfPath, rep); err != nil {
-		return err
+	if *vcfPath != "" {
+		vf, err := format.OpenFile(*vcfPath)
+		if err != nil {
+			return err
+		}
+		defer vf.Close()
+		if err := qc.ReadVCF(vf, *vcfPath, rep); err != nil {
+			return err
+		}
 	}
 	b, err := rep.JSON()
 	if err != nil {

@@ -293,17 +293,24 @@ rm -f mpileup.bcf
 	if targets != nil {
 		qcSpace = p.Targets
 	}
-	qc := &workflow.Task{ID: "qc", Name: "QC", Threads: 1, MemMB: 500, Tools: []string{"samtools", "clinomics"},
-		Inputs:  map[string]string{"bam": out.BAM, "bai": out.BAI, "vcf": out.VCF, "space": qcSpace},
-		Outputs: map[string]string{"json": out.QC}}
+	// Alignment QC runs beside calling; the final step adds the calls.
+	bamQC := &workflow.Task{ID: "qc/bam", Name: "QC alignment", Threads: 1, MemMB: 500, Tools: []string{"samtools", "clinomics"},
+		Inputs:  map[string]string{"bam": out.BAM, "bai": out.BAI, "space": qcSpace},
+		Outputs: map[string]string{"json": data("qc/bam.json")}}
 	targetFlag := ""
 	if targets != nil {
 		targetFlag = "--targets"
 	}
-	qc.Script = fmt.Sprintf(`samtools stats "$IN_bam" > stats.txt
+	bamQC.Script = fmt.Sprintf(`samtools stats "$IN_bam" > stats.txt
 samtools depth -a -b "$IN_space" "$IN_bam" \
-  | %s tool qc --sample %s --stats stats.txt --depth - --vcf "$IN_vcf" %s --out "$OUT_json"
+  | %s tool qc --sample %s --stats stats.txt --depth - %s --out "$OUT_json"
 `, shellQuote(o.Self), shellQuote(p.Sample), targetFlag)
+	g.MustAdd(bamQC)
+	qc := &workflow.Task{ID: "qc", Name: "QC", Threads: 1, MemMB: 200, Tools: []string{"clinomics"},
+		Inputs:  map[string]string{"bamqc": bamQC.Outputs["json"], "vcf": out.VCF},
+		Outputs: map[string]string{"json": out.QC}}
+	qc.Script = fmt.Sprintf(`%s tool qc --from "$IN_bamqc" --vcf "$IN_vcf" --out "$OUT_json"
+`, shellQuote(o.Self))
 	g.MustAdd(qc)
 	return g, nil
 }

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -152,9 +154,12 @@ func (e *Engine) Execute(ctx context.Context, runID string, g *Graph, versions m
 		// Dispatch: highest priority first, backfilling smaller tasks.
 		if firstErr == nil && ctx.Err() == nil {
 			var skipped []*Task
-			for ready.Len() > 0 {
+			// Stop when the executor is full, and look past at most
+			// maxBackfill tasks that do not fit, so dispatch stays cheap
+			// however many tasks are ready.
+			for ready.Len() > 0 && inUse < capacity && len(skipped) < maxBackfill {
 				t := heap.Pop(ready).(*Task)
-				need := min(t.Threads, capacity)
+				need := max(min(t.Threads, capacity), 1)
 				if inUse+need > capacity && running > 0 {
 					skipped = append(skipped, t)
 					continue
@@ -209,6 +214,10 @@ func (e *Engine) Execute(ctx context.Context, runID string, g *Graph, versions m
 	}
 	return sum, nil
 }
+
+// maxBackfill bounds how many ready tasks that do not fit the free
+// capacity the dispatcher looks past to find one that does.
+const maxBackfill = 64
 
 // priorities ranks each task by the length of the longest chain of tasks
 // that depend on it, so the critical path is dispatched first.
@@ -341,8 +350,10 @@ func (e *Engine) logger() *slog.Logger {
 
 // attempt runs the script once with outputs pointed at temporary names.
 func (e *Engine) attempt(ctx context.Context, runID string, t *Task, dir string) (executor.Result, map[string]string, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return executor.Result{}, nil, err
+	if _, err := os.Lstat(dir); err == nil { // a previous attempt's files
+		if err := os.RemoveAll(dir); err != nil {
+			return executor.Result{}, nil, err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return executor.Result{}, nil, err
@@ -414,7 +425,7 @@ func jobID(runID, taskID string) string {
 // commitOutputs checks, hashes, syncs and renames every output into place
 // and records it in the catalog.
 func (e *Engine) commitOutputs(ctx context.Context, runID string, t *Task, tmp map[string]string) ([]catalog.File, error) {
-	names := sortedKeys(t.Outputs)
+	names := slices.Sorted(maps.Keys(t.Outputs))
 	for _, n := range names {
 		if _, err := os.Stat(tmp[n]); err != nil {
 			return nil, fmt.Errorf("%w: %s (%s)", ErrMissingOutput, n, t.Outputs[n])
@@ -448,17 +459,17 @@ func (e *Engine) commitOutputs(ctx context.Context, runID string, t *Task, tmp m
 func (e *Engine) cacheKey(ctx context.Context, t *Task, versions map[string]string, hashes *hashMemo) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "script %d\n%s\n", len(t.Script), t.Script)
-	for _, n := range sortedKeys(t.Inputs) {
+	for _, n := range slices.Sorted(maps.Keys(t.Inputs)) {
 		sum, err := hashes.get(ctx, t.Inputs[n])
 		if err != nil {
 			return "", fmt.Errorf("input %s: %w", n, err)
 		}
 		fmt.Fprintf(h, "in %s %s\n", n, sum)
 	}
-	for _, n := range sortedKeys(t.Outputs) {
+	for _, n := range slices.Sorted(maps.Keys(t.Outputs)) {
 		fmt.Fprintf(h, "out %s\n", n)
 	}
-	for _, k := range sortedKeys(t.Env) {
+	for _, k := range slices.Sorted(maps.Keys(t.Env)) {
 		fmt.Fprintf(h, "env %s=%q\n", k, t.Env[k])
 	}
 	tools := append([]string(nil), t.Tools...)
@@ -484,7 +495,7 @@ func (e *Engine) fromCache(ctx context.Context, runID string, t *Task, key strin
 		return false, nil
 	}
 	byName := map[string]catalog.File{}
-	names := sortedKeys(t.Outputs)
+	names := slices.Sorted(maps.Keys(t.Outputs))
 	for i, n := range names {
 		byName[n] = entry.Outputs[i] // both sorted by output name
 	}
@@ -560,13 +571,4 @@ func copyInto(src, final string) error {
 	}
 	syncDir(filepath.Dir(final))
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

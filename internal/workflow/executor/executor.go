@@ -6,6 +6,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -60,4 +61,15 @@ type Executor interface {
 	// ErrTransient when a retry may help, ErrTooLarge when it never fits).
 	// When ctx is done the job is killed and ctx.Err() is returned.
 	Run(ctx context.Context, job Job) (Result, error)
+}
+
+// CheckFits returns an ErrTooLarge error when job asks for more than
+// capacity; where names the capacity in the message ("this machine").
+func CheckFits(job Job, capacity Resources, where string) error {
+	threads := max(job.Threads, 1)
+	if threads > capacity.Threads || job.MemoryMB > capacity.MemoryMB {
+		return fmt.Errorf("%w: job %s asks for %d threads and %d MB, %s offers %d threads and %d MB",
+			ErrTooLarge, job.ID, threads, job.MemoryMB, where, capacity.Threads, capacity.MemoryMB)
+	}
+	return nil
 }

@@ -86,11 +86,10 @@ func (e *Executor) Capacity() executor.Resources { return e.capacity }
 
 // Run implements executor.Executor.
 func (e *Executor) Run(ctx context.Context, job executor.Job) (executor.Result, error) {
-	threads := max(job.Threads, 1)
-	if threads > e.capacity.Threads || job.MemoryMB > e.capacity.MemoryMB {
-		return executor.Result{}, fmt.Errorf("%w: job %s asks for %d threads and %d MB, the largest Slurm node has %d CPUs and %d MB",
-			executor.ErrTooLarge, job.ID, threads, job.MemoryMB, e.capacity.Threads, e.capacity.MemoryMB)
+	if err := executor.CheckFits(job, e.capacity, "the largest Slurm node"); err != nil {
+		return executor.Result{}, err
 	}
+	threads := max(job.Threads, 1)
 	for _, f := range []string{exitCodeFile, cpuFile, executor.StdoutFile, executor.StderrFile} {
 		os.Remove(filepath.Join(job.Dir, f))
 	}
