@@ -195,7 +195,7 @@ func (r *Reader) Next() (*Record, error) {
 		return nil, r.errf("", "%d tab-separated columns, the header declares %d", len(cols), want)
 	}
 	rec := &Record{Chrom: cols[0], ID: cols[2], Ref: cols[3], Qual: cols[5], Filter: cols[6], Info: cols[7], Line: r.line}
-	if rec.Chrom == "" || strings.ContainsAny(rec.Chrom, " <>[]*=,") {
+	if !validContig(rec.Chrom) {
 		return nil, r.errf("CHROM", "%q is not a valid contig name", rec.Chrom)
 	}
 	if rec.Pos, err = strconv.ParseInt(cols[1], 10, 64); err != nil || rec.Pos < 0 {
@@ -270,6 +270,24 @@ func (r *Reader) checkInfo(info string) error {
 		seen[k] = true
 	}
 	return nil
+}
+
+// validContig follows the VCF 4.3 contig name rule, and also accepts a
+// whole name in angle brackets (a symbolic contig from an assembly file).
+func validContig(c string) bool {
+	if len(c) > 2 && c[0] == '<' && c[len(c)-1] == '>' {
+		c = c[1 : len(c)-1]
+	}
+	if c == "" || c[0] == '*' || c[0] == '=' {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if b <= ' ' || b > '~' || strings.IndexByte(`\,"'()[]{}<>`, b) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func firstField(s string) string {
