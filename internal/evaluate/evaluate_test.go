@@ -41,16 +41,16 @@ func TestNormalisation(t *testing.T) {
 	//                        1234567890123
 	ref := map[string][]byte{"c": []byte("TGACACACATTTG")}
 	truth := writeVCF(t, "truth.vcf",
-		"c\t2\t.\tGAC\tG\t.\tPASS\t.\tGT\t0/1", // deletion of AC, left-aligned
+		"c\t2\t.\tGAC\tG\t.\tPASS\t.\tGT\t0/1",  // deletion of AC, left-aligned
 		"c\t10\t.\tT\tC,G\t.\tPASS\t.\tGT\t1/2", // multiallelic SNVs
-		"c\t12\t.\tT\tA\t.\tPASS\t.\tGT\t0/0", // not carried: not a variant
+		"c\t12\t.\tT\tA\t.\tPASS\t.\tGT\t0/0",   // not carried: not a variant
 	)
 	calls := writeVCF(t, "calls.vcf",
 		"c\t6\t.\tCAC\tC\t.\tPASS\t.\tGT\t0/1", // the same deletion, right-shifted
 		"c\t10\t.\tT\tC\t.\tPASS\t.\tGT\t0/1",
 		"c\t10\t.\tT\tG\t.\tPASS\t.\tGT\t0/1",
 		"c\t13\t.\tG\tA\t.\tLowQual\t.\tGT\t0/1", // filtered: ignored
-		"c\t11\t.\tT\tA\t.\tPASS\t.\tGT\t1/1", // a false positive
+		"c\t11\t.\tT\tA\t.\tPASS\t.\tGT\t1/1",    // a false positive
 	)
 	res, err := Compare(Options{Truth: truth, Calls: calls, Reference: ref})
 	if err != nil {
