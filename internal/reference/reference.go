@@ -110,6 +110,9 @@ func (s *Store) Add(ctx context.Context, path string) (*Reference, error) {
 	if err := runTool(ctx, tmp, "samtools", "faidx", fa); err != nil {
 		return nil, err
 	}
+	if err := checkIndex(fa+".fai", contigs); err != nil {
+		return nil, err
+	}
 	if err := runTool(ctx, tmp, "bwa", "index", fa); err != nil {
 		return nil, err
 	}
@@ -256,6 +259,23 @@ func writeCalledBED(fa, dst string) error {
 		return err
 	}
 	return out.Sync()
+}
+
+// checkIndex verifies that samtools' .fai lists exactly the contigs we read.
+func checkIndex(fai string, contigs []Contig) error {
+	idx, err := fasta.ReadIndexFile(fai)
+	if err != nil {
+		return fmt.Errorf("samtools faidx wrote an unreadable index: %w", err)
+	}
+	if len(idx) != len(contigs) {
+		return fmt.Errorf("%s lists %d contigs, the FASTA has %d", fai, len(idx), len(contigs))
+	}
+	for i, e := range idx {
+		if e.Name != contigs[i].Name || e.Length != contigs[i].Length {
+			return fmt.Errorf("%s: line %d: %s of %d bases, the FASTA has %s of %d", fai, e.Line, e.Name, e.Length, contigs[i].Name, contigs[i].Length)
+		}
+	}
+	return nil
 }
 
 func runTool(ctx context.Context, dir, name string, args ...string) error {
