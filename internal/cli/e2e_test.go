@@ -423,3 +423,51 @@ func TestServerSubmitFollowAndRestart(t *testing.T) {
 		t.Errorf("the restarted server re-ran every task: %s", stdout)
 	}
 }
+
+// TestGermlinePanelFreebayesTrim runs the panel mode (--targets), the
+// freebayes caller and fastp trimming together on the demo reads.
+func TestGermlinePanelFreebayesTrim(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, data(t))
+	out := t.TempDir()
+	stdout, stderr, code := s.run(nil, "run", "germline", "--sample", "P1", "--fastq", r1, r2, "--reference", ref,
+		"--targets", gtBD, "--caller", "freebayes", "--trim", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var qc map[string]any
+	b, _ := os.ReadFile(filepath.Join(out, "P1.qc.json"))
+	if err := json.Unmarshal(b, &qc); err != nil {
+		t.Fatal(err)
+	}
+	if qc["coverage_space"] != "targets" {
+		t.Errorf("coverage space %v, want targets", qc["coverage_space"])
+	}
+	if p, ok := qc["pct_target_20x"].(float64); !ok || p < 90 {
+		t.Errorf("percent of target at >=20x = %v, want most of it at this ~50x depth", qc["pct_target_20x"])
+	}
+	if !strings.Contains(stdout, "target at >=20x") {
+		t.Errorf("QC table lacks the target line:\n%s", stdout)
+	}
+	// Trimming ran: fastp reports are kept with the run's data.
+	if reads := qc["reads"].(float64); reads >= 51678 || reads < 45000 {
+		t.Errorf("reads after trimming %v, want fewer than the 51678 raw reads", reads)
+	}
+	evalOut, stderr, code := s.run(nil, "eval", "--truth", gtVC, "--regions", gtBD, "--reference", ref,
+		"--calls", filepath.Join(out, "P1.vcf.gz"), "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d\n%s", code, stderr)
+	}
+	var res struct {
+		SNV struct {
+			TP int `json:"tp"`
+		} `json:"SNV"`
+	}
+	if err := json.Unmarshal([]byte(evalOut), &res); err != nil {
+		t.Fatal(err)
+	}
+	// freebayes on this data (measured): 43 of 45 SNVs and 4 of 4 indels.
+	if res.SNV.TP < 40 {
+		t.Errorf("freebayes found %d of 45 truth SNVs:\n%s", res.SNV.TP, evalOut)
+	}
+}
