@@ -105,6 +105,7 @@ func runScript(ctx context.Context, job executor.Job) (executor.Result, error) {
 			syscall.Kill(-pgid, syscall.SIGKILL)
 			<-done
 		}
+		waitGroupGone(pgid, killGrace)
 		return executor.Result{}, ctx.Err()
 	}
 	// Anything the script left running in the background dies with it.
@@ -123,6 +124,41 @@ func runScript(ctx context.Context, job executor.Job) (executor.Result, error) {
 		return res, fmt.Errorf("%w: wait: %v", executor.ErrTransient, waitErr)
 	}
 	return res, nil
+}
+
+// waitGroupGone waits (at most limit) until no live process is left in
+// the process group, so a cancelled job's processes are gone when Run
+// returns. SIGKILL is delivered asynchronously; zombies do not count.
+func waitGroupGone(pgid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && groupAlive(pgid) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func groupAlive(pgid int) bool {
+	if syscall.Kill(-pgid, 0) != nil {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state ppid pgrp ...
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			return true
+		}
+	}
+	return false
 }
 
 // Tail returns up to the last n lines (at most 4 KiB) of a file.
