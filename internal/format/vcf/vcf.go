@@ -1,7 +1,16 @@
 // Package vcf reads VCF 4.x text (decompress first with format.OpenFile).
-// It checks the structure a downstream consumer relies on — header, column
-// counts, positions, alleles, genotypes — and reports the file, line and
-// column of the first problem.
+// It checks what a downstream consumer relies on — the header and the
+// syntax of its structured lines, column counts, contig names, positions,
+// IDs, alleles, filters, genotypes, and INFO and sample values against the
+// Number and Type of their key (declared by ##INFO/##FORMAT, else as the
+// specification reserves it) — and reports the file, line and column of
+// the first problem.
+//
+// It is as lenient as htslib where real files need it: an INFO value's
+// Type is checked only for reserved keys, and a header may define a
+// reserved key (AC, GQ, ...) differently from the specification. It checks
+// one line at a time, so sort order and duplicate records are left to the
+// caller.
 package vcf
 
 import (
@@ -9,12 +18,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrSyntax is wrapped by every parse error.
 var ErrSyntax = errors.New("malformed VCF")
+
+// Hard limits on what one input can make the reader hold (variables so
+// tests can lower them).
+var (
+	maxLine   = 128 << 20 // bytes in one line
+	maxHeader = 128 << 20 // bytes of ## lines in all
+)
 
 // fixed lists the eight mandatory columns in order.
 var fixed = []string{"#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"}
@@ -24,7 +42,15 @@ type Header struct {
 	Version string   // e.g. "VCFv4.2"
 	Meta    []string // "##" lines without the "##"
 	Samples []string
-	Contigs []string // IDs from ##contig lines, in order
+	Contigs []string       // IDs from ##contig lines, in order
+	Info    map[string]Def // from ##INFO lines
+	Format  map[string]Def // from ##FORMAT lines
+}
+
+// Def is the Number and Type an ##INFO or ##FORMAT line gives a key.
+type Def struct {
+	Number string // an integer, "A", "R", "G", "." (or VCF 4.4+ "LA", "LR", "LG", "P", "M")
+	Type   string // "Integer", "Float", "Flag", "Character" or "String"
 }
 
 // Record is one data line. Sample columns are kept raw and parsed on use.
@@ -47,12 +73,15 @@ type Reader struct {
 	br     *bufio.Reader
 	file   string
 	line   int
+	minor  int // the x of VCFv4.x
 	header Header
 }
 
 // NewReader reads and checks the header; file names the input in errors.
 func NewReader(r io.Reader, file string) (*Reader, error) {
-	vr := &Reader{br: bufio.NewReaderSize(r, 1<<20), file: file}
+	vr := &Reader{br: bufio.NewReaderSize(r, 64<<10), file: file}
+	vr.header.Info = map[string]Def{}
+	vr.header.Format = map[string]Def{}
 	if err := vr.readHeader(); err != nil {
 		return nil, err
 	}
@@ -73,19 +102,34 @@ func (r *Reader) errf(col string, f string, a ...any) error {
 // readLine returns the next line without its ending; a final line without
 // a newline is an error (the file was probably cut short).
 func (r *Reader) readLine() (string, error) {
-	s, err := r.br.ReadString('\n')
-	if err == io.EOF {
-		if s == "" {
-			return "", io.EOF
+	var long []byte // used only when a line is longer than the buffer
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(long)+len(chunk) > maxLine {
+			r.line++
+			return "", r.errf("", "line longer than %d bytes", maxLine)
+		}
+		if err == bufio.ErrBufferFull {
+			long = append(long, chunk...)
+			continue
+		}
+		if err == io.EOF {
+			if len(long)+len(chunk) == 0 {
+				return "", io.EOF
+			}
+			r.line++
+			return "", r.errf("", "last line has no newline: the file is incomplete")
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
 		}
 		r.line++
-		return "", r.errf("", "last line has no newline: the file is incomplete")
+		s := string(chunk)
+		if long != nil {
+			s = string(append(long, chunk...))
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r"), nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
-	}
-	r.line++
-	return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r"), nil
 }
 
 func (r *Reader) readHeader() error {
@@ -97,10 +141,13 @@ func (r *Reader) readHeader() error {
 		return err
 	}
 	v, ok := strings.CutPrefix(first, "##fileformat=")
-	if !ok || !strings.HasPrefix(v, "VCFv4.") {
+	minor, digits := strings.CutPrefix(v, "VCFv4.")
+	n, err := strconv.Atoi(minor)
+	if !ok || !digits || err != nil || n < 0 || strings.TrimLeft(minor, "0123456789") != "" {
 		return r.errf("", "the first line must be ##fileformat=VCFv4.x")
 	}
-	r.header.Version = v
+	r.header.Version, r.minor = v, n
+	size := len(first)
 	for {
 		line, err := r.readLine()
 		if err == io.EOF {
@@ -108,6 +155,9 @@ func (r *Reader) readHeader() error {
 		}
 		if err != nil {
 			return err
+		}
+		if size += len(line); size > maxHeader {
+			return r.errf("", "header longer than %d bytes", maxHeader)
 		}
 		if meta, ok := strings.CutPrefix(line, "##"); ok {
 			if err := r.meta(meta); err != nil {
@@ -118,30 +168,38 @@ func (r *Reader) readHeader() error {
 		if !strings.HasPrefix(line, "#CHROM") {
 			return r.errf("", "expected a ## meta line or the #CHROM header line")
 		}
-		cols := strings.Split(line, "\t")
-		if len(cols) < len(fixed) {
-			return r.errf("", "the #CHROM line needs the 8 tab-separated columns %s", strings.Join(fixed, " "))
-		}
-		for i, want := range fixed {
-			if cols[i] != want {
-				return r.errf("", "column %d of the #CHROM line is %q, want %q", i+1, cols[i], want)
-			}
-		}
-		if len(cols) > 8 {
-			if cols[8] != "FORMAT" {
-				return r.errf("", "column 9 of the #CHROM line is %q, want FORMAT", cols[8])
-			}
-			seen := map[string]bool{}
-			for _, s := range cols[9:] {
-				if s == "" || seen[s] {
-					return r.errf("", "sample name %q is empty or repeated", s)
-				}
-				seen[s] = true
-			}
-			r.header.Samples = cols[9:]
-		}
-		return nil
+		return r.columns(line)
 	}
+}
+
+// columns checks the #CHROM line and takes the sample names from it.
+func (r *Reader) columns(line string) error {
+	cols := strings.Split(line, "\t")
+	if len(cols) < len(fixed) {
+		return r.errf("", "the #CHROM line needs the 8 tab-separated columns %s", strings.Join(fixed, " "))
+	}
+	for i, want := range fixed {
+		if cols[i] != want {
+			return r.errf("", "column %d of the #CHROM line is %q, want %q", i+1, cols[i], want)
+		}
+	}
+	if len(cols) > 8 {
+		if cols[8] != "FORMAT" {
+			return r.errf("", "column 9 of the #CHROM line is %q, want FORMAT", cols[8])
+		}
+		if len(cols) == 9 { // htslib rejects this too
+			return r.errf("", "the #CHROM line has a FORMAT column but no samples")
+		}
+		seen := map[string]bool{}
+		for _, s := range cols[9:] {
+			if s == "" || seen[s] {
+				return r.errf("", "sample name %q is empty or repeated", s)
+			}
+			seen[s] = true
+		}
+		r.header.Samples = cols[9:]
+	}
+	return nil
 }
 
 func (r *Reader) meta(m string) error {
@@ -149,32 +207,214 @@ func (r *Reader) meta(m string) error {
 	if !ok || key == "" {
 		return r.errf("", "meta line must be ##key=value")
 	}
-	if strings.HasPrefix(val, "<") {
-		if !strings.HasSuffix(val, ">") {
-			return r.errf("", "structured ##%s line must end with '>'", key)
+	if val == "" {
+		return r.errf("", "##%s has an empty value", key)
+	}
+	switch key {
+	case "INFO", "FORMAT", "FILTER", "ALT", "contig", "SAMPLE", "META", "PEDIGREE":
+		if err := r.definition(key, val); err != nil {
+			return err
 		}
-		id, ok := structuredID(val)
-		if !ok && (key == "INFO" || key == "FORMAT" || key == "FILTER" || key == "contig" || key == "ALT") {
-			return r.errf("", "##%s line has no ID", key)
-		}
-		if key == "contig" {
-			r.header.Contigs = append(r.header.Contigs, id)
+	default: // a line the specification does not define: only its shape
+		if strings.HasPrefix(val, "<") && (len(val) < 3 || !strings.HasSuffix(val, ">")) {
+			return r.errf("", "structured ##%s line must end with '>' and not be empty", key)
 		}
 	}
 	r.header.Meta = append(r.header.Meta, m)
 	return nil
 }
 
-// structuredID extracts ID=... from "<ID=x,...>".
-func structuredID(v string) (string, bool) {
-	inner := strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
-	if id, ok := strings.CutPrefix(inner, "ID="); ok {
-		if i := strings.IndexByte(id, ','); i >= 0 {
-			id = id[:i]
-		}
-		return id, id != ""
+// field is one key=value of a structured meta line.
+type field struct {
+	key, value string
+	quoted     bool
+}
+
+// definition checks a structured line the specification defines, such as
+// ##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">, and records
+// contigs and INFO/FORMAT definitions.
+func (r *Reader) definition(key, val string) error {
+	if !strings.HasPrefix(val, "<") || !strings.HasSuffix(val, ">") || len(val) < 2 {
+		return r.errf("", "structured ##%s line must be <...> and end with '>'", key)
 	}
-	return "", false
+	fields, msg := splitFields(val[1 : len(val)-1])
+	if msg != "" {
+		return r.errf("", "##%s line: %s", key, msg)
+	}
+	get := func(k string) (string, bool) {
+		for _, f := range fields {
+			if f.key == k {
+				return f.value, true
+			}
+		}
+		return "", false
+	}
+	for _, f := range fields {
+		if !f.quoted && !strings.HasPrefix(f.value, "[") && strings.ContainsAny(f.value, " \t") {
+			return r.errf("", "##%s line: %s value %q has white space and no quotes", key, f.key, f.value)
+		}
+		if f.key == "Description" && !f.quoted {
+			return r.errf("", "##%s line: Description must be in double quotes", key)
+		}
+	}
+	if len(fields) == 0 {
+		return r.errf("", "##%s line is empty", key)
+	}
+	id, _ := get("ID")
+	if key != "PEDIGREE" || r.minor >= 3 { // PEDIGREE lines got an ID in VCF 4.3
+		if fields[0].key != "ID" || id == "" {
+			return r.errf("", "##%s line has no ID (it must come first)", key)
+		}
+	}
+	number, hasNumber := get("Number")
+	if hasNumber && !validNumber(number) {
+		return r.errf("", "##%s line %s: Number %q is not an integer, A, R, G or '.'", key, id, number)
+	}
+	typ, hasType := get("Type")
+	switch typ {
+	case "Integer", "Float", "Flag", "Character", "String":
+	default:
+		if hasType {
+			return r.errf("", "##%s line %s: Type %q is not Integer, Float, Flag, Character or String", key, id, typ)
+		}
+	}
+	switch key {
+	case "contig":
+		if !validContig(id) {
+			return r.errf("", "##contig ID %q is not a valid contig name", id)
+		}
+		r.header.Contigs = append(r.header.Contigs, id)
+	case "ALT":
+		if strings.ContainsAny(id, "<>") {
+			return r.errf("", "##ALT ID %q contains '<' or '>'", id)
+		}
+	case "INFO", "FORMAT":
+		if !hasNumber || !hasType {
+			return r.errf("", "##%s line %s needs Number and Type", key, id)
+		}
+		defs := r.header.Info
+		if key == "FORMAT" {
+			defs = r.header.Format
+			if !validFormatKey(id) {
+				return r.errf("", "##FORMAT ID %q is not a letter or '_' followed by letters, digits, '_' or '.'", id)
+			}
+			if typ == "Flag" {
+				return r.errf("", "##FORMAT line %s: Type=Flag is for INFO only", id)
+			}
+			if id == "GT" && (number != "1" || typ != "String") {
+				return r.errf("", "##FORMAT line GT must have Number=1 and Type=String")
+			}
+		}
+		if _, dup := defs[id]; !dup { // the first definition wins, as in htslib
+			defs[id] = Def{Number: number, Type: typ}
+		}
+	}
+	return nil
+}
+
+// splitFields splits the inside of <...> into key=value fields. A value is
+// either "quoted" (with \" and \\ escapes), a [bracketed, list] or plain
+// text up to the next comma.
+func splitFields(s string) ([]field, string) {
+	var out []field
+	for s != "" {
+		k, rest, ok := strings.Cut(s, "=")
+		if !ok || k == "" || strings.ContainsAny(k, ",\" \t<>") {
+			if i := strings.IndexByte(s, ','); i >= 0 {
+				s = s[:i]
+			}
+			return nil, fmt.Sprintf("%q is not key=value", s)
+		}
+		f := field{key: k}
+		switch {
+		case strings.HasPrefix(rest, `"`):
+			end := closingQuote(rest)
+			if end < 0 {
+				return nil, fmt.Sprintf("the quoted value of %s has no closing quote", k)
+			}
+			f.value, f.quoted, rest = rest[1:end], true, rest[end+1:]
+		case strings.HasPrefix(rest, "["):
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return nil, fmt.Sprintf("the [list] value of %s has no closing ']'", k)
+			}
+			f.value, rest = rest[:end+1], rest[end+1:]
+		default:
+			end := strings.IndexByte(rest, ',')
+			if end < 0 {
+				end = len(rest)
+			}
+			f.value, rest = rest[:end], rest[end:]
+		}
+		if rest != "" {
+			if rest[0] != ',' {
+				return nil, fmt.Sprintf("text after the value of %s (an unescaped quote?)", k)
+			}
+			if rest = rest[1:]; rest == "" {
+				return nil, "ends with ','"
+			}
+		}
+		out = append(out, f)
+		s = rest
+	}
+	return out, ""
+}
+
+// closingQuote returns the index of the quote that closes s[0], or -1.
+func closingQuote(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+func validNumber(n string) bool {
+	switch n {
+	case "A", "R", "G", ".", "LA", "LR", "LG", "P", "M":
+		return true
+	}
+	i, err := strconv.ParseInt(n, 10, 32)
+	return err == nil && i >= 0 && n[0] != '+'
+}
+
+// reservedInfo and reservedFormat are the definitions the specification
+// gives reserved keys; they apply when the header does not define the key.
+var reservedInfo = map[string]Def{
+	"AA": {"1", "String"}, "AC": {"A", "Integer"}, "AD": {"R", "Integer"},
+	"ADF": {"R", "Integer"}, "ADR": {"R", "Integer"}, "AF": {"A", "Float"},
+	"AN": {"1", "Integer"}, "BQ": {"1", "Float"}, "CIGAR": {"A", "String"},
+	"DB": {"0", "Flag"}, "DP": {"1", "Integer"}, "END": {"1", "Integer"},
+	"H2": {"0", "Flag"}, "H3": {"0", "Flag"}, "MQ": {"1", "Float"},
+	"MQ0": {"1", "Integer"}, "NS": {"1", "Integer"}, "SOMATIC": {"0", "Flag"},
+	"VALIDATED": {"0", "Flag"}, "1000G": {"0", "Flag"},
+}
+
+var reservedFormat = map[string]Def{
+	"AD": {"R", "Integer"}, "ADF": {"R", "Integer"}, "ADR": {"R", "Integer"},
+	"DP": {"1", "Integer"}, "EC": {"A", "Integer"}, "FT": {"1", "String"},
+	"GL": {"G", "Float"}, "GP": {"G", "Float"}, "GQ": {"1", "Integer"},
+	"HQ": {"2", "Integer"}, "MQ": {"1", "Integer"}, "PL": {"G", "Integer"},
+	"PP": {"G", "Integer"}, "PQ": {"1", "Integer"}, "PS": {"1", "Integer"},
+}
+
+// counts are reserved keys whose numbers cannot be negative.
+var counts = map[string]bool{
+	"INFO/AC": true, "INFO/AF": true, "INFO/AN": true, "INFO/DP": true, "INFO/END": true,
+	"INFO/MQ0": true, "INFO/NS": true,
+	"FORMAT/AD": true, "FORMAT/ADF": true, "FORMAT/ADR": true, "FORMAT/DP": true,
+}
+
+func lookup(defs, reserved map[string]Def, key string) (Def, bool) {
+	if d, ok := defs[key]; ok {
+		return d, true
+	}
+	d, ok := reserved[key]
+	return d, ok
 }
 
 // Next returns the next record or io.EOF.
@@ -201,8 +441,8 @@ func (r *Reader) Next() (*Record, error) {
 	if rec.Pos, err = strconv.ParseInt(cols[1], 10, 64); err != nil || rec.Pos < 0 {
 		return nil, r.errf("POS", "%q is not a non-negative integer", cols[1])
 	}
-	if rec.ID == "" || strings.ContainsAny(rec.ID, " ") {
-		return nil, r.errf("ID", "%q is empty or contains a space", rec.ID)
+	if msg := checkList(rec.ID, true); msg != "" {
+		return nil, r.errf("ID", "%q %s", rec.ID, msg)
 	}
 	if !validBases(rec.Ref) {
 		return nil, r.errf("REF", "%q is not a sequence of A, C, G, T, N", rec.Ref)
@@ -211,7 +451,7 @@ func (r *Reader) Next() (*Record, error) {
 		rec.Alt = strings.Split(cols[4], ",")
 		for _, a := range rec.Alt {
 			if !validAlt(a) {
-				return nil, r.errf("ALT", "allele %q is not bases, '*', '.', a <SYMBOLIC> allele or a breakend", a)
+				return nil, r.errf("ALT", "allele %q is not bases, '*', a <SYMBOLIC> allele or a breakend ('.' must stand alone)", a)
 			}
 		}
 	}
@@ -220,56 +460,260 @@ func (r *Reader) Next() (*Record, error) {
 			return nil, r.errf("QUAL", "%q is not '.' or a non-negative number", rec.Qual)
 		}
 	}
-	if rec.Filter == "" || strings.ContainsAny(rec.Filter, " ") {
-		return nil, r.errf("FILTER", "%q is empty or contains a space", rec.Filter)
+	if msg := checkList(rec.Filter, false); msg != "" {
+		return nil, r.errf("FILTER", "%q %s", rec.Filter, msg)
 	}
-	if err := r.checkInfo(rec.Info); err != nil {
+	if err := r.checkInfo(rec); err != nil {
 		return nil, err
 	}
-	if len(cols) > 8 {
+	if len(cols) > 8 && cols[8] != "." { // "." is a FORMAT with no keys
 		rec.Format = strings.Split(cols[8], ":")
-		for i, k := range rec.Format {
-			if k == "" {
-				return nil, r.errf("FORMAT", "empty key")
-			}
-			if k == "GT" && i != 0 {
-				return nil, r.errf("FORMAT", "GT must be the first key")
-			}
-		}
 		rec.Samples = cols[9:]
-		for i, s := range rec.Samples {
-			if n := strings.Count(s, ":") + 1; n > len(rec.Format) {
-				return nil, r.errf(r.header.Samples[i], "%d values for %d FORMAT keys", n, len(rec.Format))
-			}
-			if rec.Format[0] == "GT" {
-				if _, _, ok := parseGT(firstField(s)); !ok {
-					return nil, r.errf(r.header.Samples[i], "genotype %q is malformed", firstField(s))
-				}
-			}
+		if err := r.checkSamples(rec); err != nil {
+			return nil, err
 		}
 	}
 	return rec, nil
 }
 
-func (r *Reader) checkInfo(info string) error {
-	if info == "" {
+// checkList checks an ID or FILTER column: "." or a ';'-separated list
+// of distinct names without white space; a FILTER name is not "0". It
+// returns what is wrong, or "".
+func checkList(s string, id bool) string {
+	if s == "." || s == "PASS" {
+		return ""
+	}
+	if s == "" {
+		return "is empty (use '.')"
+	}
+	var seen map[string]bool
+	for name := range strings.SplitSeq(s, ";") {
+		switch {
+		case name == "":
+			return "has an empty name (a stray ';')"
+		case strings.ContainsAny(name, " \t"):
+			return "contains white space"
+		case name == ".":
+			return "has '.' in a list"
+		case name == "0" && !id:
+			return "uses the reserved name 0"
+		case seen[name]:
+			return "repeats " + name
+		}
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		seen[name] = true
+	}
+	return ""
+}
+
+// checkInfo checks the INFO column: distinct keys; a Flag has no value
+// (or 0 or 1) and any other key has one. Values are checked against the
+// key's definition (from the header, else the specification's for a
+// reserved key) more loosely than sample values, as htslib does: their
+// Type only for the reserved keys, whose meaning is standard (annotation
+// files, the GIAB truth sets among them, declare Integer for lists of
+// names), and their number only for non-String keys (a String value may
+// hold commas).
+func (r *Reader) checkInfo(rec *Record) error {
+	if rec.Info == "" {
 		return r.errf("INFO", "empty (use '.')")
 	}
-	if info == "." {
+	if rec.Info == "." {
 		return nil
 	}
 	seen := map[string]bool{}
-	for _, kv := range strings.Split(info, ";") {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "" || strings.ContainsAny(k, " ") {
+	for kv := range strings.SplitSeq(rec.Info, ";") {
+		k, v, hasValue := strings.Cut(kv, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
 			return r.errf("INFO", "key %q is empty or contains a space", k)
 		}
 		if seen[k] {
 			return r.errf("INFO", "key %s appears twice", k)
 		}
 		seen[k] = true
+		def, ok := lookup(r.header.Info, reservedInfo, k)
+		switch {
+		case !ok:
+		case def.Type == "Flag":
+			if hasValue && v != "0" && v != "1" {
+				return r.errf("INFO", "%s is a Flag and takes no value (or 0 or 1)", k)
+			}
+		case !hasValue:
+			return r.errf("INFO", "%s has no value (only a Flag may)", k)
+		default:
+			lo, hi := -1, -1
+			if def.Type != "String" {
+				lo, hi = wantCount(def.Number, len(rec.Alt), anyPloidy(len(rec.Alt)))
+			}
+			if _, reserved := reservedInfo[k]; !reserved {
+				def.Type = "String" // whatever the header says; see above
+			}
+			if msg := checkValues(v, def, lo, hi, counts["INFO/"+k]); msg != "" {
+				return r.errf("INFO", "%s: %s", k, msg)
+			}
+		}
 	}
 	return nil
+}
+
+// checkSamples checks the FORMAT keys and each sample's values: the GT
+// parses and names listed alleles (ALT '.' lists none, and then allele
+// numbers are not checked, as hts-specs' valid files expect), and the
+// other values fit their key's Type and Number, Number=G by the sample's
+// ploidy.
+func (r *Reader) checkSamples(rec *Record) error {
+	defs := make([]Def, len(rec.Format))
+	known := make([]bool, len(rec.Format))
+	seen := map[string]bool{}
+	for i, k := range rec.Format {
+		switch {
+		case k == "":
+			return r.errf("FORMAT", "empty key")
+		case k == "GT" && i != 0:
+			return r.errf("FORMAT", "GT must be the first key")
+		case !validFormatKey(k):
+			return r.errf("FORMAT", "key %q is not a letter or '_' followed by letters, digits, '_' or '.'", k)
+		case seen[k]:
+			return r.errf("FORMAT", "key %s appears twice", k)
+		}
+		seen[k] = true
+		defs[i], known[i] = lookup(r.header.Format, reservedFormat, k)
+	}
+	for i, s := range rec.Samples {
+		name := r.header.Samples[i]
+		if n := strings.Count(s, ":") + 1; n > len(rec.Format) {
+			return r.errf(name, "%d values for %d FORMAT keys", n, len(rec.Format))
+		}
+		g := anyPloidy(len(rec.Alt)) // until GT tells the ploidy
+		j := 0
+		for v := range strings.SplitSeq(s, ":") {
+			k := rec.Format[j]
+			switch {
+			case k == "GT":
+				gt, _, ok := parseGT(v)
+				if !ok {
+					return r.errf(name, "genotype %q is malformed", v)
+				}
+				for _, a := range gt {
+					if a > len(rec.Alt) && len(rec.Alt) > 0 {
+						return r.errf(name, "genotype %q refers to allele %d, the record has %d ALT alleles", v, a, len(rec.Alt))
+					}
+				}
+				if v != "." { // a lone "." is the missing genotype of any ploidy
+					n := genotypes(len(rec.Alt)+1, len(gt))
+					g = [2]int{n, n}
+				}
+			case known[j]:
+				lo, hi := wantCount(defs[j].Number, len(rec.Alt), g)
+				if msg := checkValues(v, defs[j], lo, hi, counts["FORMAT/"+k]); msg != "" {
+					return r.errf(name, "%s: %s", k, msg)
+				}
+			}
+			j++
+		}
+	}
+	return nil
+}
+
+// wantCount returns how many values Number calls for: lo or hi, or any
+// number when lo < 0 (Number=0 or '.', or an allele count when ALT is
+// '.'). g is the number of genotypes, for Number=G: two counts when the
+// ploidy is not known (see anyPloidy).
+func wantCount(number string, alts int, g [2]int) (lo, hi int) {
+	if n, err := strconv.Atoi(number); err == nil && n > 0 {
+		return n, n
+	}
+	if alts == 0 { // ALT is ".": nothing to count alleles against
+		return -1, -1
+	}
+	switch number {
+	case "A":
+		return alts, alts
+	case "R":
+		return alts + 1, alts + 1
+	case "G":
+		return g[0], g[1]
+	}
+	return -1, -1
+}
+
+// anyPloidy is the number of haploid and of diploid genotypes, for a G
+// field whose ploidy no GT tells.
+func anyPloidy(alts int) [2]int {
+	return [2]int{genotypes(alts+1, 1), genotypes(alts+1, 2)}
+}
+
+// genotypes is how many unordered genotypes of the given ploidy n alleles
+// make, C(n+ploidy-1, ploidy), capped at MaxInt32.
+func genotypes(n, ploidy int) int {
+	c := 1
+	for i := 1; i <= ploidy; i++ {
+		c = c * (n + i - 1) / i
+		if c > math.MaxInt32 {
+			return math.MaxInt32
+		}
+	}
+	return c
+}
+
+// checkValues checks a comma-separated value against its definition and
+// returns what is wrong, or "". "." (or nothing) is missing, as a whole or
+// as one of the values; lo and hi are from wantCount; count says the
+// values cannot be negative.
+func checkValues(v string, def Def, lo, hi int, count bool) string {
+	if v == "." || v == "" {
+		return ""
+	}
+	n := 0
+	for e := range strings.SplitSeq(v, ",") {
+		n++
+		switch {
+		case e == ".":
+		case !validValue(def.Type, e):
+			return fmt.Sprintf("%q is not of Type %s", e, def.Type)
+		case count && strings.HasPrefix(e, "-"):
+			return fmt.Sprintf("%q is negative", e)
+		}
+	}
+	if lo >= 0 && n != lo && n != hi {
+		want := strconv.Itoa(lo)
+		if hi != lo {
+			want += " or " + strconv.Itoa(hi)
+		}
+		return fmt.Sprintf("%d values, Number=%s calls for %s", n, def.Number, want)
+	}
+	return ""
+}
+
+func validValue(typ, e string) bool {
+	switch typ {
+	case "Integer":
+		// 32-bit, less the eight lowest values that BCF reserves.
+		i, err := strconv.ParseInt(e, 10, 32)
+		return err == nil && i > math.MinInt32+7
+	case "Float":
+		_, err := strconv.ParseFloat(e, 64)
+		return (err == nil || errors.Is(err, strconv.ErrRange)) && !strings.ContainsAny(e, "xX_")
+	case "Character":
+		return utf8.RuneCountInString(e) == 1
+	}
+	return true
+}
+
+// validFormatKey follows the VCF 4.3 rule for FORMAT keys.
+func validFormatKey(k string) bool {
+	if k == "" || k[0] >= '0' && k[0] <= '9' || k[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		b := k[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // validContig follows the VCF 4.3 contig name rule, and also accepts a
@@ -311,16 +755,48 @@ func validBases(s string) bool {
 	return true
 }
 
+// validAlt accepts bases, '*', a <SYMBOLIC> allele, a breakend (t[p[,
+// t]p], ]p]t, [p[t) or a single breakend (.t, t.).
 func validAlt(a string) bool {
 	switch {
-	case a == "*" || a == ".":
+	case a == "*":
 		return true
-	case strings.HasPrefix(a, "<") && strings.HasSuffix(a, ">") && len(a) > 2:
-		return true
-	case strings.ContainsAny(a, "[]") || strings.HasPrefix(a, ".") || strings.HasSuffix(a, "."):
-		return true // breakend notation
+	case strings.HasPrefix(a, "<"):
+		id, ok := strings.CutSuffix(a[1:], ">")
+		return ok && id != "" && !strings.ContainsAny(id, "<> \t")
+	case strings.ContainsAny(a, "[]"):
+		return validBreakend(a)
+	case len(a) > 1 && a[0] == '.':
+		return validBases(a[1:])
+	case len(a) > 1 && a[len(a)-1] == '.':
+		return validBases(a[:len(a)-1])
 	}
 	return validBases(a)
+}
+
+// validBreakend checks t[p[, t]p], ]p]t and [p[t, where t is bases (or
+// "." at a telomere) and p is chrom:pos.
+func validBreakend(a string) bool {
+	b := "["
+	if strings.Contains(a, "]") {
+		b = "]"
+	}
+	if strings.Count(a, "[")+strings.Count(a, "]") != 2 || strings.Count(a, b) != 2 {
+		return false
+	}
+	i, j := strings.Index(a, b), strings.LastIndex(a, b)
+	before, mate, after := a[:i], a[i+1:j], a[j+1:]
+	t := before + after // "." at a telomere
+	if (before == "") == (after == "") || t != "." && !validBases(t) {
+		return false
+	}
+	k := strings.LastIndexByte(mate, ':') // the contig name may hold ':'
+	if k < 0 {
+		return false
+	}
+	chrom, pos := mate[:k], mate[k+1:]
+	n, err := strconv.ParseInt(pos, 10, 64)
+	return validContig(chrom) && err == nil && n >= 0 && pos[0] != '+'
 }
 
 // parseGT parses a genotype like "0/1", "1|0", "./." or "1"; missing
@@ -343,7 +819,7 @@ func parseGT(s string) (alleles []int, phased, ok bool) {
 			alleles = append(alleles, -1)
 		default:
 			n, err := strconv.Atoi(a)
-			if err != nil || n < 0 {
+			if err != nil || n < 0 || a[0] == '+' {
 				return nil, false, false
 			}
 			alleles = append(alleles, n)
