@@ -100,7 +100,6 @@ samtools depth -a -b %[6]s S.bam > depth.txt
 `, serialDir, cores, ref.FASTA(), r1, r2, ref.CalledBED(), g.MinMapQ, g.MinBaseQ, g.GVCFMinDepth)
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Stderr = nil
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("serial chain: %w\n%s", err, out)
 	}

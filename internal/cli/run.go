@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,14 +109,16 @@ func runGermline(ctx context.Context, e *env, args []string) error {
 	for _, f := range []string{out.BAM, out.BAI, out.VCF, out.TBI, out.GVCF, out.GTBI, out.QC} {
 		fmt.Fprintf(e.stdout, "  %s\n", f)
 	}
-	if b, err := os.ReadFile(out.QC); err == nil {
-		var rep qc.Report
-		if err := jsonUnmarshal(b, &rep); err == nil {
-			fmt.Fprintln(e.stdout)
-			rep.WriteTable(e.stdout)
-		}
+	b, err := os.ReadFile(out.QC)
+	if err != nil {
+		return fmt.Errorf("QC report: %w", err)
 	}
-	return nil
+	var rep qc.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("QC report %s: %w", out.QC, err)
+	}
+	fmt.Fprintln(e.stdout)
+	return rep.WriteTable(e.stdout)
 }
 
 // progress shows task events: a live status line on a terminal, plain log

@@ -143,9 +143,6 @@ func (r *Runner) execute(ctx context.Context, run catalog.Run) (workflow.Summary
 		if targets, err = bed.ReadFile(p.Targets); err != nil {
 			return workflow.Summary{}, err
 		}
-		if len(targets) == 0 {
-			return workflow.Summary{}, fmt.Errorf("targets %s: no intervals", p.Targets)
-		}
 		if err := bed.CheckContigs(targets, ref.ContigLengths(), p.Targets); err != nil {
 			return workflow.Summary{}, fmt.Errorf("%w (reference %s has %s)", err, p.Reference, contigSummary(ref))
 		}

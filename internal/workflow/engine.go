@@ -434,7 +434,7 @@ func (e *Engine) commitOutputs(ctx context.Context, runID string, t *Task, tmp m
 	files := make([]catalog.File, 0, len(names))
 	for _, n := range names {
 		final := t.Outputs[n]
-		sum, size, err := hashAndSync(tmp[n])
+		sum, size, err := hashFile(tmp[n], true)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", n, err)
 		}
@@ -504,13 +504,14 @@ func (e *Engine) fromCache(ctx context.Context, runID string, t *Task, key strin
 			return false, nil
 		}
 	}
+	// Outputs already in place (a resumed or repeated run into the same
+	// paths) are recorded as this run's too; others are copied first.
 	for _, n := range names {
 		src, final := byName[n], t.Outputs[n]
-		if src.Path == final {
-			continue
-		}
-		if err := copyInto(src.Path, final); err != nil {
-			return false, fmt.Errorf("copying cached output %s: %w", n, err)
+		if src.Path != final {
+			if err := copyInto(src.Path, final); err != nil {
+				return false, fmt.Errorf("copying cached output %s: %w", n, err)
+			}
 		}
 		fi, err := os.Stat(final)
 		if err != nil {
@@ -534,7 +535,7 @@ func intact(f catalog.File) bool {
 	if fi.ModTime().Equal(f.ModTime) {
 		return true
 	}
-	sum, _, err := hashFile(f.Path)
+	sum, _, err := hashFile(f.Path, false)
 	return err == nil && sum == f.SHA256
 }
 

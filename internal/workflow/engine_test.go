@@ -407,3 +407,27 @@ if [ ! -e %[1]q ]; then touch %[1]q; sleep 300; fi
 cat "$IN_i" >> "$OUT_o"`, h.path("slow-started"))})
 	return g
 }
+
+// A second run into the same output paths takes everything from the cache
+// and still records the outputs as its own, so its provenance is complete.
+func TestCachedOutputsInPlaceAreRecordedForTheNewRun(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if _, err := h.execute(ctx, "first", h.scatterGather(), nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := h.execute(ctx, "second", h.scatterGather(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Cached != 5 {
+		t.Fatalf("second run: %+v, want all 5 tasks from the cache", sum)
+	}
+	files, err := h.store.ListFiles(ctx, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 7 { // 3 chunks, 3 work outputs, 1 gathered
+		t.Errorf("second run records %d files, want 7: %+v", len(files), files)
+	}
+}

@@ -57,7 +57,7 @@ func FileSHA256(ctx context.Context, store catalog.Store, path string) (string, 
 	case err != nil && !errors.Is(err, catalog.ErrNotFound):
 		return "", err
 	}
-	sum, size, err := hashFile(path)
+	sum, size, err := hashFile(path, false)
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +68,9 @@ func FileSHA256(ctx context.Context, store catalog.Store, path string) (string, 
 	return sum, nil
 }
 
-func hashFile(path string) (string, int64, error) {
+// hashFile returns a file's sha256 and size; with flush it also syncs the
+// file to disk (a freshly written output, before it is renamed into place).
+func hashFile(path string, flush bool) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
@@ -79,24 +81,10 @@ func hashFile(path string) (string, int64, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("reading %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// hashAndSync hashes a freshly written file and flushes it to disk before
-// it is renamed into place.
-func hashAndSync(path string) (string, int64, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	if err := f.Sync(); err != nil {
-		return "", 0, err
+	if flush {
+		if err := f.Sync(); err != nil {
+			return "", 0, fmt.Errorf("syncing %s: %w", path, err)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

@@ -174,7 +174,7 @@ func files(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	must(t, s.PutFile(ctx, catalog.File{Path: "/in/R1.fastq.gz", Size: 2, SHA256: "ef"}))
 	got, err := s.GetFile(ctx, f.Path)
 	must(t, err)
-	if got != f && !(got.Path == f.Path && got.Size == f.Size && got.ModTime.Equal(mt) && got.SHA256 == f.SHA256 && got.RunID == f.RunID && got.TaskID == f.TaskID) {
+	if got.Path != f.Path || got.Size != f.Size || !got.ModTime.Equal(mt) || got.SHA256 != f.SHA256 || got.RunID != f.RunID || got.TaskID != f.TaskID {
 		t.Errorf("got %+v, want %+v", got, f)
 	}
 	f.SHA256, f.Size = "ff", 3
