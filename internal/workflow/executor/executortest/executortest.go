@@ -151,8 +151,22 @@ func (s *suite) concurrency(t *testing.T) {
 	n := c.Threads*2 + 1
 	var wg sync.WaitGroup
 	jobs := make([]executor.Job, n)
+	// Each job marks its start in a shared directory, then waits (up to
+	// 10 s) until two jobs have started, so the overlap does not depend on
+	// how fast the backend schedules. An executor that runs one job at a
+	// time makes every job wait out the 10 s and shows a peak of 1.
+	barrier := filepath.Join(s.dir, fmt.Sprintf("barrier-%d", time.Now().UnixNano()))
+	if err := os.MkdirAll(barrier, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i := range jobs {
-		jobs[i] = s.job(t, `date +%s%N > start; sleep 1; date +%s%N > end`)
+		jobs[i] = s.job(t, `date +%s%N > start; touch "$BARRIER/$JOB_NAME"
+for _ in $(seq 100); do
+  (( $(ls "$BARRIER" | wc -l) >= 2 )) && break
+  sleep 0.1
+done
+sleep 0.3; date +%s%N > end`)
+		jobs[i].Env = []string{"BARRIER=" + barrier, "JOB_NAME=" + jobs[i].ID}
 	}
 	errs := make([]error, n)
 	for i := range jobs {
