@@ -153,5 +153,42 @@ type Store interface {
 	// GetCache returns ErrNotFound when no entry exists for key.
 	GetCache(ctx context.Context, key string) (CacheEntry, error)
 
+	// CommitObjectVersion records a new version of v.Path and makes it
+	// current, creating the object for patient if it is new (and
+	// undeleting it if it was soft-deleted). An object's patient never changes.
+	CommitObjectVersion(ctx context.Context, v ObjectVersion, patient string) error
+	// GetObject returns ErrNotFound when no object has path.
+	GetObject(ctx context.Context, path string) (Object, error)
+	// ListObjects returns the objects whose path starts with prefix, deleted ones too, by path.
+	ListObjects(ctx context.Context, prefix string) ([]Object, error)
+	// UpdateObject sets Deleted, Hold and RetainUntil; ErrNotFound if absent.
+	UpdateObject(ctx context.Context, o Object) error
+	// GetObjectVersion returns ErrNotFound when no version has id.
+	GetObjectVersion(ctx context.Context, id string) (ObjectVersion, error)
+	// ListObjectVersions returns a path's versions, oldest first.
+	ListObjectVersions(ctx context.Context, path string) ([]ObjectVersion, error)
+	// ListVersionsByKey returns the versions whose data key is wrapped by keyName.
+	ListVersionsByKey(ctx context.Context, keyName string) ([]ObjectVersion, error)
+	// ListVersionsByRun returns the versions a run wrote.
+	ListVersionsByRun(ctx context.Context, runID string) ([]ObjectVersion, error)
+	// UpdateObjectVersion sets KeyVersion, WrappedKey, Tier, Purged,
+	// Verified and VerifyError; ErrNotFound if absent.
+	UpdateObjectVersion(ctx context.Context, v ObjectVersion) error
+
+	// PutUpload inserts an upload, or updates its progress (Parts, Offset, HashState).
+	PutUpload(ctx context.Context, u Upload) error
+	// GetUpload returns ErrNotFound when no upload has id.
+	GetUpload(ctx context.Context, id string) (Upload, error)
+	// ListUploads returns the uploads in progress, oldest first.
+	ListUploads(ctx context.Context) ([]Upload, error)
+	// DeleteUpload forgets an upload; no error if absent.
+	DeleteUpload(ctx context.Context, id string) error
+
+	// AppendAudit appends e to the audit trail, filling Seq, Prev and Hash
+	// (chained to the record before) atomically, and returns it.
+	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
+	// ListAudit returns up to limit records after seq afterSeq, in order.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+
 	Close() error
 }

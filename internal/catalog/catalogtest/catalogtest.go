@@ -30,6 +30,9 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"CallCache", callCache},
 		{"ConcurrentWrites", concurrent},
 		{"Reopen", reopenKeeps},
+		{"LakeObjects", lakeObjects},
+		{"Uploads", uploads},
+		{"Audit", auditChain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,5 +269,127 @@ func reopenKeeps(t *testing.T, s catalog.Store, reopen func() catalog.Store) {
 	defer s2.Close()
 	if _, err := s2.GetRun(ctx, "r"); err != nil {
 		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+func lakeObjects(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	ctx := context.Background()
+	v1 := catalog.ObjectVersion{ID: "v1", Path: "p/a.fastq.gz", Blob: "b/v1", Size: 10, StoredSize: 38, SHA256: "aa", ChunkSize: 65536,
+		KeyName: "patient-x", KeyVersion: "1", WrappedKey: []byte{1, 2, 3}, Kind: "fastq", Tier: "hot", Created: time.Unix(100, 0)}
+	must(t, s.CommitObjectVersion(ctx, v1, "x"))
+	v2 := v1
+	v2.ID, v2.Blob, v2.SHA256, v2.Created = "v2", "b/v2", "bb", time.Unix(200, 0)
+	must(t, s.CommitObjectVersion(ctx, v2, "x"))
+	o, err := s.GetObject(ctx, "p/a.fastq.gz")
+	must(t, err)
+	if o.Current != "v2" || o.Patient != "x" || !o.Deleted.IsZero() {
+		t.Fatalf("object = %+v", o)
+	}
+	v3 := v1
+	v3.ID, v3.Blob = "v3", "b/v3"
+	if err := s.CommitObjectVersion(ctx, v3, "someone-else"); err == nil {
+		t.Fatal("object moved to another patient")
+	}
+	vs, err := s.ListObjectVersions(ctx, "p/a.fastq.gz")
+	must(t, err)
+	if len(vs) != 2 || vs[0].ID != "v1" || vs[1].ID != "v2" || string(vs[0].WrappedKey) != "\x01\x02\x03" {
+		t.Fatalf("versions = %+v", vs)
+	}
+	o.Deleted, o.Hold, o.RetainUntil = time.Unix(300, 0), "litigation", time.Unix(400, 0)
+	must(t, s.UpdateObject(ctx, o))
+	o2, err := s.GetObject(ctx, o.Path)
+	must(t, err)
+	if !o2.Deleted.Equal(o.Deleted) || o2.Hold != "litigation" || !o2.RetainUntil.Equal(o.RetainUntil) {
+		t.Fatalf("updated object = %+v", o2)
+	}
+	if err := s.UpdateObject(ctx, catalog.Object{Path: "nope"}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("update missing: %v", err)
+	}
+	v1.KeyVersion, v1.WrappedKey, v1.Tier, v1.VerifyError = "2", []byte{9}, "archive", "chunk 3: authentication failed"
+	must(t, s.UpdateObjectVersion(ctx, v1))
+	got, err := s.GetObjectVersion(ctx, "v1")
+	must(t, err)
+	if got.KeyVersion != "2" || got.WrappedKey[0] != 9 || got.Tier != "archive" || got.VerifyError == "" || got.Path != v1.Path {
+		t.Fatalf("updated version = %+v", got)
+	}
+	if _, err := s.GetObjectVersion(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing version: %v", err)
+	}
+	byKey, err := s.ListVersionsByKey(ctx, "patient-x")
+	must(t, err)
+	if len(byKey) != 2 {
+		t.Fatalf("by key = %d", len(byKey))
+	}
+	other := v1
+	other.ID, other.Path, other.Blob, other.RunID = "w1", "q/b.vcf.gz", "b/w1", "run9"
+	must(t, s.CommitObjectVersion(ctx, other, ""))
+	objs, err := s.ListObjects(ctx, "p/")
+	must(t, err)
+	if len(objs) != 1 || objs[0].Path != "p/a.fastq.gz" {
+		t.Fatalf("list p/ = %+v", objs)
+	}
+	if all, _ := s.ListObjects(ctx, ""); len(all) != 2 {
+		t.Fatalf("list all = %d", len(all))
+	}
+	if byRun, _ := s.ListVersionsByRun(ctx, "run9"); len(byRun) != 1 || byRun[0].ID != "w1" {
+		t.Fatalf("by run = %+v", byRun)
+	}
+	// A new version undeletes a soft-deleted object.
+	v4 := v1
+	v4.ID, v4.Blob = "v4", "b/v4"
+	must(t, s.CommitObjectVersion(ctx, v4, "x"))
+	if o3, _ := s.GetObject(ctx, o.Path); !o3.Deleted.IsZero() || o3.Hold != "litigation" || o3.Current != "v4" {
+		t.Fatalf("after new version = %+v", o3)
+	}
+}
+
+func uploads(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	ctx := context.Background()
+	u := catalog.Upload{ID: "u1", Path: "p/x", VersionID: "v", Blob: "b", Size: -1, KeyName: "lake", KeyVersion: "1",
+		WrappedKey: []byte("wk"), PartSize: 4 << 20, HashState: []byte("h0")}
+	must(t, s.PutUpload(ctx, u))
+	u.Parts, u.Offset, u.HashState = 3, 12 << 20, []byte("h3")
+	must(t, s.PutUpload(ctx, u))
+	got, err := s.GetUpload(ctx, "u1")
+	must(t, err)
+	if got.Parts != 3 || got.Offset != 12<<20 || string(got.HashState) != "h3" || string(got.WrappedKey) != "wk" || got.Size != -1 {
+		t.Fatalf("upload = %+v", got)
+	}
+	if l, _ := s.ListUploads(ctx); len(l) != 1 {
+		t.Fatalf("list = %d", len(l))
+	}
+	must(t, s.DeleteUpload(ctx, "u1"))
+	if _, err := s.GetUpload(ctx, "u1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("deleted upload: %v", err)
+	}
+}
+
+func auditChain(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AppendAudit(ctx, catalog.AuditEvent{Actor: "cli", Action: "key.destroy", Resource: fmt.Sprint("k", i), Outcome: "ok"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := s.ListAudit(ctx, 0, 0)
+	must(t, err)
+	if len(evs) != 8 {
+		t.Fatalf("%d events", len(evs))
+	}
+	prev := ""
+	for i, e := range evs {
+		if e.Seq != int64(i+1) || e.Prev != prev || e.Hash != catalog.AuditHash(e) {
+			t.Fatalf("event %d breaks the chain: %+v", i, e)
+		}
+		prev = e.Hash
+	}
+	if tail, _ := s.ListAudit(ctx, 6, 10); len(tail) != 2 {
+		t.Fatalf("after 6: %d", len(tail))
 	}
 }
