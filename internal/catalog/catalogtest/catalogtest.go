@@ -348,7 +348,7 @@ func uploads(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	u := catalog.Upload{ID: "u1", Path: "p/x", VersionID: "v", Blob: "b", Size: -1, KeyName: "lake", KeyVersion: "1",
 		WrappedKey: []byte("wk"), PartSize: 4 << 20, HashState: []byte("h0")}
 	must(t, s.PutUpload(ctx, u))
-	u.Parts, u.Offset, u.HashState = 3, 12 << 20, []byte("h3")
+	u.Parts, u.Offset, u.HashState = 3, 12<<20, []byte("h3")
 	must(t, s.PutUpload(ctx, u))
 	got, err := s.GetUpload(ctx, "u1")
 	must(t, err)
