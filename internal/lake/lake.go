@@ -394,7 +394,6 @@ func (w *partWriter) stream(ctx context.Context, r io.Reader, limit int64, onPar
 	return stored, err
 }
 
-
 // Stat returns the live object at path and its current version.
 func (l *Lake) Stat(ctx context.Context, path string) (catalog.Object, catalog.ObjectVersion, error) {
 	o, err := l.idx.GetObject(ctx, path)
