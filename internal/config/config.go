@@ -33,6 +33,71 @@ type Config struct {
 	Germline Germline `yaml:"germline"`
 	Server   Server   `yaml:"server"`
 	Log      Log      `yaml:"log"`
+	Lake     Lake     `yaml:"lake"`
+	Keys     Keys     `yaml:"keys"`
+}
+
+// Lake chooses where objects are stored and how long they are kept.
+type Lake struct {
+	Backend   string        `yaml:"backend"`
+	Local     LakeLocal     `yaml:"local"`
+	Azure     LakeAzure     `yaml:"azure"`
+	Retention time.Duration `yaml:"retention"`
+	Tiering   []TierRule    `yaml:"tiering"`
+}
+
+// LakeLocal places the local backend.
+type LakeLocal struct {
+	Dir string `yaml:"dir"`
+}
+
+// LakeAzure configures Azure Blob Storage.
+type LakeAzure struct {
+	ConnectionStringEnv string `yaml:"connection_string_env"`
+	AccountURL          string `yaml:"account_url"`
+	Container           string `yaml:"container"`
+}
+
+// TierRule moves objects of a kind to a tier after an age.
+type TierRule struct {
+	Kind  string        `yaml:"kind"`
+	After time.Duration `yaml:"after"`
+	Tier  string        `yaml:"tier"`
+}
+
+// Keys chooses the key provider.
+type Keys struct {
+	Provider string    `yaml:"provider"`
+	Local    KeysLocal `yaml:"local"`
+	Azure    KeysAzure `yaml:"azure_key_vault"`
+}
+
+// KeysLocal configures the local keyring.
+type KeysLocal struct {
+	Path           string `yaml:"path"`
+	PassphraseEnv  string `yaml:"passphrase_env"`
+	PassphraseFile string `yaml:"passphrase_file"`
+}
+
+// KeysAzure configures Azure Key Vault.
+type KeysAzure struct {
+	VaultURL string `yaml:"vault_url"`
+}
+
+// LakeDir is the local lake directory.
+func (c *Config) LakeDir() string {
+	if c.Lake.Local.Dir != "" {
+		return c.Lake.Local.Dir
+	}
+	return filepath.Join(c.DataDir, "lake")
+}
+
+// KeyringPath is the local keyring file.
+func (c *Config) KeyringPath() string {
+	if c.Keys.Local.Path != "" {
+		return c.Keys.Local.Path
+	}
+	return filepath.Join(c.DataDir, "keys", "keyring")
 }
 
 // Catalog says where the catalog database is.
@@ -228,6 +293,38 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	switch c.Lake.Backend {
+	case "local":
+	case "azure":
+		if c.Lake.Azure.Container == "" {
+			bad("lake.azure.container", "must not be empty")
+		}
+		if c.Lake.Azure.AccountURL == "" && c.Lake.Azure.ConnectionStringEnv == "" {
+			bad("lake.azure", "set account_url or connection_string_env")
+		}
+	default:
+		bad("lake.backend", "%q is not one of local, azure", c.Lake.Backend)
+	}
+	if c.Lake.Retention < 0 {
+		bad("lake.retention", "must be >= 0")
+	}
+	for i, r := range c.Lake.Tiering {
+		if r.Kind == "" || r.After < 0 || (r.Tier != "hot" && r.Tier != "cool" && r.Tier != "archive") {
+			bad(fmt.Sprintf("lake.tiering[%d]", i), "needs a kind, an age >= 0 and a tier of hot, cool or archive")
+		}
+	}
+	switch c.Keys.Provider {
+	case "local":
+		if c.Keys.Local.PassphraseEnv == "" && c.Keys.Local.PassphraseFile == "" {
+			bad("keys.local", "set passphrase_env or passphrase_file")
+		}
+	case "azure-key-vault":
+		if !strings.HasPrefix(c.Keys.Azure.VaultURL, "https://") {
+			bad("keys.azure_key_vault.vault_url", "must be an https:// URL")
+		}
+	default:
+		bad("keys.provider", "%q is not one of local, azure-key-vault", c.Keys.Provider)
 	}
 	return errors.Join(errs...)
 }
