@@ -69,7 +69,7 @@ type sandbox struct {
 }
 
 func newSandbox(t *testing.T, data string) *sandbox {
-	return &sandbox{t: t, data: data, env: append(os.Environ(), "CLINOMICS_DATA_DIR="+data)}
+	return &sandbox{t: t, data: data, env: append(os.Environ(), "CLINOMICS_DATA_DIR="+data, "CLINOMICS_KEYRING_PASSPHRASE=e2e test passphrase")}
 }
 
 // run runs clinomics and returns stdout, stderr and the exit status.

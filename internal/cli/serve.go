@@ -46,7 +46,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer mgr.Close()
-	api := &httpapi.Server{Store: a.Store, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
+	lk, err := app.OpenLake(ctx, cfg, a.Store, "server")
+	if err != nil {
+		return err
+	}
+	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/pipeline"
 )
 
@@ -38,6 +39,7 @@ type Route struct {
 // Server serves the API.
 type Server struct {
 	Store   catalog.Store
+	Lake    *lake.Lake
 	Manager *pipeline.Manager
 	Log     *slog.Logger
 	// Defaults fills what a submitted run leaves out.
@@ -62,6 +64,12 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/runs", PermRunsRead, s.list},
 		{"GET", "/api/v1/runs/{id}", PermRunsRead, s.show},
 		{"POST", "/api/v1/runs/{id}/cancel", PermRunsCancel, s.cancel},
+		{"POST", "/api/v1/uploads", PermLakeWrite, s.beginUpload},
+		{"GET", "/api/v1/uploads/{id}", PermLakeWrite, s.uploadStatus},
+		{"PATCH", "/api/v1/uploads/{id}", PermLakeWrite, s.uploadData},
+		{"DELETE", "/api/v1/uploads/{id}", PermLakeWrite, s.cancelUpload},
+		{"GET", "/api/v1/objects", PermLakeRead, s.listObjects},
+		{"GET", "/api/v1/objects/{path...}", PermLakeRead, s.getObject},
 	}
 }
 
