@@ -280,4 +280,3 @@ func human(n int64) string {
 func init() {
 	commands = append(commands, command{name: "upload", args: "FILE... [--to FOLDER] [--patient ID]", summary: "upload files to the server's lake: resumable, checksummed, with progress", run: uploadCmd})
 }
-
