@@ -51,7 +51,7 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 var commands []command
 
 func init() {
-	commands = []command{
+	commands = append(commands, []command{
 		{name: "run germline", args: "--sample ID --fastq R1 [R2] --reference REF.fa [--targets T.bed] --out DIR", summary: "align, mark duplicates, call variants and QC one sample", run: runGermline},
 		{name: "reference add", args: "FASTA", summary: "prepare a reference once (faidx, bwa index), cached by content", run: referenceAdd},
 		{name: "eval", args: "--truth T.vcf.gz --calls C.vcf.gz [--regions R.bed] [--reference REF.fa]", summary: "compare calls with a truth set: precision, recall, F1 for SNVs and indels", run: evalCmd},
@@ -70,7 +70,7 @@ func init() {
 		}},
 		{name: "tool fastq-split", hidden: true, summary: "validate and split FASTQ into chunks", run: toolFastqSplit},
 		{name: "tool qc", hidden: true, summary: "compute the QC report", run: toolQC},
-	}
+	}...)
 }
 
 // Main runs the command line and returns the process exit status.
