@@ -18,6 +18,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/pipeline"
 	"github.com/clinomics/clinomics/internal/qc"
 	"github.com/clinomics/clinomics/internal/workflow"
@@ -29,10 +30,11 @@ func germlineFlags(fs *flag.FlagSet) func(pos []string) (pipeline.GermlineParams
 	var p pipeline.GermlineParams
 	var fastqs string
 	fs.StringVar(&p.Sample, "sample", "", "sample identifier (letters, digits, . _ -)")
-	fs.StringVar(&fastqs, "fastq", "", "R1 FASTQ (gzip or plain); R2 follows as the next argument")
+	fs.StringVar(&fastqs, "fastq", "", "R1 FASTQ (gzip or plain; a file or lake:PATH); R2 follows as the next argument")
 	fs.StringVar(&p.Reference, "reference", "", "reference FASTA (plain or gzip); prepared once and cached")
 	fs.StringVar(&p.Targets, "targets", "", "target BED for exome and panels")
-	fs.StringVar(&p.OutDir, "out", "", "output directory")
+	fs.StringVar(&p.OutDir, "out", "", "output directory, or lake:FOLDER to store the outputs encrypted in the lake")
+	fs.StringVar(&p.Patient, "patient", "", "pseudonymous patient id whose key encrypts lake outputs (default: that of the lake inputs)")
 	fs.StringVar(&p.Caller, "caller", "", "variant caller: bcftools or freebayes (default from config)")
 	fs.BoolVar(&p.Trim, "trim", false, "trim reads with fastp before alignment")
 	return func(pos []string) (pipeline.GermlineParams, error) {
@@ -81,6 +83,11 @@ func runGermline(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.Close()
 	a.Runner.Engine.NoCache = *noCache
+	if p.UsesLake() {
+		if a.Runner.Lake, err = app.OpenLake(ctx, cfg, a.Store, "cli"); err != nil {
+			return err
+		}
+	}
 	var run catalog.Run
 	if *resume {
 		run, err = a.Runner.Resumable(ctx, p.Sample, p.OutDir)
@@ -109,7 +116,7 @@ func runGermline(ctx context.Context, e *env, args []string) error {
 	for _, f := range []string{out.BAM, out.BAI, out.VCF, out.TBI, out.GVCF, out.GTBI, out.QC} {
 		fmt.Fprintf(e.stdout, "  %s\n", f)
 	}
-	b, err := os.ReadFile(out.QC)
+	b, err := readOutput(ctx, a.Runner.Lake, out.QC)
 	if err != nil {
 		return fmt.Errorf("QC report: %w", err)
 	}
@@ -209,4 +216,17 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.w)
 		p.mu.Unlock()
 	}
+}
+
+// readOutput reads a run's output file, from the lake for "lake:" paths.
+func readOutput(ctx context.Context, lk *lake.Lake, path string) ([]byte, error) {
+	if !pipeline.IsLake(path) {
+		return os.ReadFile(path)
+	}
+	r, err := lk.Open(ctx, strings.TrimPrefix(path, pipeline.LakePrefix))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }

@@ -41,15 +41,16 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	lk, err := app.OpenLake(ctx, cfg, a.Store, "server")
+	if err != nil {
+		return err
+	}
+	a.Runner.Lake = lk
 	mgr := &pipeline.Manager{Runner: a.Runner}
 	if err := mgr.Start(ctx); err != nil {
 		return err
 	}
 	defer mgr.Close()
-	lk, err := app.OpenLake(ctx, cfg, a.Store, "server")
-	if err != nil {
-		return err
-	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -156,7 +157,7 @@ func runsSubmit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	req := httpapi.SubmitRequest{Pipeline: pipeline.GermlinePipeline, Sample: p.Sample, FASTQ: p.FASTQ, Reference: p.Reference,
-		Targets: p.Targets, Out: p.OutDir, Caller: p.Caller}
+		Targets: p.Targets, Out: p.OutDir, Patient: p.Patient, Caller: p.Caller}
 	if p.Trim {
 		req.Trim = &p.Trim
 	}
@@ -316,6 +317,12 @@ func printRun(w io.Writer, r httpapi.RunView) {
 		fmt.Fprintln(w, "\nFILES")
 		for _, f := range r.Files {
 			fmt.Fprintf(w, "  %s  %d bytes  sha256:%s\n", f.Path, f.Size, f.SHA256)
+		}
+	}
+	if len(r.Objects) > 0 {
+		fmt.Fprintln(w, "\nLAKE OBJECTS")
+		for _, o := range r.Objects {
+			fmt.Fprintf(w, "  lake:%s  version %s  %d bytes  sha256:%s\n", o.Path, o.Version, o.Size, o.SHA256)
 		}
 	}
 }

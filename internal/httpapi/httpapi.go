@@ -125,6 +125,7 @@ type SubmitRequest struct {
 	Reference string   `json:"reference"`
 	Targets   string   `json:"targets,omitempty"`
 	Out       string   `json:"out"`
+	Patient   string   `json:"patient,omitempty"` // pseudonymous id for lake outputs
 	Caller    string   `json:"caller,omitempty"`
 	Trim      *bool    `json:"trim,omitempty"`
 }
@@ -142,7 +143,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Public: fmt.Sprintf("pipeline %q: only %q is available", req.Pipeline, pipeline.GermlinePipeline)}
 	}
 	p := pipeline.GermlineParams{Sample: req.Sample, FASTQ: req.FASTQ, Reference: req.Reference,
-		Targets: req.Targets, OutDir: req.Out, Caller: req.Caller, Trim: s.DefaultTrim}
+		Targets: req.Targets, OutDir: req.Out, Patient: req.Patient, Caller: req.Caller, Trim: s.DefaultTrim}
 	if req.Trim != nil {
 		p.Trim = *req.Trim
 	}
@@ -183,6 +184,7 @@ type RunView struct {
 	Updated  string         `json:"updated"`
 	Tasks    []TaskView     `json:"tasks,omitempty"`
 	Files    []FileView     `json:"files,omitempty"`
+	Objects  []ObjectView   `json:"objects,omitempty"` // outputs stored in the lake
 	Tools    map[string]any `json:"tools,omitempty"`
 }
 
@@ -255,12 +257,21 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) error {
 		v.Tasks = append(v.Tasks, TaskView{ID: t.TaskID, Step: t.Name, State: string(t.State), Attempts: t.Attempts,
 			ExitCode: t.ExitCode, Error: t.Error, CPUSeconds: t.CPUSeconds})
 	}
-	files, err := s.Store.ListFiles(ctx, run.ID)
+	objs, err := s.Store.ListVersionsByRun(ctx, run.ID)
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		v.Files = append(v.Files, FileView{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Task: f.TaskID})
+	for _, o := range objs {
+		v.Objects = append(v.Objects, objectView(o))
+	}
+	if !pipeline.IsLake(run.OutDir) { // a lake run's work files are removed once its outputs are stored
+		files, err := s.Store.ListFiles(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			v.Files = append(v.Files, FileView{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Task: f.TaskID})
+		}
 	}
 	tv, err := s.Store.ToolVersions(ctx, run.ID)
 	if err != nil {

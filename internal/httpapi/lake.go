@@ -149,6 +149,10 @@ type ObjectView struct {
 	Created time.Time `json:"created"`
 }
 
+func objectView(v catalog.ObjectVersion) ObjectView {
+	return ObjectView{Path: v.Path, Version: v.ID, Size: v.Size, SHA256: v.SHA256, Kind: v.Kind, Tier: v.Tier, Created: v.Created}
+}
+
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 	objs, err := s.Lake.List(r.Context(), r.URL.Query().Get("prefix"), false)
 	if err != nil {
@@ -160,7 +164,7 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, ObjectView{o.Path, v.ID, v.Size, v.SHA256, v.Kind, v.Tier, v.Created})
+		out = append(out, objectView(v))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"objects": out})
 }

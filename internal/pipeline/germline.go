@@ -21,6 +21,10 @@ type GermlineParams struct {
 	Reference string   `json:"reference"`         // FASTA as given
 	Targets   string   `json:"targets,omitempty"` // BED for exome and panels
 	OutDir    string   `json:"out"`
+	// Any of FASTQ, Targets and OutDir may name the lake ("lake:PATH"):
+	// inputs are decrypted into the run's work directory, outputs are
+	// stored under the folder PATH, encrypted under Patient's key.
+	Patient string `json:"patient,omitempty"` // pseudonymous id; default: that of the lake inputs
 	Caller    string   `json:"caller,omitempty"` // bcftools (default) or freebayes
 	Trim      bool     `json:"trim,omitempty"`
 }
@@ -84,6 +88,9 @@ func (p *GermlineParams) Validate() error {
 }
 
 func checkFile(errs *[]error, what, path string) {
+	if IsLake(path) {
+		return // checked against the lake by Runner.Create
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
@@ -100,7 +107,7 @@ func checkFile(errs *[]error, what, path string) {
 func (p *GermlineParams) Abs() error {
 	var err error
 	abs := func(s *string) {
-		if *s != "" && err == nil {
+		if *s != "" && !IsLake(*s) && err == nil {
 			*s, err = filepath.Abs(*s)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/clinomics/clinomics/internal/format"
 	"github.com/clinomics/clinomics/internal/format/bed"
 	"github.com/clinomics/clinomics/internal/format/fastq"
+	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/reference"
 	"github.com/clinomics/clinomics/internal/workflow"
 )
@@ -35,6 +36,7 @@ type Runner struct {
 	Self    string // path of the clinomics binary
 	Version string // version of the clinomics binary
 	Options GermlineOptions
+	Lake    *lake.Lake // where "lake:" inputs come from and outputs go; nil: local paths only
 	Log     *slog.Logger
 }
 
@@ -56,6 +58,9 @@ func (r *Runner) Create(ctx context.Context, p GermlineParams) (catalog.Run, err
 	if err := p.Validate(); err != nil {
 		return catalog.Run{}, err
 	}
+	if err := r.checkLake(ctx, &p); err != nil {
+		return catalog.Run{}, err
+	}
 	params, err := json.Marshal(p)
 	if err != nil {
 		return catalog.Run{}, err
@@ -72,9 +77,12 @@ func (r *Runner) Create(ctx context.Context, p GermlineParams) (catalog.Run, err
 // Resumable returns the newest run of the sample into outDir that did not
 // succeed, or ErrNotFound.
 func (r *Runner) Resumable(ctx context.Context, sample, outDir string) (catalog.Run, error) {
-	abs, err := filepath.Abs(outDir)
-	if err != nil {
-		return catalog.Run{}, err
+	abs := outDir
+	if !IsLake(outDir) {
+		var err error
+		if abs, err = filepath.Abs(outDir); err != nil {
+			return catalog.Run{}, err
+		}
 	}
 	runs, err := r.Store.ListRuns(ctx, catalog.RunFilter{SampleID: sample})
 	if err != nil {
@@ -129,6 +137,11 @@ func (r *Runner) execute(ctx context.Context, run catalog.Run) (workflow.Summary
 	if err := r.Store.PutToolVersions(ctx, run.ID, toolList(versions)); err != nil {
 		return workflow.Summary{}, err
 	}
+	workDir := filepath.Join(r.Engine.WorkDir, run.ID)
+	st, err := r.stageIn(ctx, &p, workDir)
+	if err != nil {
+		return workflow.Summary{}, err
+	}
 	for _, f := range p.FASTQ {
 		if err := sniffFASTQ(f); err != nil {
 			return workflow.Summary{}, err
@@ -149,13 +162,17 @@ func (r *Runner) execute(ctx context.Context, run catalog.Run) (workflow.Summary
 	}
 	o := r.Options
 	o.Self = r.Self
-	o.WorkDir = filepath.Join(r.Engine.WorkDir, run.ID)
+	o.WorkDir = workDir
 	g, err := Germline(&p, ref, targets, o)
 	if err != nil {
 		return workflow.Summary{}, err
 	}
 	r.logger().Info("run started", "run", run.ID, "pipeline", run.Pipeline, "tasks", g.Len(), "executor", r.Engine.Exec.Name())
-	return r.Engine.Execute(ctx, run.ID, g, versions)
+	sum, err := r.Engine.Execute(ctx, run.ID, g, versions)
+	if err != nil {
+		return sum, err
+	}
+	return sum, r.stageOut(ctx, st, &p, run.ID)
 }
 
 func (r *Runner) logger() *slog.Logger {
