@@ -115,6 +115,33 @@ type CacheEntry struct {
 	Created time.Time
 }
 
+// States of a sequencer run folder in the catalog.
+const (
+	SeqRunIngesting = "ingesting" // FASTQ being stored; resumed by the next scan
+	SeqRunIngested  = "ingested"
+	SeqRunError     = "error" // Error says why; retried by the next scan
+)
+
+// SequencerRun is a sequencer run folder picked up by the ingest watcher.
+type SequencerRun struct {
+	Name       string // folder name, e.g. 240131_M00123_0042_000000000-ABCDE
+	Instrument string
+	State      string // SeqRunIngesting, SeqRunIngested or SeqRunError
+	Error      string
+	Samples    int
+	Created    time.Time
+	Updated    time.Time
+}
+
+// SampleFASTQ links a sample to the FASTQ objects of one lane of a run
+// (lake paths; R2 empty for single reads; Lane 0 when lanes are merged).
+type SampleFASTQ struct {
+	SampleID string
+	RunName  string
+	Lane     int
+	R1, R2   string
+}
+
 // Store is the catalog. All methods are safe for concurrent use.
 type Store interface {
 	// PutSample creates the sample or leaves an existing one unchanged.
@@ -183,6 +210,18 @@ type Store interface {
 	ListUploads(ctx context.Context) ([]Upload, error)
 	// DeleteUpload forgets an upload; no error if absent.
 	DeleteUpload(ctx context.Context, id string) error
+
+	// PutSequencerRun inserts or replaces the record of a run folder (by Name).
+	PutSequencerRun(ctx context.Context, r SequencerRun) error
+	// GetSequencerRun returns ErrNotFound when no run folder has name.
+	GetSequencerRun(ctx context.Context, name string) (SequencerRun, error)
+	// ListSequencerRuns returns the run folders seen, by name.
+	ListSequencerRuns(ctx context.Context) ([]SequencerRun, error)
+	// PutSampleFASTQ inserts or replaces the FASTQ of (SampleID, RunName,
+	// Lane); the sample and the run folder must exist.
+	PutSampleFASTQ(ctx context.Context, f SampleFASTQ) error
+	// ListSampleFASTQs returns a sample's FASTQ, by run and lane.
+	ListSampleFASTQs(ctx context.Context, sampleID string) ([]SampleFASTQ, error)
 
 	// AppendAudit appends e to the audit trail, filling Seq, Prev and Hash
 	// (chained to the record before) atomically, and returns it.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"LakeObjects", lakeObjects},
 		{"Uploads", uploads},
 		{"Audit", auditChain},
+		{"SequencerRuns", sequencerRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,5 +392,55 @@ func auditChain(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	}
 	if tail, _ := s.ListAudit(ctx, 6, 10); len(tail) != 2 {
 		t.Fatalf("after 6: %d", len(tail))
+	}
+}
+
+func sequencerRuns(t *testing.T, s catalog.Store, reopen func() catalog.Store) {
+	const name = "240131_M00123_0042_000000000-ABCDE"
+	if _, err := s.GetSequencerRun(ctx, name); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing run folder: %v, want ErrNotFound", err)
+	}
+	created := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	r := catalog.SequencerRun{Name: name, Instrument: "M00123", State: catalog.SeqRunIngesting, Samples: 2, Created: created, Updated: created}
+	must(t, s.PutSequencerRun(ctx, r))
+	r.State, r.Error, r.Updated = catalog.SeqRunError, "no FASTQ for sample 2", created.Add(time.Minute)
+	must(t, s.PutSequencerRun(ctx, r))
+	got, err := s.GetSequencerRun(ctx, name)
+	must(t, err)
+	if got.State != catalog.SeqRunError || got.Error != r.Error || got.Samples != 2 || !got.Created.Equal(created) || !got.Updated.Equal(r.Updated) {
+		t.Errorf("got %+v, want %+v", got, r)
+	}
+	must(t, s.PutSequencerRun(ctx, catalog.SequencerRun{Name: "b-run", State: catalog.SeqRunIngested}))
+	list, err := s.ListSequencerRuns(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Name != name || list[1].Name != "b-run" {
+		t.Errorf("list: %+v", list)
+	}
+	if err := s.PutSequencerRun(ctx, catalog.SequencerRun{}); err == nil {
+		t.Error("a run folder without a name was accepted")
+	}
+
+	// FASTQ per sample, run and lane; replacing a lane keeps one row.
+	must(t, s.PutSample(ctx, catalog.Sample{ID: "S7"}))
+	if err := s.PutSampleFASTQ(ctx, catalog.SampleFASTQ{SampleID: "nosuch", RunName: name, Lane: 1, R1: "a"}); err == nil {
+		t.Error("FASTQ of an unknown sample was accepted")
+	}
+	if err := s.PutSampleFASTQ(ctx, catalog.SampleFASTQ{SampleID: "S7", RunName: "nosuch", Lane: 1, R1: "a"}); err == nil {
+		t.Error("FASTQ of an unknown run folder was accepted")
+	}
+	must(t, s.PutSampleFASTQ(ctx, catalog.SampleFASTQ{SampleID: "S7", RunName: name, Lane: 2, R1: "x/L2_R1", R2: "x/L2_R2"}))
+	must(t, s.PutSampleFASTQ(ctx, catalog.SampleFASTQ{SampleID: "S7", RunName: name, Lane: 1, R1: "old", R2: "old"}))
+	must(t, s.PutSampleFASTQ(ctx, catalog.SampleFASTQ{SampleID: "S7", RunName: name, Lane: 1, R1: "x/L1_R1", R2: "x/L1_R2"}))
+	fq, err := s.ListSampleFASTQs(ctx, "S7")
+	must(t, err)
+	if len(fq) != 2 || fq[0].Lane != 1 || fq[0].R1 != "x/L1_R1" || fq[1].Lane != 2 || fq[1].R2 != "x/L2_R2" {
+		t.Errorf("FASTQ: %+v", fq)
+	}
+	if reopen != nil {
+		s2 := reopen()
+		defer s2.Close()
+		if got, err := s2.GetSequencerRun(ctx, name); err != nil || got.State != catalog.SeqRunError {
+			t.Errorf("after reopen: %+v %v", got, err)
+		}
 	}
 }
