@@ -3,12 +3,16 @@ package cli_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGermlineFromLakeLeavesNoPlaintext stores marked reads in the lake,
@@ -104,4 +108,101 @@ func holding(t *testing.T, dir, marker string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRunFolderToResults is the sequencer-to-results path: a MiSeq run
+// folder appears; until RTAComplete.txt is written it waits; then the
+// server's watcher stores its FASTQ in the lake, registers the sample and
+// starts the germline pipeline, whose outputs land in the lake.
+func TestRunFolderToResults(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, data(t))
+	runs := t.TempDir()
+	const name = "251120_M01234_0042_000000000-K7ABC"
+	calls := filepath.Join(runs, name, "Data", "Intensities", "BaseCalls")
+	if err := os.MkdirAll(calls, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sheet := "[Header]\r\nIEMFileVersion,4\r\nInvestigator Name,lab\r\n[Reads]\r\n101\r\n101\r\n[Data]\r\nSample_ID,Sample_Name,index\r\nNA12878,NA12878,ACGTACGT\r\n"
+	if err := os.WriteFile(filepath.Join(runs, name, "SampleSheet.csv"), []byte(sheet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runInfo := `<?xml version="1.0"?><RunInfo Version="2"><Run Id="` + name + `" Number="42"><Instrument>M01234</Instrument></Run></RunInfo>`
+	if err := os.WriteFile(filepath.Join(runs, name, "RunInfo.xml"), []byte(runInfo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, src := range []string{r1, r2} {
+		b := mustRead(t, src)
+		dst := filepath.Join(calls, fmt.Sprintf("NA12878_S1_L001_R%d_001.fastq.gz", i+1))
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := s.run(nil, "ingest", "scan", "--dir", runs)
+	if code != 0 || !strings.Contains(stdout, "waiting") || !strings.Contains(stdout, "RTAComplete.txt") {
+		t.Fatalf("before RTAComplete.txt: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	refAbs, _ := filepath.Abs(ref)
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	site := fmt.Sprintf("ingest:\n  runs_dir: %s\n  interval: 200ms\n  germline_reference: %s\n", runs, refAbs)
+	if err := os.WriteFile(cfg, []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.env = append(s.env, "CLINOMICS_CONFIG="+cfg)
+	server, stop := startServer(t, s)
+	defer stop()
+	if err := os.WriteFile(filepath.Join(runs, name, "RTAComplete.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var view struct {
+		ID, State, Error string
+		Objects          []struct{ Path, SHA256 string }
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) && view.State != "succeeded" && view.State != "failed" {
+		time.Sleep(500 * time.Millisecond)
+		var list struct{ Runs []struct{ ID string } }
+		getJSON(t, server+"/api/v1/runs?sample=NA12878", &list)
+		if len(list.Runs) > 0 {
+			getJSON(t, server+"/api/v1/runs/"+list.Runs[0].ID, &view)
+		}
+	}
+	if view.State != "succeeded" {
+		log, _ := os.ReadFile(filepath.Join(s.data, "server.log"))
+		t.Fatalf("pipeline run: %+v\nserver log:\n%s", view, log)
+	}
+	want := "lake:results/NA12878/" + name + "/NA12878.vcf.gz"
+	found := false
+	for _, o := range view.Objects {
+		found = found || o.Path == strings.TrimPrefix(want, "lake:")
+	}
+	if !found || len(view.Objects) != 7 {
+		t.Fatalf("run objects: want 7 with %s, got %+v", want, view.Objects)
+	}
+	stop()
+	stdout, stderr, code = s.run(nil, "ingest", "scan", "--dir", runs)
+	if code != 0 || !strings.Contains(stdout, name+"  done") {
+		t.Fatalf("after ingest: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	ls, _, _ := s.run(nil, "lake", "ls", "runs/"+name+"/NA12878/")
+	if strings.Count(ls, "fastq") < 2 {
+		t.Fatalf("FASTQ not in the lake:\n%s", ls)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -51,6 +51,20 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer mgr.Close()
+	if cfg.Ingest.RunsDir != "" {
+		w, err := newWatcher(cfg, a.Store, lk, log, "")
+		if err != nil {
+			return err
+		}
+		if cfg.Ingest.GermlineReference != "" {
+			w.Ingested = startPipelines(mgr, cfg.Ingest.GermlineReference, log)
+		}
+		wctx, stopWatch := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.Watch(wctx, cfg.Ingest.Interval) }()
+		defer func() { stopWatch(); <-done }()
+		log.Info("watching for sequencer runs", "dir", w.Dir, "interval", cfg.Ingest.Interval.String())
+	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -35,6 +35,15 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	Lake     Lake     `yaml:"lake"`
 	Keys     Keys     `yaml:"keys"`
+	Ingest   Ingest   `yaml:"ingest"`
+}
+
+// Ingest configures the sequencer run-folder watcher.
+type Ingest struct {
+	RunsDir           string        `yaml:"runs_dir"`
+	Interval          time.Duration `yaml:"interval"`
+	LakePrefix        string        `yaml:"lake_prefix"`
+	GermlineReference string        `yaml:"germline_reference"`
 }
 
 // Lake chooses where objects are stored and how long they are kept.
@@ -313,6 +322,15 @@ func (c *Config) Validate() error {
 		if r.Kind == "" || r.After < 0 || (r.Tier != "hot" && r.Tier != "cool" && r.Tier != "archive") {
 			bad(fmt.Sprintf("lake.tiering[%d]", i), "needs a kind, an age >= 0 and a tier of hot, cool or archive")
 		}
+	}
+	if c.Ingest.Interval <= 0 {
+		bad("ingest.interval", "must be positive")
+	}
+	if c.Ingest.LakePrefix == "" || strings.HasPrefix(c.Ingest.LakePrefix, "/") || strings.HasSuffix(c.Ingest.LakePrefix, "/") {
+		bad("ingest.lake_prefix", "must be a lake folder such as runs (no leading or trailing /)")
+	}
+	if c.Ingest.GermlineReference != "" && c.Ingest.RunsDir == "" {
+		bad("ingest.germline_reference", "needs ingest.runs_dir")
 	}
 	switch c.Keys.Provider {
 	case "local":
