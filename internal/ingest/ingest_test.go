@@ -102,7 +102,9 @@ func TestIngestsFinishedRunsOnce(t *testing.T) {
 	write(t, filepath.Join(f.runs, novaseqX, "SampleSheet.csv"), sheet)
 
 	var hooked []catalog.SampleFASTQ
-	f.w.Ingested = func(_ context.Context, run catalog.SequencerRun, fq []catalog.SampleFASTQ) { hooked = append(hooked, fq...) }
+	f.w.Ingested = func(_ context.Context, run catalog.SequencerRun, fq []catalog.SampleFASTQ) {
+		hooked = append(hooked, fq...)
+	}
 	res, err := f.w.Scan(ctx)
 	if err != nil {
 		t.Fatal(err)
