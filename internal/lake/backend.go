@@ -3,7 +3,9 @@ package lake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 )
 
 // Tier is a storage tier. Hot is where objects start; Archive is cheaper,
@@ -49,4 +51,18 @@ type Backend interface {
 	SetTier(ctx context.Context, name string, t Tier) error
 	// Describe names the backend for reports ("local /data/lake"); never secret.
 	Describe() string
+}
+
+// CheckBlobName reports whether name is a valid blob name for a Backend:
+// made of [a-z0-9/._-], relative, without ".." or "//", at most 512 bytes.
+func CheckBlobName(name string) error {
+	if name == "" || len(name) > 512 || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.Contains(name, "//") {
+		return fmt.Errorf("lake: bad blob name %q", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("lake: bad blob name %q", name)
+		}
+	}
+	return nil
 }

@@ -28,6 +28,9 @@ var (
 	ErrRetained = errors.New("object is under immutable retention")
 	// ErrChecksum: the uploaded data's sha256 is not the one declared.
 	ErrChecksum = errors.New("checksum mismatch")
+	// ErrNoSpace: the backend's storage is full. Nothing was committed;
+	// an upload keeps its stored parts and resumes once there is room.
+	ErrNoSpace = errors.New("storage is full")
 	// ErrUnreadable: the object's data key cannot be unwrapped (its key was
 	// destroyed, or the key provider refuses).
 	ErrUnreadable = errors.New("object cannot be decrypted")

@@ -36,25 +36,13 @@ func NewLocalFS(dir string) (*LocalFS, error) {
 // Describe implements Backend.
 func (b *LocalFS) Describe() string { return "local " + b.root }
 
-func checkName(name string) error {
-	if name == "" || len(name) > 512 || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.Contains(name, "//") {
-		return fmt.Errorf("lake: bad blob name %q", name)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("lake: bad blob name %q", name)
-		}
-	}
-	return nil
-}
-
 func (b *LocalFS) path(tier, name string) string {
 	return filepath.Join(b.root, tier, filepath.FromSlash(name))
 }
 
 // find returns the committed blob's path and tier directory.
 func (b *LocalFS) find(name string) (string, error) {
-	if err := checkName(name); err != nil {
+	if err := CheckBlobName(name); err != nil {
 		return "", err
 	}
 	for _, t := range []string{"hot", "archive"} {
@@ -70,16 +58,16 @@ func (b *LocalFS) find(name string) (string, error) {
 
 // WritePart implements Backend.
 func (b *LocalFS) WritePart(ctx context.Context, name string, idx int, partSize int64, data []byte) error {
-	if err := checkName(name); err != nil {
+	if err := CheckBlobName(name); err != nil {
 		return err
 	}
 	p := b.path("staging", name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("lake: %w", err)
+		return fmt.Errorf("lake: %w", diskErr(err))
 	}
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("lake: %w", err)
+		return fmt.Errorf("lake: %w", diskErr(err))
 	}
 	if _, err := f.WriteAt(data, int64(idx)*partSize); err != nil {
 		f.Close()
@@ -94,7 +82,7 @@ func (b *LocalFS) WritePart(ctx context.Context, name string, idx int, partSize 
 // diskErr names a full disk plainly.
 func diskErr(err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("disk full: %w", err)
+		return fmt.Errorf("%w (%s): %w", ErrNoSpace, "local disk", err)
 	}
 	return err
 }
@@ -102,7 +90,7 @@ func diskErr(err error) error {
 // Commit implements Backend. The staging file's length is trusted to be
 // the sum of its parts: the lake checks the committed size.
 func (b *LocalFS) Commit(ctx context.Context, name string, parts int) error {
-	if err := checkName(name); err != nil {
+	if err := CheckBlobName(name); err != nil {
 		return err
 	}
 	if _, err := b.find(name); err == nil {
@@ -138,7 +126,7 @@ func syncDir(dir string) {
 
 // Abort implements Backend.
 func (b *LocalFS) Abort(ctx context.Context, name string) error {
-	if err := checkName(name); err != nil {
+	if err := CheckBlobName(name); err != nil {
 		return err
 	}
 	if err := os.Remove(b.path("staging", name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
