@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/format/fastq"
 	"github.com/clinomics/clinomics/internal/ingest/runfolder"
 	"github.com/clinomics/clinomics/internal/lake"
 )
@@ -208,6 +209,9 @@ func (w *Watcher) fail(ctx context.Context, rec, prev catalog.SequencerRun, caus
 func (w *Watcher) store(ctx context.Context, file, obj string) (bool, int64, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
+		return false, 0, err
+	}
+	if err := fastq.Sniff(file); err != nil {
 		return false, 0, err
 	}
 	_, v, err := w.Lake.Stat(ctx, obj)

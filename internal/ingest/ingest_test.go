@@ -251,3 +251,21 @@ func TestNoPlaintextInTheLake(t *testing.T) {
 		t.Fatal("the object does not hold what the search looked for")
 	}
 }
+
+func TestNotFASTQIsAnError(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	makeMiSeqRun(t, f.runs)
+	bad := filepath.Join(f.runs, miseq, "Data/Intensities/BaseCalls/S2_S2_L001_R1_001.fastq.gz")
+	write(t, bad, "<html>not reads</html>\n")
+	res, err := f.w.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.State != catalog.SeqRunError || !strings.Contains(r.Detail, bad) || !strings.Contains(r.Detail, "line 1") {
+		t.Fatalf("run with a file that is not FASTQ: %+v", r)
+	}
+	if rec, _ := f.store.GetSequencerRun(ctx, miseq); rec.State != catalog.SeqRunError {
+		t.Fatalf("catalog: %+v", rec)
+	}
+}

@@ -10,14 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
-	"github.com/clinomics/clinomics/internal/format"
 	"github.com/clinomics/clinomics/internal/format/bed"
 	"github.com/clinomics/clinomics/internal/format/fastq"
 	"github.com/clinomics/clinomics/internal/lake"
@@ -143,7 +141,7 @@ func (r *Runner) execute(ctx context.Context, run catalog.Run) (workflow.Summary
 		return workflow.Summary{}, err
 	}
 	for _, f := range p.FASTQ {
-		if err := sniffFASTQ(f); err != nil {
+		if err := fastq.Sniff(f); err != nil {
 			return workflow.Summary{}, err
 		}
 	}
@@ -180,24 +178,6 @@ func (r *Runner) logger() *slog.Logger {
 		return r.Log
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// sniffFASTQ reads the first record, so a file that is not FASTQ (or an
-// empty or unreadable one) fails before any work starts. The split task
-// validates the whole file.
-func sniffFASTQ(path string) error {
-	f, err := format.OpenFile(path)
-	if err != nil {
-		return fmt.Errorf("FASTQ %s: %w", path, err)
-	}
-	defer f.Close()
-	if _, err := fastq.NewReader(f, path).Next(); err != nil {
-		if err == io.EOF {
-			return fmt.Errorf("FASTQ %s: no reads", path)
-		}
-		return err
-	}
-	return nil
 }
 
 func contigSummary(ref *reference.Reference) string {

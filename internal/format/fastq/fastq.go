@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/clinomics/clinomics/internal/format"
 )
 
 // Sentinel causes, wrapped in a *ParseError.
@@ -184,4 +186,22 @@ func MateName(name []byte) []byte {
 // CheckPair reports whether a and b are mates of one pair.
 func CheckPair(a, b *Record) bool {
 	return bytes.Equal(MateName(a.Name), MateName(b.Name))
+}
+
+// Sniff opens path (plain, gzip or BGZF) and reads its first record, so a
+// file that is not FASTQ, or an empty or unreadable one, is found before
+// any work starts. It does not read the whole file.
+func Sniff(path string) error {
+	f, err := format.OpenFile(path)
+	if err != nil {
+		return fmt.Errorf("FASTQ %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := NewReader(f, path).Next(); err != nil {
+		if err == io.EOF {
+			return fmt.Errorf("FASTQ %s: no reads", path)
+		}
+		return err
+	}
+	return nil
 }
