@@ -21,7 +21,30 @@ import (
 // raw, and decompressed where it is gzip or BGZF — for the marker.
 func TestGermlineFromLakeLeavesNoPlaintext(t *testing.T) {
 	needTools(t)
-	s := newSandbox(t, data(t))
+	germlineFromLake(t, newSandbox(t, data(t)))
+}
+
+// TestGermlineFromAzureLakeLeavesNoPlaintext is the same with the lake on
+// Azure Blob Storage (Azurite); Azurite's storage folder is searched too.
+func TestGermlineFromAzureLakeLeavesNoPlaintext(t *testing.T) {
+	needTools(t)
+	conn, dir := os.Getenv("CLINOMICS_TEST_AZURITE"), os.Getenv("CLINOMICS_TEST_AZURITE_DIR")
+	if conn == "" || dir == "" {
+		t.Skip("lake on Azure: set CLINOMICS_TEST_AZURITE and CLINOMICS_TEST_AZURITE_DIR (scripts/test starts Azurite)")
+	}
+	s := newSandbox(t, t.TempDir())
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	site := fmt.Sprintf("lake:\n  backend: azure\n  azure:\n    container: e2e-%d\n", time.Now().UnixNano())
+	if err := os.WriteFile(cfg, []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.env = append(s.env, "CLINOMICS_CONFIG="+cfg, "CLINOMICS_AZURE_STORAGE_CONNECTION_STRING="+conn)
+	germlineFromLake(t, s, dir)
+}
+
+// germlineFromLake runs the pipeline from and into the lake of s and
+// searches s's data directory and the other dirs for plaintext.
+func germlineFromLake(t *testing.T, s *sandbox, dirs ...string) {
 	const marker = "PHIMARK7c41e"
 	src := t.TempDir()
 	for i, in := range []string{r1, r2} {
@@ -73,8 +96,10 @@ func TestGermlineFromLakeLeavesNoPlaintext(t *testing.T) {
 	if n := holding(t, out, marker); n == 0 {
 		t.Fatal("the marker search finds nothing in plaintext outputs: it cannot fail")
 	}
-	if n := holding(t, s.data, marker); n != 0 {
-		t.Fatalf("%d files under the data directory hold the marker in plaintext", n)
+	for _, dir := range append([]string{s.data}, dirs...) {
+		if n := holding(t, dir, marker); n != 0 {
+			t.Fatalf("%d files under %s hold the marker in plaintext", n, dir)
+		}
 	}
 }
 

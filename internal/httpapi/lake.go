@@ -54,6 +54,8 @@ func lakeError(err error) error {
 		return &Error{Status: http.StatusUnprocessableEntity, Public: "checksum mismatch: the data received does not hash to the declared sha256; the upload was discarded", Cause: err}
 	case errors.Is(err, lake.ErrIntegrity):
 		return &Error{Status: http.StatusInternalServerError, Public: "stored data failed its integrity check", Cause: err}
+	case errors.Is(err, lake.ErrArchived):
+		return &Error{Status: http.StatusConflict, Public: "object is in the archive tier: rehydrate it (tier hot or cool; this takes hours) before reading", Cause: err}
 	case errors.Is(err, lake.ErrNoSpace):
 		return &Error{Status: http.StatusInsufficientStorage, Public: "storage is full: nothing was committed; the parts already stored are kept, so the upload can resume once there is room", Cause: err}
 	case errors.Is(err, lake.ErrUnreadable):

@@ -28,6 +28,9 @@ var (
 	ErrRetained = errors.New("object is under immutable retention")
 	// ErrChecksum: the uploaded data's sha256 is not the one declared.
 	ErrChecksum = errors.New("checksum mismatch")
+	// ErrArchived: the blob is in an archive tier that serves no data (Azure
+	// archive) and must be rehydrated to hot or cool first, which takes hours.
+	ErrArchived = errors.New("object is in the archive tier and must be rehydrated (set its tier to hot or cool, which takes hours) before it can be read")
 	// ErrNoSpace: the backend's storage is full. Nothing was committed;
 	// an upload keeps its stored parts and resumes once there is room.
 	ErrNoSpace = errors.New("storage is full")

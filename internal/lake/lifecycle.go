@@ -248,7 +248,7 @@ type ScrubReport struct {
 	Bytes    int64    // plaintext bytes verified
 	Bad      []string // "path (version): reason"
 	Orphans  []string // blobs no version records
-	Skipped  int      // purged or crypto-shredded versions
+	Skipped  int      // purged, crypto-shredded, or archived (unreadable until rehydrated) versions
 }
 
 // Scrub re-reads every stored version, checking every chunk and the
@@ -273,7 +273,7 @@ func (l *Lake) Scrub(ctx context.Context) (ScrubReport, error) {
 				continue
 			}
 			err := l.Verify(ctx, v)
-			if errors.Is(err, keys.ErrDestroyed) {
+			if errors.Is(err, keys.ErrDestroyed) || errors.Is(err, ErrArchived) {
 				rep.Skipped++
 				continue
 			}

@@ -157,10 +157,10 @@ func (b *LocalFS) ReadRange(ctx context.Context, name string, off, length int64)
 		f.Close()
 		return nil, fmt.Errorf("lake: %w", err)
 	}
-	if length < 0 {
+	if length < 0 && off >= 0 && off <= st.Size() {
 		length = st.Size() - off
 	}
-	if off < 0 || off+length > st.Size() {
+	if off < 0 || length < 0 || off+length > st.Size() {
 		f.Close()
 		return nil, fmt.Errorf("lake: %s: range %d+%d beyond size %d", name, off, length, st.Size())
 	}

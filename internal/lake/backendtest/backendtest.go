@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/lake"
@@ -60,6 +61,9 @@ func Run(t *testing.T, b lake.Backend, prefix string) {
 		if _, err := b.Size(ctx, name); !errors.Is(err, lake.ErrBlobNotFound) {
 			t.Fatalf("uncommitted blob visible: %v", err)
 		}
+		if got, err := b.List(ctx, prefix+"ooo/"); err != nil || len(got) != 0 {
+			t.Fatalf("uncommitted blob listed: %v, %v", got, err)
+		}
 		if err := b.Commit(ctx, name, 3); err != nil {
 			t.Fatal(err)
 		}
@@ -78,8 +82,56 @@ func Run(t *testing.T, b lake.Backend, prefix string) {
 		if _, err := b.ReadRange(ctx, name, 2005, 10); err == nil {
 			t.Fatal("range past the end accepted")
 		}
+		if got := read(t, name, 2010, -1); len(got) != 0 {
+			t.Fatalf("read from the end = %q", got)
+		}
+		if r, err := b.ReadRange(ctx, name, 2011, -1); err == nil {
+			r.Close()
+			t.Fatal("read to the end from past the end accepted")
+		}
+		if got := read(t, name, 7, 0); len(got) != 0 {
+			t.Fatalf("empty range = %q", got)
+		}
+		if err := b.WritePart(ctx, name, 0, ps, part(5, 4)); err != nil {
+			t.Fatal(err)
+		}
 		if err := b.Commit(ctx, name, 1); err == nil {
 			t.Fatal("commit over an existing blob accepted")
+		}
+		if got := read(t, name, 0, -1); !bytes.Equal(got, want) {
+			t.Fatalf("refused commit changed the blob: read %d bytes, want %d", len(got), len(want))
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("%sconc/b%d", prefix, i)
+				for j := 0; j < 3; j++ {
+					if err := b.WritePart(ctx, name, j, ps, part(i+j, ps)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- b.Commit(ctx, name, 3)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 4; i++ {
+			want := append(append(part(i, ps), part(i+1, ps)...), part(i+2, ps)...)
+			if got := read(t, fmt.Sprintf("%sconc/b%d", prefix, i), 0, -1); !bytes.Equal(got, want) {
+				t.Fatalf("blob %d differs", i)
+			}
 		}
 	})
 
@@ -127,6 +179,9 @@ func Run(t *testing.T, b lake.Backend, prefix string) {
 		got, err := b.List(ctx, prefix+"list/")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if none, err := b.List(ctx, prefix+"list/none"); err != nil || len(none) != 0 {
+			t.Fatalf("list of an unused prefix = %v, %v", none, err)
 		}
 		if fmt.Sprint(got) != fmt.Sprintf("[%[1]slist/b0 %[1]slist/b1 %[1]slist/b2]", prefix) {
 			t.Fatalf("list = %v", got)
