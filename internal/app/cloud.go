@@ -2,18 +2,28 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/clinomics/clinomics/internal/config"
 	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/keys/azurekv"
 	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/lake/azureblob"
 )
 
-func newCloudKeys(ctx context.Context, cfg *config.Config) (keys.Provider, error) {
-	return nil, errors.New("keys.provider: azure-key-vault is not wired yet")
+// newCloudKeys builds the Azure Key Vault provider, authenticated by the
+// machine's Entra ID identity.
+func newCloudKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (keys.Provider, error) {
+	kv := cfg.Keys.Azure
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("keys.azure_key_vault: Entra ID credential: %w", err)
+	}
+	return azurekv.New(kv.VaultURL, cred, &azurekv.Options{Prefix: kv.Prefix, KeySize: kv.KeySize, HSM: kv.HSM, Logger: log})
 }
 
 // newCloudBackend builds the Azure Blob Storage backend: a connection

@@ -48,7 +48,7 @@ func NewKeys(ctx context.Context, cfg *config.Config) (keys.Provider, error) {
 		}
 		return keys.OpenLocal(cfg.KeyringPath(), pass)
 	}
-	return newCloudKeys(ctx, cfg)
+	return newCloudKeys(ctx, cfg, NewLogger(cfg, os.Stderr))
 }
 
 // NewBackend builds the configured lake backend.

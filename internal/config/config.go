@@ -91,6 +91,9 @@ type KeysLocal struct {
 // KeysAzure configures Azure Key Vault.
 type KeysAzure struct {
 	VaultURL string `yaml:"vault_url"`
+	Prefix   string `yaml:"prefix"`
+	KeySize  int    `yaml:"key_size"`
+	HSM      bool   `yaml:"hsm"`
 }
 
 // LakeDir is the local lake directory.
@@ -340,6 +343,9 @@ func (c *Config) Validate() error {
 	case "azure-key-vault":
 		if !strings.HasPrefix(c.Keys.Azure.VaultURL, "https://") {
 			bad("keys.azure_key_vault.vault_url", "must be an https:// URL")
+		}
+		if k := c.Keys.Azure.KeySize; k != 3072 && k != 4096 {
+			bad("keys.azure_key_vault.key_size", "must be 3072 or 4096")
 		}
 	default:
 		bad("keys.provider", "%q is not one of local, azure-key-vault", c.Keys.Provider)

@@ -108,6 +108,11 @@ func Run(t *testing.T, p keys.Provider, prefix string) {
 		} else if !errors.Is(err, keys.ErrDestroyed) && !errors.Is(err, keys.ErrNotFound) {
 			t.Fatalf("unwrap after destroy: %v; want ErrDestroyed or ErrNotFound", err)
 		}
+		// A destroyed key is never silently made anew: what it protected
+		// stays shredded, and nothing new is encrypted under its name.
+		if _, err := p.Wrap(ctx, prefix+"d", dek); !errors.Is(err, keys.ErrDestroyed) {
+			t.Fatalf("wrap after destroy: %v; want ErrDestroyed", err)
+		}
 		if err := p.Destroy(ctx, prefix+"never-made"); !errors.Is(err, keys.ErrNotFound) {
 			t.Fatalf("destroy unknown: %v", err)
 		}
