@@ -20,8 +20,11 @@ func configCheck(_ context.Context, e *env, args []string) error {
 	if *cfgPath != "" {
 		src = *cfgPath
 	}
-	fmt.Fprintf(e.stdout, "configuration OK (%s)\ndata directory: %s\ncatalog: %s\nexecutor: %s\n",
-		src, cfg.DataDir, cfg.Redacted().CatalogDSN(), cfg.Executor.Kind)
+	fmt.Fprintf(e.stdout, "configuration OK (%s)\ndata directory: %s\ncatalog: %s\nexecutor: %s\nlake: %s\nkeys: %s\n",
+		src, cfg.DataDir, cfg.Redacted().CatalogDSN(), cfg.Executor.Kind, cfg.Lake.Backend, cfg.Keys.Provider)
+	if cfg.Ingest.RunsDir != "" {
+		fmt.Fprintf(e.stdout, "sequencer runs: %s (every %s)\n", cfg.Ingest.RunsDir, cfg.Ingest.Interval)
+	}
 	return nil
 }
 
