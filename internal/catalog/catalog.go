@@ -142,6 +142,19 @@ type SampleFASTQ struct {
 	R1, R2   string
 }
 
+// APIToken is a personal API token; only the sha256 of its secret is kept.
+type APIToken struct {
+	ID      string
+	Name    string
+	Owner   string // the actor who made it ("user:<sub>", "cli:<os user>")
+	Hash    string // hex sha256 of the secret
+	Grants  string // "role@scope ..." copied from the owner at creation
+	Perms   string // optional narrowing: "perm ..."
+	Created time.Time
+	Expires time.Time
+	Revoked time.Time // zero while valid
+}
+
 // Store is the catalog. All methods are safe for concurrent use.
 type Store interface {
 	// PutSample creates the sample or leaves an existing one unchanged.
@@ -222,6 +235,16 @@ type Store interface {
 	PutSampleFASTQ(ctx context.Context, f SampleFASTQ) error
 	// ListSampleFASTQs returns a sample's FASTQ, by run and lane.
 	ListSampleFASTQs(ctx context.Context, sampleID string) ([]SampleFASTQ, error)
+
+	// PutAPIToken inserts a new token; an existing ID is an error.
+	PutAPIToken(ctx context.Context, t APIToken) error
+	// GetAPIToken returns ErrNotFound when no token has id.
+	GetAPIToken(ctx context.Context, id string) (APIToken, error)
+	// ListAPITokens returns the tokens of owner (all when owner is ""), newest first.
+	ListAPITokens(ctx context.Context, owner string) ([]APIToken, error)
+	// RevokeAPIToken marks the token revoked at at (a revoked token stays
+	// revoked); ErrNotFound if absent.
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 
 	// AppendAudit appends e to the audit trail, filling Seq, Prev and Hash
 	// (chained to the record before) atomically, and returns it.

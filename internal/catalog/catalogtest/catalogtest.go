@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"Uploads", uploads},
 		{"Audit", auditChain},
 		{"SequencerRuns", sequencerRuns},
+		{"APITokens", apiTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -442,5 +443,39 @@ func sequencerRuns(t *testing.T, s catalog.Store, reopen func() catalog.Store) {
 		if got, err := s2.GetSequencerRun(ctx, name); err != nil || got.State != catalog.SeqRunError {
 			t.Errorf("after reopen: %+v %v", got, err)
 		}
+	}
+}
+
+func apiTokens(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	created := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tok := catalog.APIToken{ID: "t1", Name: "laptop", Owner: "user:alice", Hash: "ab12", Grants: "clinician@site:main",
+		Perms: "runs:read", Created: created, Expires: created.Add(24 * time.Hour)}
+	must(t, s.PutAPIToken(ctx, tok))
+	if err := s.PutAPIToken(ctx, tok); err == nil {
+		t.Error("a token id was accepted twice")
+	}
+	must(t, s.PutAPIToken(ctx, catalog.APIToken{ID: "t2", Name: "ci", Owner: "user:bob", Hash: "cd34", Grants: "service", Created: created.Add(time.Hour), Expires: created.Add(48 * time.Hour)}))
+	got, err := s.GetAPIToken(ctx, "t1")
+	must(t, err)
+	if got != tok {
+		t.Errorf("got %+v, want %+v", got, tok)
+	}
+	if _, err := s.GetAPIToken(ctx, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("missing token: %v", err)
+	}
+	if l, _ := s.ListAPITokens(ctx, "user:alice"); len(l) != 1 || l[0].ID != "t1" {
+		t.Errorf("alice's tokens: %+v", l)
+	}
+	if l, _ := s.ListAPITokens(ctx, ""); len(l) != 2 || l[0].ID != "t2" {
+		t.Errorf("all tokens, newest first: %+v", l)
+	}
+	at := created.Add(2 * time.Hour)
+	must(t, s.RevokeAPIToken(ctx, "t1", at))
+	must(t, s.RevokeAPIToken(ctx, "t1", at.Add(time.Hour))) // stays revoked at the first time
+	if got, _ := s.GetAPIToken(ctx, "t1"); !got.Revoked.Equal(at) {
+		t.Errorf("revoked at %v, want %v", got.Revoked, at)
+	}
+	if err := s.RevokeAPIToken(ctx, "nope", at); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("revoke missing: %v", err)
 	}
 }
