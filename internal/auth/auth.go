@@ -23,6 +23,7 @@ type Permission string
 // system need not see patients.
 const (
 	PermPublic Permission = "public" // health checks only; no authentication
+	PermSelf   Permission = "self"   // see one's own identity and permissions
 
 	PermRunsRead   Permission = "runs:read"
 	PermRunsSubmit Permission = "runs:submit"
@@ -62,13 +63,13 @@ var Roles = []Role{RoleAdmin, RoleLabTech, RoleBioinformatician, RoleClinician, 
 // system but reads no patient data without breaking the glass; the
 // researcher sees de-identified data only; the auditor reads the audit.
 var rolePerms = map[Role][]Permission{
-	RoleAdmin:            {PermRunsRead, PermRunsCancel, PermLakeList, PermLakeAdmin, PermKeysAdmin, PermTokensOwn, PermTokensAdmin},
-	RoleLabTech:          {PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeWrite, PermTokensOwn},
-	RoleBioinformatician: {PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeRead, PermLakeWrite, PermTokensOwn},
-	RoleClinician:        {PermRunsRead, PermLakeList, PermLakeRead, PermPatientsRead, PermTokensOwn},
-	RoleResearcher:       {PermDeidRead, PermTokensOwn},
-	RoleAuditor:          {PermAuditRead, PermRunsRead, PermLakeList, PermTokensOwn},
-	RoleService:          {PermRunsRead, PermRunsSubmit, PermLakeList, PermLakeRead, PermLakeWrite},
+	RoleAdmin:            {PermSelf, PermRunsRead, PermRunsCancel, PermLakeList, PermLakeAdmin, PermKeysAdmin, PermTokensOwn, PermTokensAdmin},
+	RoleLabTech:          {PermSelf, PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeWrite, PermTokensOwn},
+	RoleBioinformatician: {PermSelf, PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeRead, PermLakeWrite, PermTokensOwn},
+	RoleClinician:        {PermSelf, PermRunsRead, PermLakeList, PermLakeRead, PermPatientsRead, PermTokensOwn},
+	RoleResearcher:       {PermSelf, PermDeidRead, PermTokensOwn},
+	RoleAuditor:          {PermSelf, PermAuditRead, PermRunsRead, PermLakeList, PermTokensOwn},
+	RoleService:          {PermSelf, PermRunsRead, PermRunsSubmit, PermLakeList, PermLakeRead, PermLakeWrite},
 }
 
 // breakGlassPerms are what breaking the glass can add: reading patient
@@ -212,7 +213,7 @@ func (p *Principal) Can(perm Permission, site, project, breakGlassReason string)
 	if p == nil {
 		return Access{}, ErrDenied
 	}
-	narrowed := len(p.Perms) > 0 && !slices.Contains(p.Perms, perm)
+	narrowed := len(p.Perms) > 0 && !slices.Contains(p.Perms, perm) && perm != PermSelf
 	eligible := false
 	for _, g := range p.Grants {
 		if !narrowed && g.covers(site, project) && slices.Contains(rolePerms[g.Role], perm) {

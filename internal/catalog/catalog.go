@@ -247,10 +247,35 @@ type Store interface {
 	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 
 	// AppendAudit appends e to the audit trail, filling Seq, Prev and Hash
-	// (chained to the record before) atomically, and returns it.
+	// (chained to the record before) atomically, and returns it. It is
+	// AppendAuditBatch of one record.
 	AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error)
-	// ListAudit returns up to limit records after seq afterSeq, in order.
+	// AppendAuditBatch appends es in order in one transaction, filling
+	// each one's Seq, Prev and Hash (and Time when zero), and returns them.
+	// All are appended or none. When it returns nil the records are on
+	// stable storage (SQLite: synchronous=FULL for this transaction;
+	// PostgreSQL: synchronous_commit on), not only committed.
+	AppendAuditBatch(ctx context.Context, es []AuditEvent) ([]AuditEvent, error)
+	// ListAudit returns up to limit (0: 1000) records after seq afterSeq, in order.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+	// ListAuditByPatient is ListAudit of the records about one patient.
+	ListAuditByPatient(ctx context.Context, patient string, afterSeq int64, limit int) ([]AuditEvent, error)
+	// PutAuditCheckpoint stores c durably; a checkpoint already stored at
+	// c.Seq is left unchanged.
+	PutAuditCheckpoint(ctx context.Context, c AuditCheckpoint) error
+	// ListAuditCheckpoints returns every checkpoint, by seq.
+	ListAuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, error)
+	// PutAuditKey stores a checkpoint-signing key; an existing ID is left unchanged.
+	PutAuditKey(ctx context.Context, k AuditKey) error
+	// ListAuditKeys returns the signing keys, oldest first.
+	ListAuditKeys(ctx context.Context) ([]AuditKey, error)
+	// GetAuditCursor returns the last seq exported to the destination
+	// name; 0 when nothing was.
+	GetAuditCursor(ctx context.Context, name string) (int64, error)
+	// PutAuditCursor records that destination name has every record up to seq.
+	PutAuditCursor(ctx context.Context, name string, seq int64) error
+	// ListAuditCursors returns every destination's cursor.
+	ListAuditCursors(ctx context.Context) (map[string]int64, error)
 
 	Close() error
 }

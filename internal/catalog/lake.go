@@ -2,11 +2,8 @@ package catalog
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -67,28 +64,6 @@ type Upload struct {
 	HashState  []byte
 	Created    time.Time
 	Updated    time.Time
-}
-
-// AuditEvent is one record of the append-only, hash-chained audit trail.
-type AuditEvent struct {
-	Seq      int64
-	Time     time.Time
-	Actor    string
-	Action   string
-	Resource string
-	Patient  string // pseudonymous id
-	Outcome  string
-	Detail   string // never patient data
-	Prev     string // hash of the record before
-	Hash     string
-}
-
-// AuditHash is the chained hash of e: sha256 over the previous hash and
-// the record's fields.
-func AuditHash(e AuditEvent) string {
-	b, _ := json.Marshal([]any{e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Resource, e.Patient, e.Outcome, e.Detail, e.Prev})
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }
 
 const objCols = `path, patient, current, deleted, hold, retain_until, created, updated`
@@ -312,59 +287,4 @@ func (s *sqlStore) ListUploads(ctx context.Context) ([]Upload, error) {
 func (s *sqlStore) DeleteUpload(ctx context.Context, id string) error {
 	_, err := s.exec(ctx, `DELETE FROM lake_uploads WHERE id = ?`, id)
 	return err
-}
-
-func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return e, fmt.Errorf("catalog: audit: %w", err)
-	}
-	defer tx.Rollback()
-	if s.postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7260522)`); err != nil {
-			return e, fmt.Errorf("catalog: audit: %w", err)
-		}
-	}
-	var seq int64
-	var prev string
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("catalog: audit: %w", err)
-	}
-	e.Seq, e.Prev = seq+1, prev
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
-	}
-	e.Time = fromNanos(nanos(e.Time))
-	e.Hash = AuditHash(e)
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_events (seq, time, actor, action, resource, patient, outcome, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Patient, e.Outcome, e.Detail, e.Prev, e.Hash); err != nil {
-		return e, fmt.Errorf("catalog: audit: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return e, fmt.Errorf("catalog: audit: %w", err)
-	}
-	return e, nil
-}
-
-func (s *sqlStore) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error) {
-	if limit <= 0 {
-		limit = 1000
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, time, actor, action, resource, patient, outcome, detail, prev, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`), afterSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEvent
-	for rows.Next() {
-		var e AuditEvent
-		var t int64
-		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Resource, &e.Patient, &e.Outcome, &e.Detail, &e.Prev, &e.Hash); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
-		}
-		e.Time = fromNanos(t)
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }

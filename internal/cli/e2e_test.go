@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,9 +62,10 @@ var (
 // sandbox is a data directory shared by the tests of one kind, so the
 // reference is prepared once.
 type sandbox struct {
-	t    *testing.T
-	data string
-	env  []string
+	t     *testing.T
+	data  string
+	env   []string
+	token string // personal API token for the server, once made
 }
 
 func newSandbox(t *testing.T, data string) *sandbox {
@@ -350,23 +350,9 @@ func TestServerSubmitFollowAndRestart(t *testing.T) {
 	s := newSandbox(t, t.TempDir())
 	addr := freePort(t)
 	server := "http://" + addr
-	start := func() *exec.Cmd {
-		cmd := exec.Command(binary, "serve", "--listen", addr)
-		cmd.Env = s.env
-		logf, _ := os.OpenFile(filepath.Join(s.data, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 100; i++ {
-			if resp, err := http.Get(server + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatal("server did not start")
-		return nil
+	start := func() func() {
+		_, stop := startServerAt(t, s, addr)
+		return stop
 	}
 	srv := start()
 	out := t.TempDir()
@@ -388,10 +374,9 @@ func TestServerSubmitFollowAndRestart(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	srv.Process.Kill()
-	srv.Wait()
+	srv()
 	srv = start()
-	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
+	defer srv()
 	stdout, stderr, code = s.run(nil, "runs", "show", id, "--server", server, "--follow")
 	if code != 0 || !strings.Contains(stdout, "succeeded") {
 		log, _ := os.ReadFile(filepath.Join(s.data, "server.log"))

@@ -189,9 +189,9 @@ func TestRunFolderToResults(t *testing.T) {
 	for time.Now().Before(deadline) && view.State != "succeeded" && view.State != "failed" {
 		time.Sleep(500 * time.Millisecond)
 		var list struct{ Runs []struct{ ID string } }
-		getJSON(t, server+"/api/v1/runs?sample=NA12878", &list)
+		s.getJSON(t, server+"/api/v1/runs?sample=NA12878", &list)
 		if len(list.Runs) > 0 {
-			getJSON(t, server+"/api/v1/runs/"+list.Runs[0].ID, &view)
+			s.getJSON(t, server+"/api/v1/runs/"+list.Runs[0].ID, &view)
 		}
 	}
 	if view.State != "succeeded" {
@@ -217,9 +217,9 @@ func TestRunFolderToResults(t *testing.T) {
 	}
 }
 
-func getJSON(t *testing.T, url string, v any) {
+func (s *sandbox) getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := s.get(t, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/app"
+	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/pipeline"
 )
@@ -65,7 +66,12 @@ func serve(ctx context.Context, e *env, args []string) error {
 		defer func() { stopWatch(); <-done }()
 		log.Info("watching for sequencer runs", "dir", w.Dir, "interval", cfg.Ingest.Interval.String())
 	}
-	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim}
+	authn, err := app.NewAuthenticator(cfg, a.Store, nil)
+	if err != nil {
+		return err
+	}
+	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
+		Auth: authn, Audit: storeAuditor{a.Store}, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err
@@ -111,7 +117,27 @@ func newClient(base string) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("--server %q: want http(s)://HOST:PORT", base)
 	}
-	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 30 * time.Second}}, nil
+	base = strings.TrimRight(base, "/")
+	tok, err := credential(base)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	return &client{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: bearer{tok, tr}}}, nil
+}
+
+// bearer adds the credential to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
 }
 
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
@@ -139,10 +165,14 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
+		msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server: %s (HTTP %d)", e.Error, resp.StatusCode)
+			msg = fmt.Sprintf("%s (HTTP %d)", e.Error, resp.StatusCode)
 		}
-		return fmt.Errorf("server: HTTP %d", resp.StatusCode)
+		if resp.StatusCode == http.StatusUnauthorized {
+			msg += "; sign in with `clinomics login`, or set $CLINOMICS_TOKEN to a personal API token"
+		}
+		return fmt.Errorf("server: %s", msg)
 	}
 	return json.Unmarshal(b, out)
 }
@@ -345,4 +375,12 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// storeAuditor writes each record straight to the catalog.
+type storeAuditor struct{ catalog.Store }
+
+func (a storeAuditor) Record(ctx context.Context, e catalog.AuditEvent) error {
+	_, err := a.AppendAudit(ctx, e)
+	return err
 }

@@ -16,10 +16,19 @@ import (
 	"time"
 )
 
-// startServer starts `clinomics serve` for s and returns its URL and a stop func.
+// startServer starts `clinomics serve` for s on a free port and returns
+// its URL and a func that kills it.
 func startServer(t *testing.T, s *sandbox) (string, func()) {
 	t.Helper()
-	addr := freePort(t)
+	return startServerAt(t, s, freePort(t))
+}
+
+// startServerAt starts `clinomics serve` on addr, with a personal API
+// token for s's requests (made on the server machine with --local, as a
+// site's first administrator does).
+func startServerAt(t *testing.T, s *sandbox, addr string) (string, func()) {
+	t.Helper()
+	s.login(t)
 	server := "http://" + addr
 	cmd := exec.Command(binary, "serve", "--listen", addr)
 	cmd.Env = s.env
@@ -39,6 +48,35 @@ func startServer(t *testing.T, s *sandbox) (string, func()) {
 	stop()
 	t.Fatal("server did not start")
 	return "", nil
+}
+
+// login makes s's API token once: administrator and bioinformatician
+// rights at the default site.
+func (s *sandbox) login(t *testing.T) {
+	t.Helper()
+	if s.token != "" {
+		return
+	}
+	stdout, stderr, code := s.run(nil, "token", "create", "--local", "--name", "e2e", "--grant", "bioinformatician", "--grant", "administrator")
+	if code != 0 {
+		t.Fatalf("token create --local: %s", stderr)
+	}
+	s.token = strings.TrimSpace(stdout)
+	s.env = append(s.env, "CLINOMICS_TOKEN="+s.token)
+}
+
+// get is a GET with s's token.
+func (s *sandbox) get(t *testing.T, url string, header ...string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return http.DefaultClient.Do(req)
 }
 
 // TestUploadResumesAndStoresNoPlaintext uploads a large file with a marker,
@@ -77,7 +115,7 @@ func TestUploadResumesAndStoresNoPlaintext(t *testing.T) {
 			if json.Unmarshal(b, &st) == nil && st.ID != "" {
 				id = st.ID
 				var v struct{ Offset int64 }
-				if resp, err := http.Get(server + "/api/v1/uploads/" + id); err == nil {
+				if resp, err := s.get(t, server+"/api/v1/uploads/"+id); err == nil {
 					json.NewDecoder(resp.Body).Decode(&v)
 					resp.Body.Close()
 					if v.Offset > 0 {
@@ -94,7 +132,7 @@ func TestUploadResumesAndStoresNoPlaintext(t *testing.T) {
 		t.Fatal("no upload started")
 	}
 	// Nothing is visible before the upload completes.
-	if resp, err := http.Get(server + "/api/v1/objects/runs/x/S1_R1.fastq"); err != nil || resp.StatusCode != http.StatusNotFound {
+	if resp, err := s.get(t, server+"/api/v1/objects/runs/x/S1_R1.fastq"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("partial object visible: %v %v", resp.StatusCode, err)
 	}
 	stdout, stderr, code := s.run(nil, "upload", "--server", server, "--to", "runs/x", "--patient", "p42", src)
@@ -105,9 +143,7 @@ func TestUploadResumesAndStoresNoPlaintext(t *testing.T) {
 		t.Fatalf("resume did not resume or checksum differs:\n%s\n%s", stdout, stderr)
 	}
 	// A range read over HTTP.
-	req, _ := http.NewRequest("GET", server+"/api/v1/objects/runs/x/S1_R1.fastq", nil)
-	req.Header.Set("Range", "bytes=22-43")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.get(t, server+"/api/v1/objects/runs/x/S1_R1.fastq", "Range", "bytes=22-43")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	Lake     Lake     `yaml:"lake"`
 	Keys     Keys     `yaml:"keys"`
 	Ingest   Ingest   `yaml:"ingest"`
+	Auth     Auth     `yaml:"auth"`
 }
 
 // Ingest configures the sequencer run-folder watcher.
@@ -162,6 +163,28 @@ type Server struct {
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Site            string        `yaml:"site"`
+}
+
+// Auth configures who may sign in and what they may do.
+type Auth struct {
+	OIDC       OIDC                `yaml:"oidc"`
+	RoleMap    map[string][]string `yaml:"role_map"`
+	CertGrants map[string][]string `yaml:"cert_grants"`
+	Lockout    Lockout             `yaml:"lockout"`
+}
+
+// OIDC names the identity provider whose tokens are accepted.
+type OIDC struct {
+	Issuer   string   `yaml:"issuer"`
+	Audience []string `yaml:"audience"`
+	ClientID string   `yaml:"client_id"` // public client for `clinomics login`
+}
+
+// Lockout refuses a source after repeated failed authentications.
+type Lockout struct {
+	MaxFailures int           `yaml:"max_failures"`
+	Window      time.Duration `yaml:"window"`
 }
 
 // Log tunes operational logging.
@@ -326,6 +349,20 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("lake.tiering[%d]", i), "needs a kind, an age >= 0 and a tier of hot, cool or archive")
 		}
 	}
+	if c.Server.Site == "" || strings.ContainsAny(c.Server.Site, " @,:") {
+		bad("server.site", "a short name without spaces, '@', ',' or ':'")
+	}
+	if c.Auth.OIDC.Issuer != "" {
+		if u, err := url.Parse(c.Auth.OIDC.Issuer); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+			bad("auth.oidc.issuer", "must be an https:// URL (http only on loopback, for tests)")
+		}
+		if len(c.Auth.OIDC.Audience) == 0 {
+			bad("auth.oidc.audience", "name the audience our API's tokens are issued for (e.g. api://clinomics)")
+		}
+	}
+	if c.Auth.Lockout.MaxFailures < 1 || c.Auth.Lockout.Window <= 0 {
+		bad("auth.lockout", "max_failures >= 1 and a positive window")
+	}
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")
 	}
@@ -388,4 +425,12 @@ func (c *Config) YAML() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,7 +1,8 @@
-// Package httpapi is the JSON API of the server: submit a run, follow it,
-// cancel it. Browser routes live elsewhere. Every route declares the
-// permission it needs; an error has a public message for the client and a
-// cause that is only logged.
+// Package httpapi is the JSON API of the server: runs, uploads, lake
+// objects, API tokens. Browser routes live elsewhere. Every route declares
+// the permission it needs and is authenticated, authorized and audited
+// (access.go); an error has a public message for the client and a cause
+// that is only logged.
 package httpapi
 
 import (
@@ -13,26 +14,16 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/pipeline"
 )
 
-// Permission names what a route needs; enforcement by role arrives with
-// authentication.
-type Permission string
-
-const (
-	PermRunsRead   Permission = "runs:read"
-	PermRunsSubmit Permission = "runs:submit"
-	PermRunsCancel Permission = "runs:cancel"
-	PermPublic     Permission = "public" // health checks only
-)
-
 // Route is one API endpoint.
 type Route struct {
 	Method, Pattern string
-	Perm            Permission
+	Perm            auth.Permission
 	Handle          func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -44,6 +35,10 @@ type Server struct {
 	Log     *slog.Logger
 	// Defaults fills what a submitted run leaves out.
 	DefaultTrim bool
+	Auth        Authenticator
+	Audit       Auditor
+	Limiter     *auth.Limiter // nil: no limit on failed authentications
+	Site        string        // this installation's site, the scope grants are checked against
 }
 
 // Error is an HTTP error: Public goes to the client, Cause only to the log.
@@ -59,17 +54,21 @@ func (e *Error) Unwrap() error { return e.Cause }
 // Routes lists every route with its permission.
 func (s *Server) Routes() []Route {
 	return []Route{
-		{"GET", "/healthz", PermPublic, s.health},
-		{"POST", "/api/v1/runs", PermRunsSubmit, s.submit},
-		{"GET", "/api/v1/runs", PermRunsRead, s.list},
-		{"GET", "/api/v1/runs/{id}", PermRunsRead, s.show},
-		{"POST", "/api/v1/runs/{id}/cancel", PermRunsCancel, s.cancel},
-		{"POST", "/api/v1/uploads", PermLakeWrite, s.beginUpload},
-		{"GET", "/api/v1/uploads/{id}", PermLakeWrite, s.uploadStatus},
-		{"PATCH", "/api/v1/uploads/{id}", PermLakeWrite, s.uploadData},
-		{"DELETE", "/api/v1/uploads/{id}", PermLakeWrite, s.cancelUpload},
-		{"GET", "/api/v1/objects", PermLakeRead, s.listObjects},
-		{"GET", "/api/v1/objects/{path...}", PermLakeRead, s.getObject},
+		{"GET", "/healthz", auth.PermPublic, s.health},
+		{"POST", "/api/v1/runs", auth.PermRunsSubmit, s.submit},
+		{"GET", "/api/v1/runs", auth.PermRunsRead, s.list},
+		{"GET", "/api/v1/runs/{id}", auth.PermRunsRead, s.show},
+		{"POST", "/api/v1/runs/{id}/cancel", auth.PermRunsCancel, s.cancel},
+		{"POST", "/api/v1/uploads", auth.PermLakeWrite, s.beginUpload},
+		{"GET", "/api/v1/uploads/{id}", auth.PermLakeWrite, s.uploadStatus},
+		{"PATCH", "/api/v1/uploads/{id}", auth.PermLakeWrite, s.uploadData},
+		{"DELETE", "/api/v1/uploads/{id}", auth.PermLakeWrite, s.cancelUpload},
+		{"GET", "/api/v1/objects", auth.PermLakeList, s.listObjects},
+		{"GET", "/api/v1/objects/{path...}", auth.PermLakeRead, s.getObject},
+		{"GET", "/api/v1/whoami", auth.PermSelf, s.whoami},
+		{"POST", "/api/v1/tokens", auth.PermTokensOwn, s.createToken},
+		{"GET", "/api/v1/tokens", auth.PermTokensOwn, s.listTokens},
+		{"DELETE", "/api/v1/tokens/{id}", auth.PermTokensOwn, s.revokeToken},
 	}
 }
 
@@ -80,11 +79,11 @@ func (s *Server) Handler() http.Handler {
 		if rt.Perm == "" {
 			panic("httpapi: route " + rt.Pattern + " declares no permission")
 		}
-		mux.HandleFunc(rt.Method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, s.guard(rt, func(w http.ResponseWriter, r *http.Request) {
 			if err := rt.Handle(w, r); err != nil {
 				s.fail(w, r, err)
 			}
-		})
+		}))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &Error{Status: http.StatusNotFound, Public: "no such endpoint"})

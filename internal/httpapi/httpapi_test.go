@@ -3,16 +3,22 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/httpapi"
+	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/pipeline"
 	"github.com/clinomics/clinomics/internal/reference"
 	"github.com/clinomics/clinomics/internal/workflow"
@@ -20,9 +26,27 @@ import (
 	"github.com/clinomics/clinomics/internal/workflow/executor/local"
 )
 
-// newServer is the API over a real SQLite catalog and run manager; the
-// requests here are all rejected before any pipeline would start.
-func newServer(t *testing.T) *httptest.Server {
+func init() { keys.DefaultKDF.MemoryKiB = 8 * 1024 } // fast tests; production uses 64 MiB
+
+// testServer is the API over a real SQLite catalog, run manager and audit
+// trail, with a personal API token for each role.
+type testServer struct {
+	URL    string
+	store  catalog.Store
+	tokens map[auth.Role]string
+}
+
+// storeAuditor writes the audit trail straight to the catalog.
+type storeAuditor struct{ catalog.Store }
+
+func (a storeAuditor) Record(ctx context.Context, e catalog.AuditEvent) error {
+	_, err := a.AppendAudit(ctx, e)
+	return err
+}
+
+// newServer serves the API; the requests here are all rejected before any
+// pipeline would start.
+func newServer(t *testing.T, setup ...func(*httpapi.Server)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
@@ -38,9 +62,51 @@ func newServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	srv := httptest.NewServer((&httpapi.Server{Store: store, Manager: m, Log: log}).Handler())
+	be, err := lake.NewLocalFS(filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &httpapi.Server{Store: store, Manager: m, Log: log, Site: "main", Lake: lake.New(store, be, kr, log),
+		Auth: &auth.Authenticator{Tokens: store}, Audit: storeAuditor{store}}
+	for _, f := range setup {
+		f(api)
+	}
+	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	return srv
+	ts := &testServer{URL: srv.URL, store: store, tokens: map[auth.Role]string{}}
+	local := &auth.Principal{Kind: auth.KindLocal, ID: "test"}
+	for _, r := range auth.Roles {
+		tok, _, err := auth.CreateToken(context.Background(), store, auth.NewToken{Name: string(r), Owner: local,
+			Grants: []auth.Grant{{Role: r, Scope: "site:main"}}, Expires: time.Hour}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.tokens[r] = tok
+	}
+	return ts
+}
+
+// do sends a request as role ("" for none).
+func (ts *testServer) do(t *testing.T, role auth.Role, method, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.tokens[role])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 func TestEveryRouteDeclaresAPermission(t *testing.T) {
@@ -48,7 +114,7 @@ func TestEveryRouteDeclaresAPermission(t *testing.T) {
 		if r.Perm == "" {
 			t.Errorf("%s %s declares no permission", r.Method, r.Pattern)
 		}
-		if r.Perm == httpapi.PermPublic && r.Pattern != "/healthz" {
+		if r.Perm == auth.PermPublic && r.Pattern != "/healthz" {
 			t.Errorf("%s %s is public", r.Method, r.Pattern)
 		}
 	}
@@ -76,13 +142,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
+			resp, b := srv.do(t, auth.RoleBioinformatician, c.method, c.path, c.body)
 			if resp.StatusCode != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, b)
 			}
@@ -101,14 +161,235 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
-	resp, err := http.Get(srv.URL + "/api/v1/runs")
+	_, b := srv.do(t, auth.RoleBioinformatician, "GET", "/api/v1/runs", "")
+	var list struct{ Runs []any }
+	json.Unmarshal(b, &list)
+	if len(list.Runs) != 0 {
+		t.Errorf("rejected submissions created runs: %v", list.Runs)
+	}
+}
+
+// TestRolesAgainstRoutes walks every route with no credential and with a
+// token of each role: 401 without, 403 exactly where the role lacks the
+// route's permission, and past the guard everywhere else.
+func TestRolesAgainstRoutes(t *testing.T) {
+	srv := newServer(t)
+	for _, rt := range (&httpapi.Server{}).Routes() {
+		path := strings.NewReplacer("{id}", "x", "{path...}", "a/b").Replace(rt.Pattern)
+		body := ""
+		if rt.Method == "POST" || rt.Method == "PATCH" {
+			body = "{}"
+		}
+		resp, _ := srv.do(t, "", rt.Method, path, body)
+		if rt.Perm == auth.PermPublic {
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s without a credential: %d", rt.Method, rt.Pattern, resp.StatusCode)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s without a credential: %d", rt.Method, rt.Pattern, resp.StatusCode)
+		}
+		for _, role := range auth.Roles {
+			resp, b := srv.do(t, role, rt.Method, path, body)
+			allowed := slices.Contains(role.Permissions(), rt.Perm)
+			switch {
+			case allowed && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized):
+				t.Errorf("%s %s as %s: %d %s, want past the guard", rt.Method, rt.Pattern, role, resp.StatusCode, b)
+			case !allowed && resp.StatusCode != http.StatusForbidden:
+				t.Errorf("%s %s as %s: %d, want 403", rt.Method, rt.Pattern, role, resp.StatusCode)
+			}
+		}
+	}
+}
+
+func TestAuditOfAccess(t *testing.T) {
+	srv := newServer(t)
+	ctx := context.Background()
+	srv.do(t, "", "GET", "/api/v1/runs", "")
+	srv.do(t, auth.RoleResearcher, "GET", "/api/v1/runs", "")
+	srv.do(t, auth.RoleClinician, "GET", "/api/v1/runs/nope", "")
+	evs, err := srv.store.ListAudit(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct{ Runs []any }
-	json.NewDecoder(resp.Body).Decode(&list)
+	var got []string
+	for _, e := range evs {
+		if e.Source != "127.0.0.1" {
+			t.Errorf("record %d: source %q", e.Seq, e.Source)
+		}
+		got = append(got, e.Outcome+" "+strings.SplitN(e.Actor, ":", 2)[0]+" "+e.Action)
+	}
+	want := []string{
+		"unauthenticated anonymous GET /api/v1/runs",
+		"denied token GET /api/v1/runs",
+		"allowed token GET /api/v1/runs/{id}",
+		"failed token GET /api/v1/runs/{id}",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// failingAuditor cannot write.
+type failingAuditor struct{}
+
+func (failingAuditor) Record(context.Context, catalog.AuditEvent) error {
+	return errors.New("disk full")
+}
+
+func TestAuditFailsClosed(t *testing.T) {
+	store, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	local := &auth.Principal{Kind: auth.KindLocal, ID: "test"}
+	tok, _, _ := auth.CreateToken(context.Background(), store, auth.NewToken{Name: "x", Owner: local,
+		Grants: []auth.Grant{{Role: auth.RoleClinician, Scope: "*"}}, Expires: time.Hour}, time.Now())
+	api := &httpapi.Server{Store: store, Log: slog.New(slog.DiscardHandler), Auth: &auth.Authenticator{Tokens: store}, Audit: failingAuditor{}}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if len(list.Runs) != 0 {
-		t.Errorf("rejected submissions created runs: %v", list.Runs)
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(b), "clinician") || strings.Contains(string(b), "disk") {
+		t.Fatalf("with the audit down: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestBadCredentialsAreRateLimited(t *testing.T) {
+	srv := newServer(t, func(s *httpapi.Server) { s.Limiter = &auth.Limiter{Max: 5, Window: time.Minute} })
+	for i := range 5 {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/runs", nil)
+		req.Header.Set("Authorization", "Bearer clk_guessguessguess_"+strings.Repeat("a", 31)+string(rune('a'+i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp, b := srv.do(t, auth.RoleClinician, "GET", "/api/v1/runs", "")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 failures: %d %s", resp.StatusCode, b)
+	}
+}
+
+// personIdP stands in for the identity provider here (auth/oidc is tested
+// against a real OpenID provider): the bearer "admin-person" is a person
+// with the administrator role.
+type personIdP struct{}
+
+func (personIdP) VerifyIdentity(_ context.Context, raw string) (auth.Identity, error) {
+	if raw == "admin-person" {
+		return auth.Identity{Subject: "person-1", Roles: []string{"administrator"}}, nil
+	}
+	return auth.Identity{}, errors.New("bad signature")
+}
+
+func TestBreakGlass(t *testing.T) {
+	srv := newServer(t, func(s *httpapi.Server) { s.Auth.(*auth.Authenticator).IdP = personIdP{} })
+	get := func(bearer, reason string) (int, string) {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/objects/a/b", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		if reason != "" {
+			req.Header.Set(httpapi.BreakGlassHeader, reason)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := get("admin-person", ""); code != http.StatusForbidden || !strings.Contains(b, httpapi.BreakGlassHeader) {
+		t.Fatalf("administrator reading an object: %d %s", code, b)
+	}
+	if code, b := get("admin-person", "on call: patient in resus"); code != http.StatusNotFound {
+		t.Fatalf("breaking the glass: %d %s, want past the guard (404: no such object)", code, b)
+	}
+	if code, _ := get(srv.tokens[auth.RoleAdmin], "patient coding"); code != http.StatusForbidden {
+		t.Fatalf("a token breaking the glass: %d", code)
+	}
+	evs, _ := srv.store.ListAudit(context.Background(), 0, 100)
+	flagged := 0
+	for _, e := range evs {
+		if e.BreakGlass != "" {
+			flagged++
+			if e.BreakGlass != "on call: patient in resus" || e.Actor != "user:person-1" {
+				t.Errorf("flagged record: %+v", e)
+			}
+		}
+	}
+	if flagged != 2 { // allowed, then failed (404)
+		t.Errorf("%d break-glass records, want 2", flagged)
+	}
+}
+
+func TestTokenEndpoints(t *testing.T) {
+	srv := newServer(t, func(s *httpapi.Server) { s.Auth.(*auth.Authenticator).IdP = personIdP{} })
+	call := func(bearer, method, path, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	// A person makes a token narrowed to two permissions; it is shown once.
+	code, b := call("admin-person", "POST", "/api/v1/tokens", `{"name":"laptop","expires_days":30,"perms":["runs:read","lake:list"]}`)
+	var created httpapi.TokenView
+	json.Unmarshal(b, &created)
+	if code != http.StatusCreated || !strings.HasPrefix(created.Token, auth.TokenPrefix) || created.Owner != "user:person-1" {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	code, b = call(created.Token, "GET", "/api/v1/whoami", "")
+	var me httpapi.WhoAmI
+	json.Unmarshal(b, &me)
+	if code != http.StatusOK || me.Kind != "token" || !slices.Equal(me.Permissions, []auth.Permission{auth.PermLakeList, auth.PermRunsRead}) {
+		t.Fatalf("whoami with the token: %d %s", code, b)
+	}
+	if code, _ := call(created.Token, "POST", "/api/v1/runs/x/cancel", "{}"); code != http.StatusForbidden {
+		t.Errorf("narrowed token cancels runs: %d", code)
+	}
+	code, b = call("admin-person", "GET", "/api/v1/tokens", "")
+	if code != http.StatusOK || strings.Contains(string(b), created.Token) || !strings.Contains(string(b), created.ID) {
+		t.Fatalf("list shows the secret or misses the token: %d %s", code, b)
+	}
+	bad := []struct{ bearer, body, want string }{
+		{srv.tokens[auth.RoleClinician], `{"name":"x","expires_days":1}`, "not with another token"},
+		{"admin-person", `{"name":"x","expires_days":1,"grants":["clinician"]}`, "do not hold"},
+		{"admin-person", `{"name":"x","expires_days":400}`, "expires_days"},
+		{"admin-person", `{"name":"","expires_days":1}`, "name"},
+		{"admin-person", `{"name":"x","expires_days":1,"perms":["root"]}`, "unknown permission"},
+		{"admin-person", `{"name":"x","expires_days":1,"grants":["clinician@mars"]}`, "bad scope"},
+	}
+	for _, c := range bad {
+		code, b := call(c.bearer, "POST", "/api/v1/tokens", c.body)
+		if code < 400 || code >= 500 || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s: %d %s, want an error about %q", c.body, code, b, c.want)
+		}
+	}
+	// Others cannot see or revoke it; its owner can.
+	if code, _ := call(srv.tokens[auth.RoleClinician], "DELETE", "/api/v1/tokens/"+created.ID, ""); code != http.StatusNotFound {
+		t.Errorf("another user revokes: %d", code)
+	}
+	if code, b := call("admin-person", "DELETE", "/api/v1/tokens/"+created.ID, ""); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, b)
+	}
+	if code, _ := call(created.Token, "GET", "/api/v1/whoami", ""); code != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d", code)
 	}
 }

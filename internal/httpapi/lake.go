@@ -14,12 +14,6 @@ import (
 	"github.com/clinomics/clinomics/internal/lake"
 )
 
-// Lake permissions.
-const (
-	PermLakeRead  Permission = "lake:read"
-	PermLakeWrite Permission = "lake:write"
-)
-
 // UploadRequest is the body of POST /api/v1/uploads.
 type UploadRequest struct {
 	Path    string `json:"path"`
@@ -176,7 +170,7 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 // getObject streams an object, or one byte range of it (Range: bytes=A-B).
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request) error {
 	path := r.PathValue("path")
-	_, v, err := s.Lake.Stat(r.Context(), path)
+	o, v, err := s.Lake.Stat(r.Context(), path)
 	if err != nil {
 		return lakeError(err)
 	}
@@ -195,6 +189,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request) error {
 		return lakeError(err)
 	}
 	defer rd.Close()
+	if err := s.recordAccess(r, "lake.read", path+"@"+v.ID, o.Patient); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.Header().Set("X-Content-SHA256", v.SHA256)

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"LakeObjects", lakeObjects},
 		{"Uploads", uploads},
 		{"Audit", auditChain},
+		{"AuditBatch", auditBatch},
+		{"AuditCheckpointsKeysCursors", auditCheckpoints},
 		{"SequencerRuns", sequencerRuns},
 		{"APITokens", apiTokens},
 	}
