@@ -349,7 +349,7 @@ func TestServerSubmitFollowAndRestart(t *testing.T) {
 	needTools(t)
 	s := newSandbox(t, t.TempDir())
 	addr := freePort(t)
-	server := "http://" + addr
+	server := "https://" + addr
 	start := func() func() {
 		_, stop := startServerAt(t, s, addr)
 		return stop

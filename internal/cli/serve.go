@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/pipeline"
+	"github.com/clinomics/clinomics/internal/tlsconf"
 )
 
 func serve(ctx context.Context, e *env, args []string) error {
@@ -72,21 +74,48 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: storeAuditor{a.Store}, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
+	t := cfg.Server.TLS
+	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
+		return err
+	}
+	var tc *tls.Config
+	if !t.PlainHTTP {
+		var info tlsconf.Info
+		tc, info, err = tlsconf.ServerConfig(tlsconf.ServerOptions{CertFile: t.CertFile, KeyFile: t.KeyFile, SelfSignedDir: cfg.TLSDir(),
+			Hosts: t.Hosts, ClientCAFile: t.ClientCAFile, RequireClientCert: t.RequireClientCert, Log: log})
+		if err != nil {
+			return err
+		}
+		for _, w := range info.Warnings {
+			log.Warn(w)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           tlsconf.SecurityHeaders(api.Handler(), !t.PlainHTTP),
+		TLSConfig:         tc,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      cfg.Server.WriteTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "executor", a.Exec.Name(), "data_dir", cfg.DataDir)
+	scheme := "https"
+	if t.PlainHTTP {
+		scheme = "http"
+	}
+	log.Info("serving", "url", scheme+"://"+ln.Addr().String(), "executor", a.Exec.Name(), "data_dir", cfg.DataDir)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if t.PlainHTTP {
+			errc <- srv.Serve(ln)
+		} else {
+			errc <- srv.ServeTLS(ln, "", "")
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -107,7 +136,7 @@ type client struct {
 func clientFlags(fs *flag.FlagSet) *string {
 	def := os.Getenv("CLINOMICS_SERVER")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = "https://127.0.0.1:8080"
 	}
 	return fs.String("server", def, "server URL ($CLINOMICS_SERVER)")
 }
@@ -123,7 +152,34 @@ func newClient(base string) (*client, error) {
 		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if u.Scheme == "https" {
+		if tr.TLSClientConfig, err = clientTLS(); err != nil {
+			return nil, err
+		}
+	}
 	return &client{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: bearer{tok, tr}}}, nil
+}
+
+// clientTLS trusts $CLINOMICS_CA_FILE when set, else the server's
+// self-signed certificate when this machine has it (the CLI on the server),
+// else the system's roots. $CLINOMICS_CLIENT_CERT and _KEY give a client
+// certificate for mutual TLS.
+func clientTLS() (*tls.Config, error) {
+	o := tlsconf.ClientOptions{CAFile: os.Getenv("CLINOMICS_CA_FILE"),
+		CertFile: os.Getenv("CLINOMICS_CLIENT_CERT"), KeyFile: os.Getenv("CLINOMICS_CLIENT_KEY")}
+	if o.CAFile == "" {
+		if cfg, err := loadConfig(os.Getenv("CLINOMICS_CONFIG")); err == nil {
+			if pin := tlsconf.SelfSignedCertPath(cfg.TLSDir()); fileExists(pin) {
+				o.PinFile = pin
+			}
+		}
+	}
+	return tlsconf.ClientConfig(o)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // bearer adds the credential to every request.

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clinomics/clinomics/internal/tlsconf"
 )
 
 // startServer starts `clinomics serve` for s on a free port and returns
@@ -29,7 +33,7 @@ func startServer(t *testing.T, s *sandbox) (string, func()) {
 func startServerAt(t *testing.T, s *sandbox, addr string) (string, func()) {
 	t.Helper()
 	s.login(t)
-	server := "http://" + addr
+	server := "https://" + addr
 	cmd := exec.Command(binary, "serve", "--listen", addr)
 	cmd.Env = s.env
 	logf, _ := os.OpenFile(filepath.Join(s.data, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -39,7 +43,7 @@ func startServerAt(t *testing.T, s *sandbox, addr string) (string, func()) {
 	}
 	stop := func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() }
 	for i := 0; i < 100; i++ {
-		if resp, err := http.Get(server + "/healthz"); err == nil {
+		if resp, err := s.client(t).Get(server + "/healthz"); err == nil {
 			resp.Body.Close()
 			return server, stop
 		}
@@ -65,6 +69,21 @@ func (s *sandbox) login(t *testing.T) {
 	s.env = append(s.env, "CLINOMICS_TOKEN="+s.token)
 }
 
+// client is an HTTPS client that trusts only the server's self-signed
+// certificate in s's data directory (as the CLI on the server machine does).
+func (s *sandbox) client(t *testing.T) *http.Client {
+	t.Helper()
+	pin := tlsconf.SelfSignedCertPath(filepath.Join(s.data, "tls"))
+	if _, err := os.Stat(pin); err != nil {
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}} // refuses all until the server made its certificate
+	}
+	cc, err := tlsconf.ClientConfig(tlsconf.ClientOptions{PinFile: pin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cc}}
+}
+
 // get is a GET with s's token.
 func (s *sandbox) get(t *testing.T, url string, header ...string) (*http.Response, error) {
 	t.Helper()
@@ -76,7 +95,7 @@ func (s *sandbox) get(t *testing.T, url string, header ...string) (*http.Respons
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	return http.DefaultClient.Do(req)
+	return s.client(t).Do(req)
 }
 
 // TestUploadResumesAndStoresNoPlaintext uploads a large file with a marker,
@@ -180,4 +199,34 @@ func fileSum(t *testing.T, p string) string {
 	h := sha256.New()
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestServeTransport: HTTPS with HSTS by default, old TLS refused, plain
+// HTTP refused off loopback.
+func TestServeTransport(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, t.TempDir())
+	server, stop := startServer(t, s)
+	defer stop()
+	resp, err := s.get(t, server+"/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") || resp.TLS == nil {
+		t.Fatalf("no HSTS over TLS: %v", resp.Header)
+	}
+	old := s.client(t)
+	old.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS11
+	old.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS10
+	if resp, err := old.Get(server + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a TLS 1.1 client was served")
+	}
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	os.WriteFile(cfg, []byte("server:\n  tls:\n    plain_http: true\n"), 0o644)
+	_, stderr, code := s.run([]string{"CLINOMICS_CONFIG=" + cfg}, "serve", "--listen", "0.0.0.0:"+strings.Split(freePort(t), ":")[1])
+	if code == 0 || !strings.Contains(stderr, "server.tls.plain_http") {
+		t.Fatalf("plain HTTP on all interfaces: exit %d\n%s", code, stderr)
+	}
 }

@@ -164,7 +164,21 @@ type Server struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Site            string        `yaml:"site"`
+	TLS             TLS           `yaml:"tls"`
 }
+
+// TLS configures the server's transport security.
+type TLS struct {
+	CertFile          string   `yaml:"cert_file"`
+	KeyFile           string   `yaml:"key_file"`
+	ClientCAFile      string   `yaml:"client_ca_file"`
+	RequireClientCert bool     `yaml:"require_client_cert"`
+	PlainHTTP         bool     `yaml:"plain_http"`
+	Hosts             []string `yaml:"hosts"`
+}
+
+// TLSDir holds the self-signed certificate made when none is configured.
+func (c *Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }
 
 // Auth configures who may sign in and what they may do.
 type Auth struct {
