@@ -90,7 +90,7 @@ func (r Role) Permissions() []Permission {
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.TrimSpace(strings.ToLower(s)))
 	if _, ok := rolePerms[r]; !ok {
-		return "", fmt.Errorf("unknown role %q (roles: %s)", s, roleList())
+		return "", fmt.Errorf("unknown role (roles: %s)", roleList()) // the value is not repeated: it may be anything
 	}
 	return r, nil
 }
@@ -134,7 +134,7 @@ func checkScope(s string) error {
 	}
 	kind, name, ok := strings.Cut(s, ":")
 	if !ok || (kind != "site" && kind != "project") || name == "" || strings.ContainsAny(name, " @,") {
-		return fmt.Errorf("bad scope %q: use *, site:NAME or project:NAME", s)
+		return errors.New("bad scope: use *, site:NAME or project:NAME")
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func ParsePerms(s string) ([]Permission, error) {
 	out := decodePerms(strings.ReplaceAll(s, ",", " "))
 	for _, p := range out {
 		if !known[p] {
-			return nil, fmt.Errorf("unknown permission %q", p)
+			return nil, errors.New("unknown permission (see `clinomics whoami` for yours)")
 		}
 	}
 	return out, nil

@@ -233,9 +233,9 @@ func TestGermlineBadInputs(t *testing.T) {
 		{"R2 has fewer reads", small1, fewer, ref, "", nil, []string{"fewer_R2.fastq.gz", "fewer reads"}},
 		{"mate names differ", small1, swapped, ref, "", nil, []string{"swapped_R2.fastq.gz", "line 2801"}},
 		{"truncated gzip", truncated, small2, ref, "", nil, []string{"truncated_R1.fastq.gz", "truncated"}},
-		{"empty file", empty, small2, ref, "", nil, []string{"empty.fastq.gz", "empty"}},
+		{"empty file", empty, small2, ref, "", nil, []string{"--fastq R1", "file is empty"}},
 		{"not FASTQ", notFastq, small2, ref, "", nil, []string{"reference_as_R1.fastq.gz", "FASTQ"}},
-		{"missing reference", small1, small2, filepath.Join(dir, "nope.fa"), "", nil, []string{"nope.fa", "no such file"}},
+		{"missing reference", small1, small2, filepath.Join(dir, "nope.fa"), "", nil, []string{"--reference", "no such file"}},
 		{"BED contig not in reference", small1, small2, ref, badBED, nil, []string{"wrong_contig.bed", "chr99"}},
 	}
 	for _, c := range cases {

@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -139,7 +141,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Public: "request body: " + jsonProblem(err)}
 	}
 	if req.Pipeline != pipeline.GermlinePipeline {
-		return &Error{Status: http.StatusBadRequest, Public: fmt.Sprintf("pipeline %q: only %q is available", req.Pipeline, pipeline.GermlinePipeline)}
+		return &Error{Status: http.StatusBadRequest, Public: fmt.Sprintf("pipeline: only %q is available", pipeline.GermlinePipeline)}
 	}
 	p := pipeline.GermlineParams{Sample: req.Sample, FASTQ: req.FASTQ, Reference: req.Reference,
 		Targets: req.Targets, OutDir: req.Out, Patient: req.Patient, Caller: req.Caller, Trim: s.DefaultTrim}
@@ -168,7 +170,13 @@ func jsonProblem(err error) string {
 	if errors.As(err, &mbe) {
 		return "too large"
 	}
-	return err.Error()
+	if strings.HasPrefix(err.Error(), "json: unknown field") {
+		return "a field this endpoint does not take (the README lists its fields)" // the name is not repeated
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "incomplete JSON"
+	}
+	return "malformed JSON"
 }
 
 // RunView is a run as the API shows it.

@@ -147,7 +147,7 @@ func (l *Lake) newUpload(ctx context.Context, path string, o PutOptions, size in
 		return catalog.Upload{}, nil, err
 	}
 	if o.Patient != "" {
-		if err := checkPatient(o.Patient); err != nil {
+		if err := CheckPatient(o.Patient); err != nil {
 			return catalog.Upload{}, nil, err
 		}
 	}
@@ -178,7 +178,9 @@ func (l *Lake) newUpload(ctx context.Context, path string, o PutOptions, size in
 	}, dek, nil
 }
 
-func checkPatient(p string) error {
+// CheckPatient validates a pseudonymous patient id: up to 64 letters,
+// digits and '-' (never a name or MRN; the error does not repeat it).
+func CheckPatient(p string) error {
 	if len(p) > 64 {
 		return fmt.Errorf("lake: patient id too long")
 	}

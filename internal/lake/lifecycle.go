@@ -346,7 +346,7 @@ func (l *Lake) RotateKey(ctx context.Context, name string) (string, int, error) 
 // trail. Refused while any of the patient's objects is under legal hold or
 // immutable retention. It returns the number of versions made unreadable.
 func (l *Lake) Shred(ctx context.Context, patient, reason string) (int, error) {
-	if err := checkPatient(patient); err != nil || patient == "" {
+	if err := CheckPatient(patient); err != nil || patient == "" {
 		return 0, fmt.Errorf("lake: shred needs a pseudonymous patient id")
 	}
 	if strings.TrimSpace(reason) == "" {

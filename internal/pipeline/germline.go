@@ -3,12 +3,14 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/format/bed"
+	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/reference"
 	"github.com/clinomics/clinomics/internal/workflow"
 )
@@ -54,27 +56,34 @@ func (p *GermlineParams) Validate() error {
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrBadParams, fmt.Sprintf(format, a...)))
 	}
+	// Errors name the parameter, never its value: a mistyped value may be
+	// a patient's name, and errors reach logs and API clients.
 	if !sampleID.MatchString(p.Sample) {
-		bad("--sample %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", p.Sample)
+		bad("--sample: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (a lab sample id, not a name)")
+	}
+	if p.Patient != "" {
+		if err := lake.CheckPatient(p.Patient); err != nil {
+			bad("--patient: %v", strings.TrimPrefix(err.Error(), "lake: "))
+		}
 	}
 	switch len(p.FASTQ) {
 	case 1, 2:
 	default:
 		bad("--fastq: give R1 and optionally R2 (got %d files)", len(p.FASTQ))
 	}
-	for _, f := range p.FASTQ {
-		checkFile(&errs, "FASTQ", f)
+	for i, f := range p.FASTQ {
+		checkFile(&errs, fmt.Sprintf("--fastq R%d", i+1), f)
 	}
 	if len(p.FASTQ) == 2 && p.FASTQ[0] == p.FASTQ[1] {
-		bad("--fastq: R1 and R2 are the same file %s", p.FASTQ[0])
+		bad("--fastq: R1 and R2 are the same file")
 	}
 	if p.Reference == "" {
 		bad("--reference is required")
 	} else {
-		checkFile(&errs, "reference", p.Reference)
+		checkFile(&errs, "--reference", p.Reference)
 	}
 	if p.Targets != "" {
-		checkFile(&errs, "targets BED", p.Targets)
+		checkFile(&errs, "--targets", p.Targets)
 	}
 	if p.OutDir == "" {
 		bad("--out is required")
@@ -82,7 +91,7 @@ func (p *GermlineParams) Validate() error {
 	switch p.Caller {
 	case "", "bcftools", "freebayes":
 	default:
-		bad("--caller %q: use bcftools or freebayes", p.Caller)
+		bad("--caller: use bcftools or freebayes")
 	}
 	return errors.Join(errs...)
 }
@@ -92,13 +101,16 @@ func checkFile(errs *[]error, what, path string) {
 		return // checked against the lake by Runner.Create
 	}
 	fi, err := os.Stat(path)
+	var pe *fs.PathError
 	switch {
+	case errors.As(err, &pe):
+		*errs = append(*errs, fmt.Errorf("%w: %s: %w", ErrBadParams, what, pe.Err))
 	case err != nil:
-		*errs = append(*errs, fmt.Errorf("%s %s: %w", what, path, err))
+		*errs = append(*errs, fmt.Errorf("%w: %s: %w", ErrBadParams, what, err))
 	case !fi.Mode().IsRegular():
-		*errs = append(*errs, fmt.Errorf("%s %s: not a regular file", what, path))
+		*errs = append(*errs, fmt.Errorf("%w: %s: not a regular file", ErrBadParams, what))
 	case fi.Size() == 0:
-		*errs = append(*errs, fmt.Errorf("%s %s: file is empty", what, path))
+		*errs = append(*errs, fmt.Errorf("%w: %s: file is empty", ErrBadParams, what))
 	}
 }
 
