@@ -6,33 +6,14 @@
 #                       CLINOMICS_TEST_AZURITE_DIR  its storage folder (every byte it stores)
 #                       CLINOMICS_TEST_AZURITE_BIN  the azurite-blob program, for tests that start their own
 #   azurite_stop        stops it
-# Needs free_port (scripts/services/postgres.sh) and Node.js with npm.
+# Needs free_port (scripts/services/postgres.sh) and Node.js with npm (node.sh).
 
-_AZURITE_NODE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../node" && pwd)
-
-# _node_modules installs scripts/node's packages with npm ci unless
-# node_modules already matches package-lock.json.
-_node_modules() {
-  local d=$_AZURITE_NODE_DIR stamp want
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "azurite.sh: Node.js and npm are needed (apt-get install nodejs npm)" >&2
-    return 1
-  fi
-  stamp=$d/node_modules/.clinomics-lock.sha256
-  want=$(sha256sum "$d/package-lock.json" | cut -d' ' -f1)
-  if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
-    return 0
-  fi
-  echo "azurite.sh: installing scripts/node packages (npm ci)" >&2
-  (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >&2) \
-    || { echo "azurite.sh: npm ci failed in $d" >&2; return 1; }
-  echo "$want" >"$stamp"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 
 azurite_start() {
   local dir=$1 port bin
   _node_modules || return 1
-  bin=$_AZURITE_NODE_DIR/node_modules/.bin/azurite-blob
+  bin=$_NODE_DIR/node_modules/.bin/azurite-blob
   port=$(free_port)
   mkdir -p "$dir/data"
   "$bin" --location "$dir/data" --blobHost 127.0.0.1 --blobPort "$port" \
