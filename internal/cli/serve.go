@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/app"
-	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/pipeline"
 	"github.com/clinomics/clinomics/internal/tlsconf"
@@ -68,12 +68,42 @@ func serve(ctx context.Context, e *env, args []string) error {
 		defer func() { stopWatch(); <-done }()
 		log.Info("watching for sequencer runs", "dir", w.Dir, "interval", cfg.Ingest.Interval.String())
 	}
-	authn, err := app.NewAuthenticator(cfg, a.Store, nil)
+	idp, err := app.NewIdP(cfg, log)
 	if err != nil {
 		return err
 	}
+	var verifier auth.IdentityVerifier
+	if idp != nil {
+		verifier = idp
+		if err := idp.Refresh(ctx); err != nil {
+			log.Warn("identity provider not reachable at start; its tokens are refused until it is", "issuer", cfg.Auth.OIDC.Issuer, "err", err.Error())
+		}
+	}
+	authn, err := app.NewAuthenticator(cfg, a.Store, verifier)
+	if err != nil {
+		return err
+	}
+	alog, err := app.OpenAudit(ctx, cfg, a.Store, lk.Keys(), log)
+	if err != nil {
+		return err
+	}
+	defer alog.Close() // after the server's shutdown: the final checkpoint covers every request
+	if x, sink, err := app.AuditExporter(cfg, a.Store, log); err != nil {
+		return err
+	} else if x != nil {
+		xctx, stopExport := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, err := x.Run(xctx); err != nil && xctx.Err() == nil {
+				log.Error("audit export stopped", "to", cfg.Audit.Syslog.Address, "err", err.Error())
+			}
+		}()
+		defer func() { stopExport(); <-done; sink.Close() }()
+		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
+	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
-		Auth: authn, Audit: storeAuditor{a.Store}, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
+		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
 	t := cfg.Server.TLS
 	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
 		return err
@@ -431,12 +461,4 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// storeAuditor writes each record straight to the catalog.
-type storeAuditor struct{ catalog.Store }
-
-func (a storeAuditor) Record(ctx context.Context, e catalog.AuditEvent) error {
-	_, err := a.AppendAudit(ctx, e)
-	return err
 }

@@ -37,6 +37,22 @@ type Config struct {
 	Keys     Keys     `yaml:"keys"`
 	Ingest   Ingest   `yaml:"ingest"`
 	Auth     Auth     `yaml:"auth"`
+	Audit    Audit    `yaml:"audit"`
+}
+
+// Audit configures the audit trail's checkpoints and its export to a SIEM.
+type Audit struct {
+	CheckpointEvery    int           `yaml:"checkpoint_every"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	Syslog             AuditSyslog   `yaml:"syslog"`
+}
+
+// AuditSyslog is an RFC 5424 receiver over TLS (RFC 5425).
+type AuditSyslog struct {
+	Address  string `yaml:"address"` // host:port; empty: no export
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Ingest configures the sequencer run-folder watcher.
@@ -190,9 +206,14 @@ type Auth struct {
 
 // OIDC names the identity provider whose tokens are accepted.
 type OIDC struct {
-	Issuer   string   `yaml:"issuer"`
-	Audience []string `yaml:"audience"`
-	ClientID string   `yaml:"client_id"` // public client for `clinomics login`
+	Issuer       string        `yaml:"issuer"`
+	Audience     []string      `yaml:"audience"`
+	ClientID     string        `yaml:"client_id"` // public client for `clinomics login`
+	Scopes       []string      `yaml:"scopes"`    // asked for by `clinomics login`
+	SubjectClaim string        `yaml:"subject_claim"`
+	RolesClaim   string        `yaml:"roles_claim"`
+	GroupsClaim  string        `yaml:"groups_claim"`
+	KeysMaxAge   time.Duration `yaml:"keys_max_age"`
 }
 
 // Lockout refuses a source after repeated failed authentications.
@@ -376,6 +397,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.Lockout.MaxFailures < 1 || c.Auth.Lockout.Window <= 0 {
 		bad("auth.lockout", "max_failures >= 1 and a positive window")
+	}
+	if c.Audit.CheckpointEvery < 1 || c.Audit.CheckpointInterval <= 0 {
+		bad("audit", "checkpoint_every >= 1 and a positive checkpoint_interval")
+	}
+	if c.Audit.Syslog.Address != "" && c.Audit.Syslog.CAFile == "" {
+		bad("audit.syslog.ca_file", "the SIEM's certificate is always verified: give the CA that signed it")
 	}
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")

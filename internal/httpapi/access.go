@@ -46,9 +46,10 @@ func principal(ctx context.Context) *auth.Principal {
 }
 
 // guard authenticates, authorizes and audits a route. Every request to a
-// non-public route leaves an audit record: refused (401), denied (403),
-// or allowed before the handler runs (so no data leaves without its
-// record) and again if the handler fails.
+// non-public route leaves an audit record: denied (401, detail
+// "unauthenticated"; 403, detail the permission needed), or ok before the
+// handler runs (so no data leaves without its record), and error if the
+// handler then fails.
 func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 	if rt.Perm == auth.PermPublic {
 		return h
@@ -71,7 +72,7 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 				s.Limiter.Fail(src, now)
 			}
 			s.Log.Warn("authentication failed", "route", action, "source", src, "reason", err.Error())
-			if aerr := s.record(ctx, catalog.AuditEvent{Actor: "anonymous", Action: action, Resource: r.URL.Path, Outcome: "unauthenticated"}, src, ""); aerr != nil {
+			if aerr := s.record(ctx, catalog.AuditEvent{Actor: "anonymous", Action: action, Resource: r.URL.Path, Outcome: "denied", Detail: "unauthenticated"}, src, ""); aerr != nil {
 				s.fail(w, r, aerr)
 				return
 			}
@@ -86,7 +87,7 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 			a.breakGlass = reason
 		}
 		if err != nil {
-			if aerr := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "denied", Detail: string(rt.Perm)}, src, ""); aerr != nil {
+			if aerr := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "denied", Detail: "needs " + string(rt.Perm)}, src, ""); aerr != nil {
 				s.fail(w, r, aerr)
 				return
 			}
@@ -97,7 +98,7 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 			s.fail(w, r, &Error{Status: http.StatusForbidden, Public: msg})
 			return
 		}
-		if err := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "allowed"}, src, a.breakGlass); err != nil {
+		if err := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "ok"}, src, a.breakGlass); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -105,7 +106,7 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 		h(sw, r.WithContext(context.WithValue(ctx, accessKey{}, a)))
 		if sw.status >= 400 {
 			s.record(context.WithoutCancel(ctx), catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path,
-				Outcome: "failed", Detail: strconv.Itoa(sw.status)}, src, a.breakGlass)
+				Outcome: "error", Detail: "HTTP " + strconv.Itoa(sw.status)}, src, a.breakGlass)
 		}
 	}
 }
