@@ -26,18 +26,24 @@ func DefaultsYAML() []byte { return bytes.Clone(defaultsYAML) }
 
 // Config is the whole configuration.
 type Config struct {
-	DataDir  string   `yaml:"data_dir"`
-	Catalog  Catalog  `yaml:"catalog"`
-	Executor Executor `yaml:"executor"`
-	Workflow Workflow `yaml:"workflow"`
-	Germline Germline `yaml:"germline"`
-	Server   Server   `yaml:"server"`
-	Log      Log      `yaml:"log"`
-	Lake     Lake     `yaml:"lake"`
-	Keys     Keys     `yaml:"keys"`
-	Ingest   Ingest   `yaml:"ingest"`
-	Auth     Auth     `yaml:"auth"`
-	Audit    Audit    `yaml:"audit"`
+	DataDir    string     `yaml:"data_dir"`
+	Catalog    Catalog    `yaml:"catalog"`
+	Executor   Executor   `yaml:"executor"`
+	Workflow   Workflow   `yaml:"workflow"`
+	Germline   Germline   `yaml:"germline"`
+	Server     Server     `yaml:"server"`
+	Log        Log        `yaml:"log"`
+	Lake       Lake       `yaml:"lake"`
+	Keys       Keys       `yaml:"keys"`
+	Ingest     Ingest     `yaml:"ingest"`
+	Auth       Auth       `yaml:"auth"`
+	Audit      Audit      `yaml:"audit"`
+	Compliance Compliance `yaml:"compliance"`
+}
+
+// Compliance records what the compliance check cannot see for itself.
+type Compliance struct {
+	Backups string `yaml:"backups"` // the site's backup arrangement, in words
 }
 
 // Audit configures the audit trail's checkpoints and its export to a SIEM.
