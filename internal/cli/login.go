@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/auth"
+	"github.com/clinomics/clinomics/internal/auth/oidc"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/httpapi"
 )
 
 func init() {
 	commands = append(commands, []command{
-		{name: "login", args: "[--server URL] [--token -]", summary: "sign in for the CLI: store a personal API token (read from stdin) for a server", run: login},
+		{name: "login", args: "[--server URL] [--token -]", summary: "sign in for the CLI through the identity provider (device code), or store a personal API token read from stdin", run: login},
 		{name: "logout", args: "[--server URL]", summary: "forget the stored credential for a server", run: logout},
 		{name: "whoami", args: "[--server URL]", summary: "show who the server thinks you are, and your permissions", run: whoami},
 		{name: "token create", args: "--name N [--expires-days 30] [--grant ROLE[@SCOPE]]... [--perm P]... [--local]", summary: "make a personal API token (shown once); --local writes it on the server machine (the first administrator's)", run: tokenCreate},
@@ -42,11 +43,23 @@ func credentialsPath() (string, error) {
 }
 
 type credentials struct {
-	Servers map[string]string `json:"servers"` // server URL -> bearer token
+	Servers map[string]stored `json:"servers"` // by server URL
+}
+
+// stored is one server's credential: a personal API token, or an IdP's
+// access token with what is needed to refresh it.
+type stored struct {
+	Token    string    `json:"token"`
+	Refresh  string    `json:"refresh_token,omitempty"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Issuer   string    `json:"issuer,omitempty"`
+	ClientID string    `json:"client_id,omitempty"`
+	Resource string    `json:"resource,omitempty"`
+	Scopes   []string  `json:"scopes,omitempty"`
 }
 
 func readCredentials() (credentials, string, error) {
-	c := credentials{Servers: map[string]string{}}
+	c := credentials{Servers: map[string]stored{}}
 	p, err := credentialsPath()
 	if err != nil {
 		return c, "", err
@@ -65,7 +78,7 @@ func readCredentials() (credentials, string, error) {
 		return c, p, fmt.Errorf("%s: %w", p, err)
 	}
 	if c.Servers == nil {
-		c.Servers = map[string]string{}
+		c.Servers = map[string]stored{}
 	}
 	return c, p, nil
 }
@@ -94,56 +107,95 @@ func writeCredentials(c credentials, p string) error {
 	return os.Rename(tmp.Name(), p)
 }
 
-// credential returns the bearer token for server, "" when there is none.
-func credential(server string) (string, error) {
+// credential returns the bearer token for server, "" when there is none;
+// an expired IdP token is refreshed (and stored again) first.
+func credential(ctx context.Context, server string) (string, error) {
 	if t := os.Getenv("CLINOMICS_TOKEN"); t != "" {
 		return t, nil
 	}
-	c, _, err := readCredentials()
+	c, p, err := readCredentials()
 	if err != nil {
 		return "", err
 	}
-	return c.Servers[server], nil
+	sc, ok := c.Servers[server]
+	if !ok || sc.Refresh == "" || sc.Expires.IsZero() || time.Until(sc.Expires) > time.Minute {
+		return sc.Token, nil
+	}
+	cl := &oidc.Client{Issuer: sc.Issuer, ClientID: sc.ClientID, Resource: sc.Resource, Scopes: sc.Scopes}
+	tok, err := cl.Refresh(ctx, sc.Refresh)
+	if err != nil {
+		return "", fmt.Errorf("your sign-in to %s expired and could not be renewed (%w): run `clinomics login` again", server, err)
+	}
+	sc.Token, sc.Expires = tok.AccessToken, tok.ExpiresAt
+	if tok.RefreshToken != "" {
+		sc.Refresh = tok.RefreshToken
+	}
+	c.Servers[server] = sc
+	return sc.Token, writeCredentials(c, p)
 }
 
 func login(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "login")
+	fs, cfgPath := flags(e, "login")
 	server := clientFlags(fs)
-	token := fs.String("token", "", "read a personal API token from stdin (-)")
+	token := fs.String("token", "", "instead of signing in through the identity provider, read a personal API token from stdin (-)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *token != "-" {
-		return usagef("give --token - and paste a personal API token (made with `clinomics token create`) on stdin")
-	}
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return err
-	}
-	tok := strings.TrimSpace(line)
-	if !auth.IsToken(tok) {
-		return errors.New("that is not a clinomics API token (they start with " + auth.TokenPrefix + ")")
-	}
 	base := strings.TrimRight(*server, "/")
+	var sc stored
+	switch *token {
+	case "-":
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return err
+		}
+		sc.Token = strings.TrimSpace(line)
+		if !auth.IsToken(sc.Token) {
+			return errors.New("that is not a clinomics API token (they start with " + auth.TokenPrefix + ")")
+		}
+	case "":
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		o := cfg.Auth.OIDC
+		if o.Issuer == "" || o.ClientID == "" {
+			return usagef("no identity provider for the CLI: set auth.oidc.issuer and auth.oidc.client_id, or use --token - with a personal API token")
+		}
+		sc = stored{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: o.Scopes, Resource: o.Resource}
+		cl := &oidc.Client{Issuer: sc.Issuer, ClientID: sc.ClientID, Resource: sc.Resource, Scopes: sc.Scopes}
+		tok, err := cl.DeviceLogin(ctx, e.stderr)
+		if err != nil {
+			return fmt.Errorf("sign-in: %w", err)
+		}
+		sc.Token, sc.Refresh, sc.Expires = tok.AccessToken, tok.RefreshToken, tok.ExpiresAt
+	default:
+		return usagef("--token takes - (read the token from stdin)")
+	}
 	c, p, err := readCredentials()
 	if err != nil {
 		return err
 	}
-	c.Servers[base] = tok
 	// Check it before keeping it.
 	os.Unsetenv("CLINOMICS_TOKEN")
+	prev, had := c.Servers[base]
+	c.Servers[base] = sc
 	if err := writeCredentials(c, p); err != nil {
 		return err
 	}
 	var me httpapi.WhoAmI
-	cl, err := newClient(base)
+	cl, err := newClient(ctx, base)
 	if err == nil {
 		err = cl.do(ctx, "GET", "/api/v1/whoami", nil, &me)
 	}
 	if err != nil {
-		delete(c.Servers, base)
+		if had {
+			c.Servers[base] = prev
+		} else {
+			delete(c.Servers, base)
+		}
 		writeCredentials(c, p)
-		return fmt.Errorf("the token was not accepted: %w", err)
+		return fmt.Errorf("the server did not accept the credential: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "signed in to %s as %s (%s); stored in %s\n", base, me.Actor, strings.Join(me.Grants, ", "), p)
 	return nil
@@ -169,7 +221,7 @@ func whoami(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}
@@ -210,7 +262,7 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 		return usagef("--name is required")
 	}
 	if !*local {
-		c, err := newClient(*server)
+		c, err := newClient(ctx, *server)
 		if err != nil {
 			return err
 		}
@@ -267,7 +319,7 @@ func tokenList(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}
@@ -304,7 +356,7 @@ func tokenRevoke(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give the token's ID")
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}

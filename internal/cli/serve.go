@@ -171,13 +171,13 @@ func clientFlags(fs *flag.FlagSet) *string {
 	return fs.String("server", def, "server URL ($CLINOMICS_SERVER)")
 }
 
-func newClient(base string) (*client, error) {
+func newClient(ctx context.Context, base string) (*client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("--server %q: want http(s)://HOST:PORT", base)
 	}
 	base = strings.TrimRight(base, "/")
-	tok, err := credential(base)
+	tok, err := credential(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func runsSubmit(ctx context.Context, e *env, args []string) error {
 	if err := p.Abs(); err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func runsList(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func runsShow(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give one run ID")
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func runsCancel(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give one run ID")
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func uploadCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(*server)
+	c, err := newClient(ctx, *server)
 	if err != nil {
 		return err
 	}

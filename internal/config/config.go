@@ -216,6 +216,7 @@ type OIDC struct {
 	Audience     []string      `yaml:"audience"`
 	ClientID     string        `yaml:"client_id"` // public client for `clinomics login`
 	Scopes       []string      `yaml:"scopes"`    // asked for by `clinomics login`
+	Resource     string        `yaml:"resource"`  // RFC 8707 resource indicator sent by `clinomics login`
 	SubjectClaim string        `yaml:"subject_claim"`
 	RolesClaim   string        `yaml:"roles_claim"`
 	GroupsClaim  string        `yaml:"groups_claim"`
