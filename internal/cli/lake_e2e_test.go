@@ -93,6 +93,12 @@ func germlineFromLake(t *testing.T, s *sandbox, dirs ...string) {
 		!bytes.Contains(readGz(t, filepath.Join(out, "S9.vcf.gz")), []byte("\nchr20\t")) {
 		t.Fatal("the VCF read back from the lake has no calls")
 	}
+	// The reads and writes from the terminal are in the patient's accounting of disclosures.
+	rep, stderr, code := s.run(nil, "audit", "report", "--patient", "p9")
+	if code != 0 || !strings.Contains(rep, "lake.write") || !strings.Contains(rep, "lake.read") || !strings.Contains(rep, "cli:") ||
+		!strings.Contains(rep, "run:") || !strings.Contains(rep, "results/S9/S9.bam@") {
+		t.Fatalf("audit report --patient p9: %d\n%s\n%s", code, rep, stderr)
+	}
 	if n := holding(t, out, marker); n == 0 {
 		t.Fatal("the marker search finds nothing in plaintext outputs: it cannot fail")
 	}

@@ -83,7 +83,7 @@ type staging struct {
 // rewrites p to name the local copies; a lake output folder becomes a
 // local folder there. Each copy is verified (sha256) as it is read and
 // renamed into place only when complete.
-func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, workDir string) (staging, error) {
+func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, runID, workDir string) (staging, error) {
 	st := staging{dir: workDir}
 	if !p.UsesLake() {
 		return st, nil
@@ -100,7 +100,7 @@ func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, workDir string)
 			return nil
 		}
 		local := filepath.Join(in, name)
-		if err := r.fetch(ctx, lakePath(*param), local); err != nil {
+		if err := r.fetch(ctx, runID, lakePath(*param), local); err != nil {
 			return err
 		}
 		*param = local
@@ -122,12 +122,15 @@ func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, workDir string)
 }
 
 // fetch copies the current version of a lake object to a local file.
-func (r *Runner) fetch(ctx context.Context, obj, local string) error {
+func (r *Runner) fetch(ctx context.Context, runID, obj, local string) error {
 	src, err := r.Lake.Open(ctx, obj)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if err := r.record(ctx, runID, "lake.read", src.Version()); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(local), ".stage-*")
 	if err != nil {
 		return err
@@ -165,8 +168,24 @@ func (r *Runner) store(ctx context.Context, local, obj, patient, runID string) e
 		return err
 	}
 	defer f.Close()
-	_, err = r.Lake.Put(ctx, obj, f, lake.PutOptions{Patient: patient, RunID: runID})
-	return err
+	v, err := r.Lake.Put(ctx, obj, f, lake.PutOptions{Patient: patient, RunID: runID})
+	if err != nil {
+		return err
+	}
+	return r.record(ctx, runID, "lake.write", v)
+}
+
+// record audits the run's access to a patient's object.
+func (r *Runner) record(ctx context.Context, runID, action string, v catalog.ObjectVersion) error {
+	o, err := r.Store.GetObject(ctx, v.Path)
+	if err != nil {
+		return err
+	}
+	if _, err := r.Store.AppendAudit(ctx, catalog.AuditEvent{Actor: "run:" + runID, Action: action, Resource: v.Path + "@" + v.ID,
+		Patient: o.Patient, Source: "pipeline", Outcome: "ok"}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
 }
 
 // wipe removes a run's work directory once nothing in it is needed.

@@ -136,7 +136,7 @@ func (r *Runner) execute(ctx context.Context, run catalog.Run) (workflow.Summary
 		return workflow.Summary{}, err
 	}
 	workDir := filepath.Join(r.Engine.WorkDir, run.ID)
-	st, err := r.stageIn(ctx, &p, workDir)
+	st, err := r.stageIn(ctx, &p, run.ID, workDir)
 	if err != nil {
 		return workflow.Summary{}, err
 	}
