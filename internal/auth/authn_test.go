@@ -2,7 +2,11 @@ package auth_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -95,5 +99,31 @@ func TestLimiter(t *testing.T) {
 	}
 	if b, _ := l.Blocked("10.0.0.1", t0.Add(61*time.Second)); b {
 		t.Fatal("still blocked after the window")
+	}
+}
+
+// TestClientCertificates maps a verified client certificate (mutual TLS,
+// checked by the TLS layer: internal/tlsconf) to a worker's grants.
+func TestClientCertificates(t *testing.T) {
+	svc, _ := auth.ParseGrant("service@site:main")
+	a := &auth.Authenticator{Tokens: openStore(t), CertGrants: map[string][]auth.Grant{"worker-7": {svc}}}
+	req := func(cn string, verified bool) *http.Request {
+		r := httptest.NewRequest("GET", "/api/v1/runs", nil)
+		cert := &x509.Certificate{Subject: pkix.Name{CommonName: cn}}
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+		if verified {
+			r.TLS.VerifiedChains = [][]*x509.Certificate{{cert}}
+		}
+		return r
+	}
+	p, err := a.Authenticate(req("worker-7", true))
+	if err != nil || p.Actor() != "service:cert:worker-7" || len(p.Grants) != 1 {
+		t.Fatalf("worker-7: %v %v", p, err)
+	}
+	if _, err := a.Authenticate(req("worker-7", false)); !errors.Is(err, auth.ErrNoCredential) {
+		t.Errorf("an unverified certificate: %v", err)
+	}
+	if _, err := a.Authenticate(req("laptop", true)); !errors.Is(err, auth.ErrNoCredential) {
+		t.Errorf("a certificate with no grants: %v", err)
 	}
 }
