@@ -70,10 +70,10 @@ func TestAuditCommands(t *testing.T) {
 	if err := os.WriteFile(pub, []byte(pem), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := c.must("audit", "checkpoint"); !strings.Contains(out, "checkpoint: seq 4") {
+	if out := c.must("audit", "checkpoint"); !strings.Contains(out, "checkpoint: seq 5") {
 		t.Fatalf("audit checkpoint: %s", out)
 	}
-	if out := c.must("audit", "verify", "--pubkey", pub); !strings.Contains(out, "4 records") || !strings.Contains(out, "1 verified") || !strings.HasSuffix(out, "ok\n") {
+	if out := c.must("audit", "verify", "--pubkey", pub); !strings.Contains(out, "5 records") || !strings.Contains(out, "1 verified") || !strings.HasSuffix(out, "ok\n") {
 		t.Fatalf("audit verify: %s", out)
 	}
 
@@ -92,7 +92,7 @@ func TestAuditCommands(t *testing.T) {
 	for _, r := range rep.Records {
 		got = append(got, r.Action+" "+r.Outcome)
 	}
-	if want := "lake.hold ok, lake.delete refused, lake.release ok, lake.delete ok"; strings.Join(got, ", ") != want {
+	if want := "lake.write ok, lake.hold ok, lake.delete refused, lake.release ok, lake.delete ok"; strings.Join(got, ", ") != want {
 		t.Errorf("report: %s, want %s", strings.Join(got, ", "), want)
 	}
 	// The report itself was recorded, and is in the next one.
@@ -107,10 +107,10 @@ func TestAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(b, []byte("\n")); n != 6 {
-		t.Errorf("export has %d lines, want 6 (4 lake records, 2 reports)", n)
+	if n := bytes.Count(b, []byte("\n")); n != 7 {
+		t.Errorf("export has %d lines, want 7 (5 lake records, 2 reports)", n)
 	}
-	if out := c.must("audit", "export", "--jsonl", "-"); strings.Count(out, "\n") != 6 {
+	if out := c.must("audit", "export", "--jsonl", "-"); strings.Count(out, "\n") != 7 {
 		t.Errorf("export to stdout:\n%s", out)
 	}
 	if _, errs, code := c.run("audit", "export", "--syslog", "127.0.0.1:1"); code != 2 || !strings.Contains(errs, "--ca") {
@@ -122,11 +122,11 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE audit_events SET outcome = 'ok' WHERE seq = 2`); err != nil {
+	if _, err := db.Exec(`UPDATE audit_events SET outcome = 'ok' WHERE seq = 3`); err != nil {
 		t.Fatal(err)
 	}
 	out, errs, code := c.run("audit", "verify")
-	if code != 3 || !strings.Contains(out, "FIRST BAD RECORD seq 2: edited") || !strings.Contains(errs, "first bad record is seq 2") {
+	if code != 3 || !strings.Contains(out, "FIRST BAD RECORD seq 3: edited") || !strings.Contains(errs, "first bad record is seq 3") {
 		t.Errorf("verify after an edit: exit %d\n%s%s", code, out, errs)
 	}
 	if _, errs, code := c.run("audit", "checkpoint"); code != 3 || !strings.Contains(errs, "not signing") {
