@@ -157,6 +157,8 @@ type APIToken struct {
 
 // Store is the catalog. All methods are safe for concurrent use.
 type Store interface {
+	Clinical
+
 	// PutSample creates the sample or leaves an existing one unchanged.
 	PutSample(ctx context.Context, s Sample) error
 	// GetSample returns ErrNotFound when the sample does not exist.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"AuditCheckpointsKeysCursors", auditCheckpoints},
 		{"SequencerRuns", sequencerRuns},
 		{"APITokens", apiTokens},
+		{"Clinical", clinicalTables},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -479,5 +480,78 @@ func apiTokens(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	}
 	if err := s.RevokeAPIToken(ctx, "nope", at); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("revoke missing: %v", err)
+	}
+}
+
+func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	must(t, s.PutSealingKey(ctx, catalog.SealingKey{Name: "clinical", KeyName: "clinical", KeyVersion: "1", Wrapped: []byte{1, 2, 3}, Created: now}))
+	must(t, s.PutSealingKey(ctx, catalog.SealingKey{Name: "clinical", KeyName: "clinical", KeyVersion: "2", Wrapped: []byte{9}, Created: now})) // first one stays
+	if k, err := s.GetSealingKey(ctx, "clinical"); err != nil || k.KeyVersion != "1" || string(k.Wrapped) != "\x01\x02\x03" {
+		t.Fatalf("sealing key %+v %v", k, err)
+	}
+	// A failing transaction leaves nothing.
+	boom := errors.New("boom")
+	err := s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		must(t, tx.PutPatient(ctx, catalog.PatientRow{ID: "px", Sealed: []byte("s"), Created: now, Updated: now}))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InClinicalTx returned %v, want the function's error", err)
+	}
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if _, err := tx.GetPatient(ctx, "px"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("rolled-back patient: %v", err)
+		}
+		for _, id := range []string{"p1", "p2"} {
+			must(t, tx.PutPatient(ctx, catalog.PatientRow{ID: id, Sealed: []byte("sealed-" + id), Created: now, Updated: now}))
+		}
+		must(t, tx.PutPatientIdentifier(ctx, "h1", "p1"))
+		must(t, tx.PutPatientIdentifier(ctx, "h2", "p2"))
+		must(t, tx.PutEncounter(ctx, catalog.ClinicalRow{ID: "e1", PatientID: "p2", KeyHash: "ek", Sealed: []byte("e"), Updated: now}))
+		must(t, tx.PutOrder(ctx, catalog.OrderRow{ID: "o1", PatientID: "p2", KeyHash: "ok", SampleID: "S1", Status: "new", Sealed: []byte("o"), Updated: now}))
+		must(t, tx.PutResult(ctx, catalog.ClinicalRow{ID: "r1", PatientID: "p2", OrderID: "o1", KeyHash: "rk", Sealed: []byte("r"), Updated: now}))
+		must(t, tx.MovePatientRecords(ctx, "p2", "p1"))
+		must(t, tx.PutPatientIdentifier(ctx, "h2", "p1")) // repoint
+		must(t, tx.PutHL7Message(ctx, catalog.HL7Message{ID: "m1", Sender: "EPIC^HOSP", ControlID: "c1", Received: now, Type: "ADT^A01", State: "processed", Ack: []byte("MSA|AA|c1"), PatientID: "p1", Sealed: []byte("body")}))
+		return nil
+	}))
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if id, err := tx.PatientByIdentifier(ctx, "h2"); err != nil || id != "p1" {
+			t.Errorf("repointed identifier: %s %v", id, err)
+		}
+		if hs, _ := tx.PatientIdentifiers(ctx, "p1"); len(hs) != 2 {
+			t.Errorf("identifiers of p1: %v", hs)
+		}
+		if o, err := tx.GetOrder(ctx, "ok"); err != nil || o.PatientID != "p1" || o.SampleID != "S1" || string(o.Sealed) != "o" {
+			t.Errorf("order %+v %v", o, err)
+		}
+		if r, err := tx.GetResult(ctx, "rk"); err != nil || r.OrderID != "o1" || r.PatientID != "p1" {
+			t.Errorf("result %+v %v", r, err)
+		}
+		if m, err := tx.GetHL7Message(ctx, "EPIC^HOSP", "c1"); err != nil || string(m.Ack) != "MSA|AA|c1" || string(m.Sealed) != "body" {
+			t.Errorf("message %+v %v", m, err)
+		}
+		if _, err := tx.GetHL7Message(ctx, "EPIC^HOSP", "c2"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("missing message: %v", err)
+		}
+		return nil
+	}))
+	// A second message with the same sender and control id is refused.
+	err = s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		return tx.PutHL7Message(ctx, catalog.HL7Message{ID: "m2", Sender: "EPIC^HOSP", ControlID: "c1", Received: now})
+	})
+	if err == nil {
+		t.Error("a duplicate control id was stored")
+	}
+	enc, ord, res, err := s.ListPatientRecords(ctx, "p1")
+	if err != nil || len(enc) != 1 || len(ord) != 1 || len(res) != 1 {
+		t.Errorf("records of p1: %v %v %v %v", enc, ord, res, err)
+	}
+	if ms, err := s.ListHL7Messages(ctx, "processed", 10); err != nil || len(ms) != 1 {
+		t.Errorf("processed messages: %v %v", ms, err)
+	}
+	if m, err := s.GetHL7MessageByID(ctx, "m1"); err != nil || m.Type != "ADT^A01" {
+		t.Errorf("message by id: %+v %v", m, err)
 	}
 }

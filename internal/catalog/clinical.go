@@ -1,0 +1,379 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The clinical tables hold sealed records: the clinical layer encrypts
+// patient data before it gets here and looks rows up by keyed hashes.
+
+// SealingKey is a data key of the clinical layer, wrapped by the key provider.
+type SealingKey struct {
+	Name       string
+	KeyName    string
+	KeyVersion string
+	Wrapped    []byte
+	Created    time.Time
+}
+
+// PatientRow is a patient: a pseudonymous id and the sealed demographics.
+type PatientRow struct {
+	ID         string
+	MergedInto string // set when an A40 merge made this patient part of another
+	Sealed     []byte
+	Created    time.Time
+	Updated    time.Time
+}
+
+// ClinicalRow is an encounter or a result: found by KeyHash (the keyed hash
+// of its business key), belonging to a patient.
+type ClinicalRow struct {
+	ID        string
+	PatientID string
+	KeyHash   string
+	OrderID   string // results only
+	Sealed    []byte
+	Updated   time.Time
+}
+
+// OrderRow is an order; SampleID links it to the lab's sample.
+type OrderRow struct {
+	ID        string
+	PatientID string
+	KeyHash   string
+	SampleID  string
+	Status    string
+	Sealed    []byte
+	Updated   time.Time
+}
+
+// HL7Message is a received HL7 v2 message and what became of it.
+type HL7Message struct {
+	ID        string
+	Sender    string // MSH-3^MSH-4
+	ControlID string // MSH-10
+	Received  time.Time
+	Type      string // MSH-9, e.g. ADT^A01
+	State     string // processed, error
+	Error     string // the public reason (no patient data)
+	Ack       []byte // the ACK sent, returned again for a duplicate
+	PatientID string
+	Sealed    []byte // the message, sealed
+}
+
+// ClinicalTx is the clinical tables inside one transaction. Get methods
+// return ErrNotFound when there is no such row.
+type ClinicalTx interface {
+	GetPatient(ctx context.Context, id string) (PatientRow, error)
+	PutPatient(ctx context.Context, p PatientRow) error // insert or replace by id
+	PatientByIdentifier(ctx context.Context, hash string) (string, error)
+	PutPatientIdentifier(ctx context.Context, hash, patientID string) error // insert or repoint
+	PatientIdentifiers(ctx context.Context, patientID string) ([]string, error)
+	GetEncounter(ctx context.Context, keyHash string) (ClinicalRow, error)
+	PutEncounter(ctx context.Context, r ClinicalRow) error // insert or replace by id
+	GetOrder(ctx context.Context, keyHash string) (OrderRow, error)
+	PutOrder(ctx context.Context, o OrderRow) error
+	GetResult(ctx context.Context, keyHash string) (ClinicalRow, error)
+	PutResult(ctx context.Context, r ClinicalRow) error
+	// MovePatientRecords repoints encounters, orders and results of from to to.
+	MovePatientRecords(ctx context.Context, from, to string) error
+	GetHL7Message(ctx context.Context, sender, controlID string) (HL7Message, error)
+	PutHL7Message(ctx context.Context, m HL7Message) error // insert or replace by id
+}
+
+// Clinical is the catalog's clinical side.
+type Clinical interface {
+	// InClinicalTx runs fn in one transaction, committed (durably) only if
+	// fn returns nil.
+	InClinicalTx(ctx context.Context, fn func(tx ClinicalTx) error) error
+	GetSealingKey(ctx context.Context, name string) (SealingKey, error)
+	// PutSealingKey inserts k unless a key of that name exists (then it
+	// returns the existing one's ErrExists-free no-op; read it back).
+	PutSealingKey(ctx context.Context, k SealingKey) error
+	GetHL7MessageByID(ctx context.Context, id string) (HL7Message, error)
+	// ListHL7Messages returns messages in state (all when ""), oldest first.
+	ListHL7Messages(ctx context.Context, state string, limit int) ([]HL7Message, error)
+	ListPatientRecords(ctx context.Context, patientID string) (enc []ClinicalRow, orders []OrderRow, results []ClinicalRow, err error)
+}
+
+var b64 = base64.StdEncoding
+
+type clinicalTx struct {
+	s  *sqlStore
+	tx *sql.Tx
+}
+
+func (s *sqlStore) InClinicalTx(ctx context.Context, fn func(tx ClinicalTx) error) error {
+	// Acknowledged messages must survive power loss, as audit records do.
+	var inner error
+	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		inner = fn(&clinicalTx{s, tx})
+		return inner
+	})
+	if inner != nil {
+		return inner
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
+}
+
+func (c *clinicalTx) exec(ctx context.Context, q string, args ...any) error {
+	_, err := c.tx.ExecContext(ctx, c.s.q(q), args...)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
+}
+
+func unb64(s string) []byte {
+	b, _ := b64.DecodeString(s)
+	return b
+}
+
+func (c *clinicalTx) GetPatient(ctx context.Context, id string) (PatientRow, error) {
+	var p PatientRow
+	var sealed string
+	var cr, up int64
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, merged_into, sealed, created, updated FROM patients WHERE id = ?`), id).Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
+	p.Sealed, p.Created, p.Updated = unb64(sealed), fromNanos(cr), fromNanos(up)
+	return p, notFound(err, "patient")
+}
+
+func (c *clinicalTx) PutPatient(ctx context.Context, p PatientRow) error {
+	return c.exec(ctx, `INSERT INTO patients (id, merged_into, sealed, created, updated) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, sealed = excluded.sealed, updated = excluded.updated`,
+		p.ID, p.MergedInto, b64.EncodeToString(p.Sealed), nanos(p.Created), nanos(p.Updated))
+}
+
+func (c *clinicalTx) PatientByIdentifier(ctx context.Context, hash string) (string, error) {
+	var id string
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT patient_id FROM patient_ids WHERE hash = ?`), hash).Scan(&id)
+	return id, notFound(err, "patient identifier")
+}
+
+func (c *clinicalTx) PutPatientIdentifier(ctx context.Context, hash, patientID string) error {
+	return c.exec(ctx, `INSERT INTO patient_ids (hash, patient_id) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET patient_id = excluded.patient_id`, hash, patientID)
+}
+
+func (c *clinicalTx) PatientIdentifiers(ctx context.Context, patientID string) ([]string, error) {
+	rows, err := c.tx.QueryContext(ctx, c.s.q(`SELECT hash FROM patient_ids WHERE patient_id = ? ORDER BY hash`), patientID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (c *clinicalTx) getRow(ctx context.Context, table, keyHash string) (ClinicalRow, error) {
+	var r ClinicalRow
+	var sealed string
+	var up int64
+	order := "''"
+	if table == "results" {
+		order = "order_id"
+	}
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, patient_id, key_hash, `+order+`, sealed, updated FROM `+table+` WHERE key_hash = ?`), keyHash).
+		Scan(&r.ID, &r.PatientID, &r.KeyHash, &r.OrderID, &sealed, &up)
+	r.Sealed, r.Updated = unb64(sealed), fromNanos(up)
+	return r, notFound(err, table[:len(table)-1])
+}
+
+func (c *clinicalTx) GetEncounter(ctx context.Context, keyHash string) (ClinicalRow, error) {
+	return c.getRow(ctx, "encounters", keyHash)
+}
+
+func (c *clinicalTx) PutEncounter(ctx context.Context, r ClinicalRow) error {
+	return c.exec(ctx, `INSERT INTO encounters (id, patient_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sealed = excluded.sealed, updated = excluded.updated`,
+		r.ID, r.PatientID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
+}
+
+func (c *clinicalTx) GetResult(ctx context.Context, keyHash string) (ClinicalRow, error) {
+	return c.getRow(ctx, "results", keyHash)
+}
+
+func (c *clinicalTx) PutResult(ctx context.Context, r ClinicalRow) error {
+	return c.exec(ctx, `INSERT INTO results (id, patient_id, order_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, order_id = excluded.order_id, sealed = excluded.sealed, updated = excluded.updated`,
+		r.ID, r.PatientID, r.OrderID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
+}
+
+func (c *clinicalTx) GetOrder(ctx context.Context, keyHash string) (OrderRow, error) {
+	var o OrderRow
+	var sealed string
+	var up int64
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, patient_id, key_hash, sample_id, status, sealed, updated FROM orders WHERE key_hash = ?`), keyHash).
+		Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up)
+	o.Sealed, o.Updated = unb64(sealed), fromNanos(up)
+	return o, notFound(err, "order")
+}
+
+func (c *clinicalTx) PutOrder(ctx context.Context, o OrderRow) error {
+	return c.exec(ctx, `INSERT INTO orders (id, patient_id, key_hash, sample_id, status, sealed, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sample_id = excluded.sample_id, status = excluded.status,
+			sealed = excluded.sealed, updated = excluded.updated`,
+		o.ID, o.PatientID, o.KeyHash, o.SampleID, o.Status, b64.EncodeToString(o.Sealed), nanos(o.Updated))
+}
+
+func (c *clinicalTx) MovePatientRecords(ctx context.Context, from, to string) error {
+	for _, t := range []string{"encounters", "orders", "results"} {
+		if err := c.exec(ctx, `UPDATE `+t+` SET patient_id = ? WHERE patient_id = ?`, to, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const hl7Cols = `id, sender, control_id, received, type, state, error, ack, patient_id, sealed`
+
+type scanner interface{ Scan(...any) error }
+
+func scanHL7(sc scanner) (HL7Message, error) {
+	var m HL7Message
+	var rec int64
+	var ack, sealed string
+	err := sc.Scan(&m.ID, &m.Sender, &m.ControlID, &rec, &m.Type, &m.State, &m.Error, &ack, &m.PatientID, &sealed)
+	m.Received, m.Ack, m.Sealed = fromNanos(rec), unb64(ack), unb64(sealed)
+	return m, err
+}
+
+func (c *clinicalTx) GetHL7Message(ctx context.Context, sender, controlID string) (HL7Message, error) {
+	m, err := scanHL7(c.tx.QueryRowContext(ctx, c.s.q(`SELECT `+hl7Cols+` FROM hl7_messages WHERE sender = ? AND control_id = ?`), sender, controlID))
+	return m, notFound(err, "HL7 message")
+}
+
+func (c *clinicalTx) PutHL7Message(ctx context.Context, m HL7Message) error {
+	return c.exec(ctx, `INSERT INTO hl7_messages (`+hl7Cols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, error = excluded.error, ack = excluded.ack,
+			patient_id = excluded.patient_id, sealed = excluded.sealed`,
+		m.ID, m.Sender, m.ControlID, nanos(m.Received), m.Type, m.State, m.Error, b64.EncodeToString(m.Ack), m.PatientID, b64.EncodeToString(m.Sealed))
+}
+
+func (s *sqlStore) GetSealingKey(ctx context.Context, name string) (SealingKey, error) {
+	var k SealingKey
+	var wrapped string
+	var cr int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, key_name, key_version, wrapped, created FROM sealing_keys WHERE name = ?`), name).
+		Scan(&k.Name, &k.KeyName, &k.KeyVersion, &wrapped, &cr)
+	k.Wrapped, k.Created = unb64(wrapped), fromNanos(cr)
+	return k, notFound(err, "sealing key")
+}
+
+func (s *sqlStore) PutSealingKey(ctx context.Context, k SealingKey) error {
+	if k.Name == "" || len(k.Wrapped) == 0 {
+		return errors.New("catalog: sealing key needs a name and the wrapped key")
+	}
+	_, err := s.exec(ctx, `INSERT INTO sealing_keys (name, key_name, key_version, wrapped, created) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		k.Name, k.KeyName, k.KeyVersion, b64.EncodeToString(k.Wrapped), nanos(k.Created))
+	return err
+}
+
+func (s *sqlStore) GetHL7MessageByID(ctx context.Context, id string) (HL7Message, error) {
+	m, err := scanHL7(s.db.QueryRowContext(ctx, s.q(`SELECT `+hl7Cols+` FROM hl7_messages WHERE id = ?`), id))
+	return m, notFound(err, "HL7 message")
+}
+
+func (s *sqlStore) ListHL7Messages(ctx context.Context, state string, limit int) ([]HL7Message, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	q, args := `SELECT `+hl7Cols+` FROM hl7_messages ORDER BY received, id LIMIT ?`, []any{limit}
+	if state != "" {
+		q, args = `SELECT `+hl7Cols+` FROM hl7_messages WHERE state = ? ORDER BY received, id LIMIT ?`, []any{state, limit}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []HL7Message
+	for rows.Next() {
+		m, err := scanHL7(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) ListPatientRecords(ctx context.Context, patientID string) ([]ClinicalRow, []OrderRow, []ClinicalRow, error) {
+	var enc, res []ClinicalRow
+	var ord []OrderRow
+	err := s.InClinicalTx(ctx, func(tx ClinicalTx) error {
+		c := tx.(*clinicalTx)
+		read := func(table string, into *[]ClinicalRow) error {
+			order := "''"
+			if table == "results" {
+				order = "order_id"
+			}
+			rows, err := c.tx.QueryContext(ctx, s.q(`SELECT id, patient_id, key_hash, `+order+`, sealed, updated FROM `+table+` WHERE patient_id = ? ORDER BY id`), patientID)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var r ClinicalRow
+				var sealed string
+				var up int64
+				if err := rows.Scan(&r.ID, &r.PatientID, &r.KeyHash, &r.OrderID, &sealed, &up); err != nil {
+					return err
+				}
+				r.Sealed, r.Updated = unb64(sealed), fromNanos(up)
+				*into = append(*into, r)
+			}
+			return rows.Err()
+		}
+		if err := read("encounters", &enc); err != nil {
+			return err
+		}
+		if err := read("results", &res); err != nil {
+			return err
+		}
+		rows, err := c.tx.QueryContext(ctx, s.q(`SELECT id, patient_id, key_hash, sample_id, status, sealed, updated FROM orders WHERE patient_id = ? ORDER BY id`), patientID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var o OrderRow
+			var sealed string
+			var up int64
+			if err := rows.Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up); err != nil {
+				return err
+			}
+			o.Sealed, o.Updated = unb64(sealed), fromNanos(up)
+			ord = append(ord, o)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("catalog: %w", err)
+	}
+	return enc, ord, res, nil
+}

@@ -1,0 +1,150 @@
+// Package clinical is the clinical database: patients and their
+// identifiers, encounters, orders and results, kept in the catalog with
+// every piece of patient data sealed.
+//
+// Names, dates, identifier values, result values and message bodies are
+// encrypted with AES-256-GCM under the "clinical" data key (itself wrapped
+// by the key provider, like the lake's data keys) before they reach the
+// catalog; the additional data binds each sealed record to its table and
+// id, so records cannot be swapped. Lookups by identifier go through
+// keyed hashes (HMAC-SHA256 under a second key): the catalog can find the
+// patient with MRN 12345 at authority HOSP without ever holding "12345".
+// Patient ids are random and pseudonymous: they are what the lake, the
+// audit trail and the pipelines use.
+//
+// Updates are idempotent (records are found by their business keys:
+// identifiers, visit numbers, placer order numbers) and in order per
+// patient: demographics from a message older than the last one applied
+// are not written over newer ones.
+package clinical
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/keys"
+)
+
+// KeyName is the key provider's key that wraps the clinical data key.
+const KeyName = "clinical"
+
+// ErrNotFound: no such patient or record.
+var ErrNotFound = errors.New("not found")
+
+// DB is the clinical database over the catalog.
+type DB struct {
+	st   catalog.Clinical
+	aead cipher.AEAD
+	mac  []byte
+	now  func() time.Time
+}
+
+// Open loads the clinical data key (making it on first use) and returns
+// the database.
+func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider) (*DB, error) {
+	k, err := st.GetSealingKey(ctx, KeyName)
+	if errors.Is(err, catalog.ErrNotFound) {
+		raw := make([]byte, 64)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		w, werr := kp.Wrap(ctx, KeyName, raw)
+		clear(raw)
+		if werr != nil {
+			return nil, fmt.Errorf("clinical: wrapping the data key: %w", werr)
+		}
+		if err := st.PutSealingKey(ctx, catalog.SealingKey{Name: KeyName, KeyName: w.Key, KeyVersion: w.Version, Wrapped: w.Blob, Created: time.Now()}); err != nil {
+			return nil, err
+		}
+		k, err = st.GetSealingKey(ctx, KeyName) // another process may have won the race
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw, err := kp.Unwrap(ctx, keys.Wrapped{Key: k.KeyName, Version: k.KeyVersion, Blob: k.Wrapped})
+	if err != nil {
+		return nil, fmt.Errorf("clinical: the data key does not unwrap: %w", err)
+	}
+	if len(raw) != 64 {
+		return nil, errors.New("clinical: the data key has the wrong length")
+	}
+	block, err := aes.NewCipher(raw[:32])
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{st: st, aead: aead, mac: raw[32:], now: time.Now}, nil
+}
+
+// seal encrypts v's JSON, bound to kind and id.
+func (d *DB) seal(kind, id string, v any) ([]byte, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, d.aead.NonceSize(), d.aead.NonceSize()+len(plain)+d.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	out := d.aead.Seal(nonce, nonce, plain, []byte(kind+"/"+id))
+	clear(plain)
+	return out, nil
+}
+
+// open decrypts what seal made for kind and id into v.
+func (d *DB) open(kind, id string, b []byte, v any) error {
+	n := d.aead.NonceSize()
+	if len(b) < n+d.aead.Overhead() {
+		return fmt.Errorf("clinical: %s %s: sealed record too short", kind, id)
+	}
+	plain, err := d.aead.Open(nil, b[:n], b[n:], []byte(kind+"/"+id))
+	if err != nil {
+		return fmt.Errorf("clinical: %s %s: sealed record does not open (tampered, or another key)", kind, id)
+	}
+	defer clear(plain)
+	return json.Unmarshal(plain, v)
+}
+
+// hash is the keyed hash (blind index) of a business key.
+func (d *DB) hash(kind string, parts ...string) string {
+	m := hmac.New(sha256.New, d.mac)
+	m.Write([]byte(kind))
+	for _, p := range parts {
+		m.Write([]byte{0})
+		m.Write([]byte(p))
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Update runs fn in one durable transaction.
+func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		return fn(&Tx{d: d, tx: tx, ctx: ctx})
+	})
+}
+
+// Tx is the clinical database inside one transaction.
+type Tx struct {
+	d   *DB
+	tx  catalog.ClinicalTx
+	ctx context.Context
+}

@@ -1,0 +1,101 @@
+package clinical
+
+import (
+	"context"
+	"errors"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+)
+
+// Message returns the stored message with that sender and control id, or
+// ErrNotFound.
+func (t *Tx) Message(sender, controlID string) (catalog.HL7Message, error) {
+	m, err := t.tx.GetHL7Message(t.ctx, sender, controlID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// PutMessage stores m with its body raw sealed.
+func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
+	if m.ID == "" {
+		m.ID = newID("m")
+	}
+	sealed, err := t.d.sealBytes("hl7", m.ID, raw)
+	if err != nil {
+		return err
+	}
+	m.Sealed = sealed
+	return t.tx.PutHL7Message(t.ctx, m)
+}
+
+// NewMessageID returns a fresh message id.
+func NewMessageID() string { return newID("m") }
+
+// MessageBody opens a stored message's body.
+func (d *DB) MessageBody(m catalog.HL7Message) ([]byte, error) {
+	var raw []byte
+	if err := d.open("hl7", m.ID, m.Sealed, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+func (d *DB) sealBytes(kind, id string, b []byte) ([]byte, error) { return d.seal(kind, id, b) }
+
+// Records reads a patient and everything recorded about them, opened.
+func (d *DB) Records(ctx context.Context, pid string) (Patient, []Encounter, []Order, []Result, error) {
+	var p Patient
+	err := d.Update(ctx, func(t *Tx) error {
+		var err error
+		p, err = t.Patient(pid)
+		return err
+	})
+	if err != nil {
+		return p, nil, nil, nil, err
+	}
+	encRows, ordRows, resRows, err := d.st.ListPatientRecords(ctx, pid)
+	if err != nil {
+		return p, nil, nil, nil, err
+	}
+	var encs []Encounter
+	for _, r := range encRows {
+		var e Encounter
+		if err := d.open("encounter", r.ID, r.Sealed, &e); err != nil {
+			return p, nil, nil, nil, err
+		}
+		e.ID, e.PatientID = r.ID, r.PatientID
+		encs = append(encs, e)
+	}
+	var ords []Order
+	for _, r := range ordRows {
+		var o Order
+		if err := d.open("order", r.ID, r.Sealed, &o); err != nil {
+			return p, nil, nil, nil, err
+		}
+		o.ID, o.PatientID = r.ID, r.PatientID
+		ords = append(ords, o)
+	}
+	var ress []Result
+	for _, r := range resRows {
+		var x Result
+		if err := d.open("result", r.ID, r.Sealed, &x); err != nil {
+			return p, nil, nil, nil, err
+		}
+		x.ID, x.PatientID, x.OrderID = r.ID, r.PatientID, r.OrderID
+		ress = append(ress, x)
+	}
+	return p, encs, ords, ress, nil
+}
+
+// FindPatient is Tx.FindPatient in a transaction of its own.
+func (d *DB) FindPatient(ctx context.Context, ids []Identifier) (string, error) {
+	var pid string
+	err := d.Update(ctx, func(t *Tx) error {
+		var err error
+		pid, err = t.FindPatient(ids)
+		return err
+	})
+	return pid, err
+}

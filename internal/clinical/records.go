@@ -1,0 +1,376 @@
+package clinical
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+)
+
+// Identifier is a patient identifier (HL7 CX): an MRN at an assigning
+// authority, of a type (MR, PI, SS...).
+type Identifier struct {
+	Value     string `json:"value"`
+	Authority string `json:"authority,omitempty"`
+	Type      string `json:"type,omitempty"`
+}
+
+// Patient is a patient's demographics. Dates are kept as the source gave
+// them (HL7 DTM), with their precision.
+type Patient struct {
+	ID          string       `json:"-"`
+	MergedInto  string       `json:"-"`
+	Identifiers []Identifier `json:"identifiers"`
+	Family      string       `json:"family,omitempty"`
+	Given       string       `json:"given,omitempty"`
+	Middle      string       `json:"middle,omitempty"`
+	BirthDate   string       `json:"birth_date,omitempty"`
+	Sex         string       `json:"sex,omitempty"`
+	Deceased    string       `json:"deceased,omitempty"`
+	// AsOf is when the source says these demographics were current (the
+	// message time); older updates do not replace newer ones.
+	AsOf time.Time `json:"as_of"`
+}
+
+// Encounter is a visit (HL7 PV1).
+type Encounter struct {
+	ID          string    `json:"-"`
+	PatientID   string    `json:"-"`
+	VisitNumber string    `json:"visit_number"`
+	Class       string    `json:"class,omitempty"`
+	Location    string    `json:"location,omitempty"`
+	Admit       string    `json:"admit,omitempty"`
+	Discharge   string    `json:"discharge,omitempty"`
+	Status      string    `json:"status,omitempty"` // admitted, discharged, registered
+	AsOf        time.Time `json:"as_of"`
+}
+
+// Order is a test order (HL7 ORC/OBR, FHIR ServiceRequest). Genetic test
+// orders carry the lab's sample id, which links them to sequencing.
+type Order struct {
+	ID           string    `json:"-"`
+	PatientID    string    `json:"-"`
+	PlacerNumber string    `json:"placer_number"`
+	FillerNumber string    `json:"filler_number,omitempty"`
+	Status       string    `json:"status"` // the catalog's copy is in the clear: new, in-progress, completed, cancelled
+	Code         string    `json:"code,omitempty"`
+	CodeSystem   string    `json:"code_system,omitempty"`
+	Display      string    `json:"display,omitempty"`
+	Genetic      bool      `json:"genetic,omitempty"`
+	SampleID     string    `json:"sample_id,omitempty"`
+	Specimen     string    `json:"specimen,omitempty"`
+	Ordered      string    `json:"ordered,omitempty"`
+	Orderer      string    `json:"orderer,omitempty"`
+	AsOf         time.Time `json:"as_of"`
+}
+
+// Result is one observation (HL7 OBX) of an order.
+type Result struct {
+	ID         string    `json:"-"`
+	PatientID  string    `json:"-"`
+	OrderID    string    `json:"-"`
+	SetID      string    `json:"set_id"`
+	Code       string    `json:"code"`
+	CodeSystem string    `json:"code_system,omitempty"`
+	Display    string    `json:"display,omitempty"`
+	SubID      string    `json:"sub_id,omitempty"`
+	ValueType  string    `json:"value_type,omitempty"`
+	Value      string    `json:"value,omitempty"`
+	Units      string    `json:"units,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	Observed   string    `json:"observed,omitempty"`
+	AsOf       time.Time `json:"as_of"`
+}
+
+// ErrNoIdentifier: a patient record without any identifier.
+var ErrNoIdentifier = errors.New("patient has no identifier")
+
+func (t *Tx) idHash(id Identifier) string { return t.d.hash("patient-id", id.Authority, id.Type, id.Value) }
+
+// FindPatient returns the id of the patient holding any of ids (following
+// merges), or ErrNotFound.
+func (t *Tx) FindPatient(ids []Identifier) (string, error) {
+	for _, id := range ids {
+		if id.Value == "" {
+			continue
+		}
+		pid, err := t.tx.PatientByIdentifier(t.ctx, t.idHash(id))
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return t.survivor(pid)
+	}
+	return "", ErrNotFound
+}
+
+// survivor follows merges to the patient that holds the records now.
+func (t *Tx) survivor(pid string) (string, error) {
+	for range 32 {
+		row, err := t.tx.GetPatient(t.ctx, pid)
+		if err != nil {
+			return "", err
+		}
+		if row.MergedInto == "" {
+			return pid, nil
+		}
+		pid = row.MergedInto
+	}
+	return "", fmt.Errorf("clinical: patient %s: merge chain too long", pid)
+}
+
+// Patient reads a patient's demographics.
+func (t *Tx) Patient(id string) (Patient, error) {
+	row, err := t.tx.GetPatient(t.ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return Patient{}, ErrNotFound
+	}
+	if err != nil {
+		return Patient{}, err
+	}
+	var p Patient
+	if err := t.d.open("patient", id, row.Sealed, &p); err != nil {
+		return Patient{}, err
+	}
+	p.ID, p.MergedInto = row.ID, row.MergedInto
+	return p, nil
+}
+
+// UpsertPatient finds the patient by any of p's identifiers (creating
+// one when none is known), adds p's identifiers, and replaces the
+// demographics unless the stored ones are newer. It returns the patient id.
+func (t *Tx) UpsertPatient(p Patient) (string, error) {
+	if !slices.ContainsFunc(p.Identifiers, func(id Identifier) bool { return id.Value != "" }) {
+		return "", ErrNoIdentifier
+	}
+	pid, err := t.FindPatient(p.Identifiers)
+	now := t.d.now().UTC()
+	created := now
+	var cur Patient
+	switch {
+	case errors.Is(err, ErrNotFound):
+		pid = newID("p")
+	case err != nil:
+		return "", err
+	default:
+		if cur, err = t.Patient(pid); err != nil {
+			return "", err
+		}
+		row, err := t.tx.GetPatient(t.ctx, pid)
+		if err != nil {
+			return "", err
+		}
+		created = row.Created
+	}
+	next := cur
+	if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
+		next = p
+		next.Identifiers = cur.Identifiers
+	}
+	for _, id := range p.Identifiers {
+		if id.Value != "" && !slices.Contains(next.Identifiers, id) {
+			next.Identifiers = append(next.Identifiers, id)
+		}
+	}
+	sealed, err := t.d.seal("patient", pid, next)
+	if err != nil {
+		return "", err
+	}
+	if err := t.tx.PutPatient(t.ctx, catalog.PatientRow{ID: pid, Sealed: sealed, Created: created, Updated: now}); err != nil {
+		return "", err
+	}
+	for _, id := range next.Identifiers {
+		if err := t.tx.PutPatientIdentifier(t.ctx, t.idHash(id), pid); err != nil {
+			return "", err
+		}
+	}
+	return pid, nil
+}
+
+// MergePatients makes the patient known by prior part of the one known by
+// survivor (HL7 A40): prior's identifiers, encounters, orders and results
+// move to the survivor, and prior is marked merged. The survivor is made
+// when unknown. Merging an already merged patient again changes nothing.
+func (t *Tx) MergePatients(survivor Patient, prior []Identifier) (string, error) {
+	sid, err := t.UpsertPatient(survivor)
+	if err != nil {
+		return "", err
+	}
+	var pids []string
+	for _, id := range prior {
+		if id.Value == "" {
+			continue
+		}
+		pid, err := t.tx.PatientByIdentifier(t.ctx, t.idHash(id))
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if pid != sid && !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	for _, pid := range pids {
+		old, err := t.Patient(pid)
+		if err != nil {
+			return "", err
+		}
+		if old.MergedInto != "" {
+			continue
+		}
+		if err := t.tx.MovePatientRecords(t.ctx, pid, sid); err != nil {
+			return "", err
+		}
+		hashes, err := t.tx.PatientIdentifiers(t.ctx, pid)
+		if err != nil {
+			return "", err
+		}
+		for _, h := range hashes {
+			if err := t.tx.PutPatientIdentifier(t.ctx, h, sid); err != nil {
+				return "", err
+			}
+		}
+		row, err := t.tx.GetPatient(t.ctx, pid)
+		if err != nil {
+			return "", err
+		}
+		row.MergedInto, row.Updated = sid, t.d.now().UTC()
+		if err := t.tx.PutPatient(t.ctx, row); err != nil {
+			return "", err
+		}
+		// The survivor learns the prior identifiers.
+		sp, err := t.Patient(sid)
+		if err != nil {
+			return "", err
+		}
+		for _, id := range old.Identifiers {
+			if !slices.Contains(sp.Identifiers, id) {
+				sp.Identifiers = append(sp.Identifiers, id)
+			}
+		}
+		sealed, err := t.d.seal("patient", sid, sp)
+		if err != nil {
+			return "", err
+		}
+		srow, err := t.tx.GetPatient(t.ctx, sid)
+		if err != nil {
+			return "", err
+		}
+		srow.Sealed = sealed
+		if err := t.tx.PutPatient(t.ctx, srow); err != nil {
+			return "", err
+		}
+	}
+	return sid, nil
+}
+
+// UpsertEncounter records a visit of patient pid by its visit number.
+func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
+	if e.VisitNumber == "" {
+		return "", errors.New("encounter has no visit number")
+	}
+	key := t.d.hash("encounter", e.VisitNumber)
+	cur, err := t.tx.GetEncounter(t.ctx, key)
+	id := cur.ID
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		id = newID("e")
+	case err != nil:
+		return "", err
+	default:
+		var old Encounter
+		if err := t.d.open("encounter", id, cur.Sealed, &old); err != nil {
+			return "", err
+		}
+		if !old.AsOf.IsZero() && e.AsOf.Before(old.AsOf) {
+			return id, nil // an older message: the newer state stands
+		}
+	}
+	sealed, err := t.d.seal("encounter", id, e)
+	if err != nil {
+		return "", err
+	}
+	return id, t.tx.PutEncounter(t.ctx, catalog.ClinicalRow{ID: id, PatientID: pid, KeyHash: key, Sealed: sealed, Updated: t.d.now().UTC()})
+}
+
+// UpsertOrder records an order of patient pid by its placer number.
+func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
+	if o.PlacerNumber == "" {
+		return "", errors.New("order has no placer order number")
+	}
+	key := t.d.hash("order", o.PlacerNumber)
+	cur, err := t.tx.GetOrder(t.ctx, key)
+	id := cur.ID
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		id = newID("o")
+	case err != nil:
+		return "", err
+	default:
+		var old Order
+		if err := t.d.open("order", id, cur.Sealed, &old); err != nil {
+			return "", err
+		}
+		if !old.AsOf.IsZero() && o.AsOf.Before(old.AsOf) {
+			return id, nil
+		}
+		if o.SampleID == "" {
+			o.SampleID = old.SampleID
+		}
+	}
+	sealed, err := t.d.seal("order", id, o)
+	if err != nil {
+		return "", err
+	}
+	return id, t.tx.PutOrder(t.ctx, catalog.OrderRow{ID: id, PatientID: pid, KeyHash: key, SampleID: o.SampleID, Status: o.Status, Sealed: sealed, Updated: t.d.now().UTC()})
+}
+
+// OrderByPlacer returns the order with that placer number, or ErrNotFound.
+func (t *Tx) OrderByPlacer(placer string) (Order, error) {
+	row, err := t.tx.GetOrder(t.ctx, t.d.hash("order", placer))
+	if errors.Is(err, catalog.ErrNotFound) {
+		return Order{}, ErrNotFound
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	var o Order
+	if err := t.d.open("order", row.ID, row.Sealed, &o); err != nil {
+		return Order{}, err
+	}
+	o.ID, o.PatientID = row.ID, row.PatientID
+	return o, nil
+}
+
+// UpsertResult records an observation of order oid by (order, set id,
+// code, sub id).
+func (t *Tx) UpsertResult(pid, oid string, r Result) (string, error) {
+	key := t.d.hash("result", oid, r.SetID, r.CodeSystem, r.Code, r.SubID)
+	cur, err := t.tx.GetResult(t.ctx, key)
+	id := cur.ID
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		id = newID("r")
+	case err != nil:
+		return "", err
+	default:
+		var old Result
+		if err := t.d.open("result", id, cur.Sealed, &old); err != nil {
+			return "", err
+		}
+		if !old.AsOf.IsZero() && r.AsOf.Before(old.AsOf) {
+			return id, nil
+		}
+	}
+	sealed, err := t.d.seal("result", id, r)
+	if err != nil {
+		return "", err
+	}
+	return id, t.tx.PutResult(t.ctx, catalog.ClinicalRow{ID: id, PatientID: pid, OrderID: oid, KeyHash: key, Sealed: sealed, Updated: t.d.now().UTC()})
+}
