@@ -87,7 +87,9 @@ type Result struct {
 // ErrNoIdentifier: a patient record without any identifier.
 var ErrNoIdentifier = errors.New("patient has no identifier")
 
-func (t *Tx) idHash(id Identifier) string { return t.d.hash("patient-id", id.Authority, id.Type, id.Value) }
+func (t *Tx) idHash(id Identifier) string {
+	return t.d.hash("patient-id", id.Authority, id.Type, id.Value)
+}
 
 // FindPatient returns the id of the patient holding any of ids (following
 // merges), or ErrNotFound.
