@@ -84,6 +84,11 @@ type ClinicalTx interface {
 	MovePatientRecords(ctx context.Context, from, to string) error
 	GetHL7Message(ctx context.Context, sender, controlID string) (HL7Message, error)
 	PutHL7Message(ctx context.Context, m HL7Message) error // insert or replace by id
+	// Savepoint marks a point that RollbackTo undoes everything after (so
+	// one message of a batch can fail alone); Release forgets it.
+	Savepoint(ctx context.Context, name string) error
+	RollbackTo(ctx context.Context, name string) error
+	Release(ctx context.Context, name string) error
 }
 
 // Clinical is the catalog's clinical side.
@@ -376,4 +381,37 @@ func (s *sqlStore) ListPatientRecords(ctx context.Context, patientID string) ([]
 		return nil, nil, nil, fmt.Errorf("catalog: %w", err)
 	}
 	return enc, ord, res, nil
+}
+
+func savepointName(name string) (string, error) {
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return "", fmt.Errorf("catalog: bad savepoint name %q", name)
+		}
+	}
+	return "sp_" + name, nil
+}
+
+func (c *clinicalTx) Savepoint(ctx context.Context, name string) error {
+	n, err := savepointName(name)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, `SAVEPOINT `+n)
+}
+
+func (c *clinicalTx) RollbackTo(ctx context.Context, name string) error {
+	n, err := savepointName(name)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, `ROLLBACK TO SAVEPOINT `+n)
+}
+
+func (c *clinicalTx) Release(ctx context.Context, name string) error {
+	n, err := savepointName(name)
+	if err != nil {
+		return err
+	}
+	return c.exec(ctx, `RELEASE SAVEPOINT `+n)
 }

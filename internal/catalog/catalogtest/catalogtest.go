@@ -537,6 +537,25 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 		}
 		return nil
 	}))
+	// A savepoint undoes part of a transaction.
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		must(t, tx.Savepoint(ctx, "m1"))
+		must(t, tx.PutPatient(ctx, catalog.PatientRow{ID: "p9", Sealed: []byte("s"), Created: now, Updated: now}))
+		must(t, tx.RollbackTo(ctx, "m1"))
+		must(t, tx.Release(ctx, "m1"))
+		must(t, tx.Savepoint(ctx, "m2"))
+		must(t, tx.PutPatient(ctx, catalog.PatientRow{ID: "p8", Sealed: []byte("s"), Created: now, Updated: now}))
+		return tx.Release(ctx, "m2")
+	}))
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if _, err := tx.GetPatient(ctx, "p9"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("rolled back to a savepoint, yet: %v", err)
+		}
+		if _, err := tx.GetPatient(ctx, "p8"); err != nil {
+			t.Errorf("released savepoint lost its write: %v", err)
+		}
+		return nil
+	}))
 	// A second message with the same sender and control id is refused.
 	err = s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
 		return tx.PutHL7Message(ctx, catalog.HL7Message{ID: "m2", Sender: "EPIC^HOSP", ControlID: "c1", Received: now})
