@@ -248,6 +248,18 @@ type Store interface {
 	// revoked); ErrNotFound if absent.
 	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
 
+	// PutOutbox appends a pending item to its destination's queue, durably,
+	// and returns it with its Seq.
+	PutOutbox(ctx context.Context, o OutboxItem) (OutboxItem, error)
+	// NextOutbox returns the oldest pending item of destination, or ErrNotFound.
+	NextOutbox(ctx context.Context, destination string) (OutboxItem, error)
+	// UpdateOutbox records an attempt's outcome (state, attempts, next attempt, error).
+	UpdateOutbox(ctx context.Context, o OutboxItem) error
+	// GetOutbox returns one item, or ErrNotFound.
+	GetOutbox(ctx context.Context, id string) (OutboxItem, error)
+	// ListOutbox returns items of destination and state ("" for any), in queue order.
+	ListOutbox(ctx context.Context, destination, state string, limit int) ([]OutboxItem, error)
+
 	// AppendAudit appends e to the audit trail, filling Seq, Prev and Hash
 	// (chained to the record before) atomically, and returns it. It is
 	// AppendAuditBatch of one record.

@@ -22,7 +22,7 @@ func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
 	if m.ID == "" {
 		m.ID = newID("m")
 	}
-	sealed, err := t.d.sealBytes("hl7", m.ID, raw)
+	sealed, err := t.d.Seal("hl7", m.ID, raw)
 	if err != nil {
 		return err
 	}
@@ -34,15 +34,17 @@ func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
 func NewMessageID() string { return newID("m") }
 
 // MessageBody opens a stored message's body.
-func (d *DB) MessageBody(m catalog.HL7Message) ([]byte, error) {
-	var raw []byte
-	if err := d.open("hl7", m.ID, m.Sealed, &raw); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
+func (d *DB) MessageBody(m catalog.HL7Message) ([]byte, error) { return d.Open("hl7", m.ID, m.Sealed) }
 
-func (d *DB) sealBytes(kind, id string, b []byte) ([]byte, error) { return d.seal(kind, id, b) }
+// Seal encrypts b for the record kind/id (the outbox's payloads, message bodies).
+func (d *DB) Seal(kind, id string, b []byte) ([]byte, error) { return d.seal(kind, id, b) }
+
+// Open decrypts what Seal made for kind/id.
+func (d *DB) Open(kind, id string, b []byte) ([]byte, error) {
+	var out []byte
+	err := d.open(kind, id, b, &out)
+	return out, err
+}
 
 // Records reads a patient and everything recorded about them, opened.
 func (d *DB) Records(ctx context.Context, pid string) (Patient, []Encounter, []Order, []Result, error) {

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"SequencerRuns", sequencerRuns},
 		{"APITokens", apiTokens},
 		{"Clinical", clinicalTables},
+		{"Outbox", outbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -572,5 +573,43 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	}
 	if m, err := s.GetHL7MessageByID(ctx, "m1"); err != nil || m.Type != "ADT^A01" {
 		t.Errorf("message by id: %+v %v", m, err)
+	}
+}
+
+func outbox(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	if _, err := s.NextOutbox(ctx, "ehr"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("empty outbox: %v", err)
+	}
+	var ids []string
+	for i, dest := range []string{"ehr", "ehr", "lis", "ehr"} {
+		o, err := s.PutOutbox(ctx, catalog.OutboxItem{ID: fmt.Sprintf("x%d", i), Destination: dest, Kind: "hl7", PatientID: "p1", Sealed: []byte{byte(i)}})
+		must(t, err)
+		ids = append(ids, o.ID)
+		if o.State != catalog.OutboxPending || o.Seq == 0 {
+			t.Fatalf("put: %+v", o)
+		}
+	}
+	next, err := s.NextOutbox(ctx, "ehr")
+	if err != nil || next.ID != "x0" || next.Seq != 1 || next.Sealed[0] != 0 {
+		t.Fatalf("next: %+v %v", next, err)
+	}
+	next.State, next.Attempts, next.LastError = catalog.OutboxDelivered, 2, ""
+	must(t, s.UpdateOutbox(ctx, next))
+	if next, _ = s.NextOutbox(ctx, "ehr"); next.ID != "x1" {
+		t.Fatalf("after delivery, next is %s", next.ID)
+	}
+	next.State, next.LastError = catalog.OutboxDead, "refused: AR"
+	must(t, s.UpdateOutbox(ctx, next))
+	if next, _ = s.NextOutbox(ctx, "ehr"); next.ID != "x3" || next.Seq != 3 {
+		t.Fatalf("after the dead letter, next is %+v", next)
+	}
+	if l, _ := s.ListOutbox(ctx, "ehr", catalog.OutboxDead, 10); len(l) != 1 || l[0].LastError != "refused: AR" {
+		t.Errorf("dead letters: %+v", l)
+	}
+	if l, _ := s.ListOutbox(ctx, "", "", 10); len(l) != 4 {
+		t.Errorf("all: %d", len(l))
+	}
+	if err := s.UpdateOutbox(ctx, catalog.OutboxItem{ID: "nope"}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("update missing: %v", err)
 	}
 }
