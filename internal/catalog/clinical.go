@@ -104,6 +104,9 @@ type Clinical interface {
 	// ListHL7Messages returns messages in state (all when ""), oldest first.
 	ListHL7Messages(ctx context.Context, state string, limit int) ([]HL7Message, error)
 	ListPatientRecords(ctx context.Context, patientID string) (enc []ClinicalRow, orders []OrderRow, results []ClinicalRow, err error)
+	// PatientOfSample returns the patient whose order names sampleID, or
+	// ErrNotFound; several patients' orders naming one sample is an error.
+	PatientOfSample(ctx context.Context, sampleID string) (string, error)
 }
 
 var b64 = base64.StdEncoding
@@ -414,4 +417,29 @@ func (c *clinicalTx) Release(ctx context.Context, name string) error {
 		return err
 	}
 	return c.exec(ctx, `RELEASE SAVEPOINT `+n)
+}
+
+func (s *sqlStore) PatientOfSample(ctx context.Context, sampleID string) (string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT patient_id FROM orders WHERE sample_id = ? AND sample_id != ''`), sampleID)
+	if err != nil {
+		return "", fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", fmt.Errorf("catalog: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	switch {
+	case rows.Err() != nil:
+		return "", fmt.Errorf("catalog: %w", rows.Err())
+	case len(ids) == 0:
+		return "", fmt.Errorf("sample: %w", ErrNotFound)
+	case len(ids) > 1:
+		return "", fmt.Errorf("catalog: orders of %d patients name the same sample", len(ids))
+	}
+	return ids[0], nil
 }

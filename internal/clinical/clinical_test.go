@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,5 +224,52 @@ func TestTamperedRecordDoesNotOpen(t *testing.T) {
 	}
 	if _, _, _, _, err := d2.Records(ctx, a); err == nil {
 		t.Fatal("a swapped sealed record opened")
+	}
+}
+
+// TestConflictsAreRefused: another facility's same visit or placer number
+// is another record; a record already another patient's is not moved; an
+// identifier already another patient's is refused (only A40 merges).
+func TestConflictsAreRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{mrn}, Family: "A", AsOf: t0})
+	b := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{{Value: "B-1", Authority: "OTHER", Type: "MR"}}, Family: "B", AsOf: t0})
+	do := func(fn func(tx *clinical.Tx) error) error { return f.db.Update(ctx, fn) }
+	if err := do(func(tx *clinical.Tx) error {
+		_, err := tx.UpsertOrder(a, clinical.Order{PlacerNumber: "1001", PlacerIssuer: "EPIC", Code: "BRCA", AsOf: t0})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The same number from another placer is another order.
+	if err := do(func(tx *clinical.Tx) error {
+		_, err := tx.UpsertOrder(b, clinical.Order{PlacerNumber: "1001", PlacerIssuer: "CERNER", Code: "CBC", AsOf: t0})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The same number from the same placer for patient B is a conflict.
+	err := do(func(tx *clinical.Tx) error {
+		_, err := tx.UpsertOrder(b, clinical.Order{PlacerNumber: "1001", PlacerIssuer: "EPIC", Code: "CBC", AsOf: t0.Add(time.Hour)})
+		return err
+	})
+	if !errors.Is(err, clinical.ErrConflict) || strings.Contains(err.Error(), "1001") {
+		t.Fatalf("order of A for B: %v", err)
+	}
+	_, _, ordsA, _, _ := f.db.Records(ctx, a)
+	if len(ordsA) != 1 || ordsA[0].Code != "BRCA" {
+		t.Fatalf("A's orders after the conflict: %+v", ordsA)
+	}
+	// A message for B carrying A's MRN is refused, not a silent move.
+	err = do(func(tx *clinical.Tx) error {
+		_, err := tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{{Value: "B-1", Authority: "OTHER", Type: "MR"}, mrn}, AsOf: t0})
+		return err
+	})
+	if !errors.Is(err, clinical.ErrConflict) {
+		t.Fatalf("identifier of A for B: %v", err)
+	}
+	if got, _ := f.db.FindPatient(ctx, []clinical.Identifier{mrn}); got != a {
+		t.Fatalf("A's MRN now finds %s", got)
 	}
 }

@@ -39,6 +39,7 @@ type Encounter struct {
 	ID          string    `json:"-"`
 	PatientID   string    `json:"-"`
 	VisitNumber string    `json:"visit_number"`
+	VisitIssuer string    `json:"visit_issuer,omitempty"` // assigning authority of the visit number (PV1-19.4)
 	Class       string    `json:"class,omitempty"`
 	Location    string    `json:"location,omitempty"`
 	Admit       string    `json:"admit,omitempty"`
@@ -53,6 +54,7 @@ type Order struct {
 	ID           string    `json:"-"`
 	PatientID    string    `json:"-"`
 	PlacerNumber string    `json:"placer_number"`
+	PlacerIssuer string    `json:"placer_issuer,omitempty"` // namespace of the placer number (EI.2, the placer application)
 	FillerNumber string    `json:"filler_number,omitempty"`
 	Status       string    `json:"status"` // the catalog's copy is in the clear: new, in-progress, completed, cancelled
 	Code         string    `json:"code,omitempty"`
@@ -86,6 +88,11 @@ type Result struct {
 
 // ErrNoIdentifier: a patient record without any identifier.
 var ErrNoIdentifier = errors.New("patient has no identifier")
+
+// ErrConflict: the record's identifiers or business key belong to another
+// patient. Only a merge (A40) moves identifiers or records between
+// patients; anything else is refused for a person to sort out.
+var ErrConflict = errors.New("identifiers belong to another patient")
 
 func (t *Tx) idHash(id Identifier) string {
 	return t.d.hash("patient-id", id.Authority, id.Type, id.Value)
@@ -150,6 +157,18 @@ func (t *Tx) UpsertPatient(p Patient) (string, error) {
 		return "", ErrNoIdentifier
 	}
 	pid, err := t.FindPatient(p.Identifiers)
+	if err == nil {
+		// Every identifier already known must be this patient's.
+		for _, id := range p.Identifiers {
+			if id.Value == "" {
+				continue
+			}
+			other, err := t.FindPatient([]Identifier{id})
+			if err == nil && other != pid {
+				return "", fmt.Errorf("%w (an identifier of type %q)", ErrConflict, id.Type)
+			}
+		}
+	}
 	now := t.d.now().UTC()
 	created := now
 	var cur Patient
@@ -277,7 +296,7 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	if e.VisitNumber == "" {
 		return "", errors.New("encounter has no visit number")
 	}
-	key := t.d.hash("encounter", e.VisitNumber)
+	key := t.d.hash("encounter", e.VisitIssuer, e.VisitNumber)
 	cur, err := t.tx.GetEncounter(t.ctx, key)
 	id := cur.ID
 	switch {
@@ -285,6 +304,8 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 		id = newID("e")
 	case err != nil:
 		return "", err
+	case cur.PatientID != pid:
+		return "", fmt.Errorf("%w: the visit number is another patient's", ErrConflict)
 	default:
 		var old Encounter
 		if err := t.d.open("encounter", id, cur.Sealed, &old); err != nil {
@@ -306,7 +327,7 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	if o.PlacerNumber == "" {
 		return "", errors.New("order has no placer order number")
 	}
-	key := t.d.hash("order", o.PlacerNumber)
+	key := t.d.hash("order", o.PlacerIssuer, o.PlacerNumber)
 	cur, err := t.tx.GetOrder(t.ctx, key)
 	id := cur.ID
 	switch {
@@ -314,6 +335,8 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 		id = newID("o")
 	case err != nil:
 		return "", err
+	case cur.PatientID != pid:
+		return "", fmt.Errorf("%w: the placer order number is another patient's", ErrConflict)
 	default:
 		var old Order
 		if err := t.d.open("order", id, cur.Sealed, &old); err != nil {
@@ -333,9 +356,9 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	return id, t.tx.PutOrder(t.ctx, catalog.OrderRow{ID: id, PatientID: pid, KeyHash: key, SampleID: o.SampleID, Status: o.Status, Sealed: sealed, Updated: t.d.now().UTC()})
 }
 
-// OrderByPlacer returns the order with that placer number, or ErrNotFound.
-func (t *Tx) OrderByPlacer(placer string) (Order, error) {
-	row, err := t.tx.GetOrder(t.ctx, t.d.hash("order", placer))
+// OrderByPlacer returns the order with that placer number (and issuer), or ErrNotFound.
+func (t *Tx) OrderByPlacer(issuer, placer string) (Order, error) {
+	row, err := t.tx.GetOrder(t.ctx, t.d.hash("order", issuer, placer))
 	if errors.Is(err, catalog.ErrNotFound) {
 		return Order{}, ErrNotFound
 	}
@@ -361,6 +384,8 @@ func (t *Tx) UpsertResult(pid, oid string, r Result) (string, error) {
 		id = newID("r")
 	case err != nil:
 		return "", err
+	case cur.PatientID != pid:
+		return "", fmt.Errorf("%w: the order's result is another patient's", ErrConflict)
 	default:
 		var old Result
 		if err := t.d.open("result", id, cur.Sealed, &old); err != nil {

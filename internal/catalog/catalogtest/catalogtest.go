@@ -568,6 +568,12 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	if err != nil || len(enc) != 1 || len(ord) != 1 || len(res) != 1 {
 		t.Errorf("records of p1: %v %v %v %v", enc, ord, res, err)
 	}
+	if pid, err := s.PatientOfSample(ctx, "S1"); err != nil || pid != "p1" {
+		t.Errorf("patient of sample S1: %s %v", pid, err)
+	}
+	if _, err := s.PatientOfSample(ctx, "S404"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("patient of an unknown sample: %v", err)
+	}
 	if ms, err := s.ListHL7Messages(ctx, "processed", 10); err != nil || len(ms) != 1 {
 		t.Errorf("processed messages: %v %v", ms, err)
 	}

@@ -45,6 +45,7 @@ CREATE TABLE orders (
 	updated    BIGINT NOT NULL
 );
 CREATE INDEX orders_patient ON orders(patient_id);
+CREATE INDEX orders_sample ON orders(sample_id);
 
 CREATE TABLE results (
 	id         TEXT PRIMARY KEY,
