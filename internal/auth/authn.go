@@ -41,9 +41,10 @@ type IdentityVerifier interface {
 type Authenticator struct {
 	Tokens TokenStore
 	IdP    IdentityVerifier // nil: no identity provider configured
-	// RoleMap maps a role or group value of the IdP's token to grants;
-	// a value that is itself a role name ("clinician") grants that role
-	// everywhere unless RoleMap says otherwise.
+	// RoleMap maps a role or group value of the IdP's token to grants; an
+	// app role that is itself a role name ("clinician") grants that role
+	// everywhere unless RoleMap says otherwise. Groups grant only through
+	// RoleMap.
 	RoleMap map[string][]Grant
 	// CertGrants maps a client certificate's subject common name to the
 	// grants of that worker or agent (mutual TLS).
@@ -109,12 +110,18 @@ func (a *Authenticator) mapRoles(id Identity) []Grant {
 			}
 		}
 	}
-	for _, v := range append(append([]string{}, id.Roles...), id.Groups...) {
+	// App roles are assigned by the IdP's administrators: one named like a
+	// role grants it. Groups can often be made by users themselves, so a
+	// group grants only what auth.role_map says.
+	for _, v := range id.Roles {
 		if gs, ok := a.RoleMap[v]; ok {
 			add(gs...)
 		} else if r, err := ParseRole(v); err == nil {
 			add(Grant{Role: r, Scope: AllScopes})
 		}
+	}
+	for _, v := range id.Groups {
+		add(a.RoleMap[v]...)
 	}
 	return out
 }

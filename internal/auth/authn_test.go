@@ -26,6 +26,9 @@ func (idp) VerifyIdentity(_ context.Context, raw string) (auth.Identity, error) 
 		return auth.Identity{Subject: "app-9", ClientID: "ehr-bridge", App: true, Roles: []string{"service"}}, nil
 	case "no-roles":
 		return auth.Identity{Subject: "u-456", Roles: []string{"nothing"}}, nil
+	case "self-made-group":
+		// A group a user made and named like a role grants nothing.
+		return auth.Identity{Subject: "u-789", Groups: []string{"administrator", "Administrator"}}, nil
 	}
 	return auth.Identity{}, errors.New("signature")
 }
@@ -55,6 +58,7 @@ func TestAuthenticate(t *testing.T) {
 		{"Bearer bad", auth.ErrBadCredential, "", 0},
 		{"Bearer clk_nope_nope", auth.ErrBadCredential, "", 0},
 		{"Bearer no-roles", auth.ErrNoRoles, "", 0},
+		{"Bearer self-made-group", auth.ErrNoRoles, "", 0},
 		{"Bearer good-user", nil, "user:u-123", 2},
 		{"bearer good-app", nil, "service:ehr-bridge", 1},
 		{"Bearer " + tok, nil, "", 1},

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -32,7 +33,6 @@ type access struct {
 	perm       auth.Permission
 	source     string
 	breakGlass string // the reason, when access was granted only by breaking the glass
-	recorded   bool   // a handler recorded its own, more specific event
 }
 
 type accessKey struct{}
@@ -66,13 +66,14 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
+		resource := auditResource(r.URL.Path)
 		p, err := s.Auth.Authenticate(r)
 		if err != nil {
 			if s.Limiter != nil && !errors.Is(err, auth.ErrNoCredential) {
 				s.Limiter.Fail(src, now)
 			}
 			s.Log.Warn("authentication failed", "route", action, "source", src, "reason", err.Error())
-			if aerr := s.record(ctx, catalog.AuditEvent{Actor: "anonymous", Action: action, Resource: r.URL.Path, Outcome: "denied", Detail: "unauthenticated"}, src, ""); aerr != nil {
+			if aerr := s.record(ctx, catalog.AuditEvent{Actor: "anonymous", Action: action, Resource: resource, Outcome: "denied", Detail: "unauthenticated"}, src, ""); aerr != nil {
 				s.fail(w, r, aerr)
 				return
 			}
@@ -87,7 +88,7 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 			a.breakGlass = reason
 		}
 		if err != nil {
-			if aerr := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "denied", Detail: "needs " + string(rt.Perm)}, src, ""); aerr != nil {
+			if aerr := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: resource, Outcome: "denied", Detail: "needs " + string(rt.Perm)}, src, ""); aerr != nil {
 				s.fail(w, r, aerr)
 				return
 			}
@@ -98,14 +99,14 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 			s.fail(w, r, &Error{Status: http.StatusForbidden, Public: msg})
 			return
 		}
-		if err := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path, Outcome: "ok"}, src, a.breakGlass); err != nil {
+		if err := s.record(ctx, catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: resource, Outcome: "ok"}, src, a.breakGlass); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		h(sw, r.WithContext(context.WithValue(ctx, accessKey{}, a)))
 		if sw.status >= 400 {
-			s.record(context.WithoutCancel(ctx), catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: r.URL.Path,
+			s.record(context.WithoutCancel(ctx), catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: resource,
 				Outcome: "error", Detail: "HTTP " + strconv.Itoa(sw.status)}, src, a.breakGlass)
 		}
 	}
@@ -118,8 +119,7 @@ func (s *Server) recordAccess(r *http.Request, what, resource, patient string) e
 	if !ok {
 		return errors.New("httpapi: recordAccess outside a guarded route")
 	}
-	a.recorded = true
-	return s.record(r.Context(), catalog.AuditEvent{Actor: a.p.Actor(), Action: what, Resource: resource, Patient: patient, Outcome: "ok"}, a.source, a.breakGlass)
+	return s.record(r.Context(), catalog.AuditEvent{Actor: a.p.Actor(), Action: what, Resource: auditResource(resource), Patient: patient, Outcome: "ok"}, a.source, a.breakGlass)
 }
 
 // record writes one audit event; an error is a 503 for the client.
@@ -156,3 +156,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (deadlines, flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// auditResource is the request path as the audit records it: quoted when
+// it holds control or non-UTF-8 bytes and cut to 512 bytes, so no path a
+// client can send makes the record invalid (and the request unaudited).
+func auditResource(path string) string {
+	clean := utf8.ValidString(path)
+	for _, c := range path {
+		if c < 0x20 || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		path = strconv.QuoteToASCII(path)
+	}
+	if len(path) > 512 {
+		path = path[:509] + "..."
+		for !utf8.ValidString(path) {
+			path = path[:len(path)-4] + "..."
+		}
+	}
+	return path
+}

@@ -391,3 +391,35 @@ func TestTokenEndpoints(t *testing.T) {
 		t.Errorf("revoked token: %d", code)
 	}
 }
+
+// TestOddPathsAreAudited: a path with control bytes or a very long one is
+// still recorded (quoted, cut), never turned into an unaudited 503.
+func TestOddPathsAreAudited(t *testing.T) {
+	srv := newServer(t)
+	long := "/api/v1/objects/" + strings.Repeat("a", 1100)
+	for _, c := range []struct {
+		role auth.Role
+		path string
+		want int
+	}{
+		{"", "/api/v1/runs/%01", http.StatusUnauthorized},
+		{"", long, http.StatusUnauthorized},
+		{auth.RoleResearcher, "/api/v1/runs/%01%7f", http.StatusForbidden},
+		{auth.RoleBioinformatician, long, http.StatusNotFound},
+	} {
+		before, _ := srv.store.ListAudit(context.Background(), 0, 1000)
+		resp, b := srv.do(t, c.role, "GET", c.path, "")
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %.40s: %d %s, want %d", c.role, c.path, resp.StatusCode, b, c.want)
+		}
+		after, _ := srv.store.ListAudit(context.Background(), 0, 1000)
+		if len(after) == len(before) {
+			t.Errorf("%s %.40s: no audit record", c.role, c.path)
+		}
+		for _, e := range after[len(before):] {
+			if len(e.Resource) > 512 || strings.ContainsAny(e.Resource, "\x01\x7f") {
+				t.Errorf("resource recorded as %q", e.Resource)
+			}
+		}
+	}
+}
