@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -82,4 +83,29 @@ func freeText(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Appender appends one record durably (the catalog's AppendAudit).
+type Appender interface {
+	AppendAudit(ctx context.Context, e catalog.AuditEvent) (catalog.AuditEvent, error)
+}
+
+// Append checks e as Record does and appends it at once, durably: for
+// processes that write a few records (the CLI, pipeline runs, ingest) and
+// keep no Log. A read of patient data must not go ahead when it fails.
+func Append(ctx context.Context, st Appender, e Event) error {
+	e, err := clean(e)
+	if err != nil {
+		return err
+	}
+	if _, err := st.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// ObjectAccess is the record of actor reading or writing (action
+// "lake.read", "lake.write") a version of a lake object of patient.
+func ObjectAccess(actor, source, action, path, version, patient string) Event {
+	return Event{Actor: actor, Source: source, Action: action, Resource: path + "@" + version, Patient: patient, Outcome: OK}
 }

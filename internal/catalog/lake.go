@@ -43,6 +43,10 @@ type ObjectVersion struct {
 	VerifyError string    // last scrub's finding; "" when good
 }
 
+// VerifyShredded is the scrub's finding on a version whose key was
+// destroyed: unreadable by design, not a fault.
+const VerifyShredded = "crypto-shredded: its key was destroyed"
+
 // Upload is a resumable upload in progress: everything needed to carry on
 // after a restart, including the running sha256 state.
 type Upload struct {

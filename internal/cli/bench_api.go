@@ -40,6 +40,9 @@ func benchAPI(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *n < 1 || *clients < 1 {
+		return usagef("--requests and --clients must be at least 1")
+	}
 	dir, err := os.MkdirTemp("", "clinomics-bench-api-")
 	if err != nil {
 		return err

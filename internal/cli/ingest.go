@@ -115,7 +115,7 @@ func startPipelines(mgr *pipeline.Manager, reference string, log *slog.Logger) f
 				continue
 			}
 			p := pipeline.GermlineParams{Sample: id, FASTQ: []string{pipeline.LakePrefix + fs[0].R1}, Reference: reference,
-				OutDir: pipeline.LakePrefix + "results/" + id + "/" + run.Name}
+				OutDir: pipeline.LakePrefix + "results/" + id + "/" + run.Name, Submitter: "ingest:" + run.Name}
 			if fs[0].R2 != "" {
 				p.FASTQ = append(p.FASTQ, pipeline.LakePrefix+fs[0].R2)
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/app"
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/config"
 	"github.com/clinomics/clinomics/internal/lake"
@@ -131,12 +132,7 @@ func (l *lakeEnv) record(ctx context.Context, action string, v catalog.ObjectVer
 	if err != nil {
 		return err
 	}
-	_, err = l.store.AppendAudit(ctx, catalog.AuditEvent{Actor: cliActor(), Action: action, Resource: v.Path + "@" + v.ID,
-		Patient: o.Patient, Source: "cli", Outcome: "ok"})
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	return nil
+	return audit.Append(ctx, l.store, audit.ObjectAccess(cliActor(), "cli", action, v.Path, v.ID, o.Patient))
 }
 
 // writeAtomically copies r to path ("-" for stdout) through a temporary

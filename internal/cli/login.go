@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/auth/oidc"
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -298,8 +299,8 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := store.AppendAudit(ctx, catalog.AuditEvent{Actor: owner.Actor(), Action: "token.create", Resource: "token:" + t.ID,
-		Source: "cli", Outcome: "ok", Detail: t.Grants}); err != nil {
+	if err := audit.Append(ctx, store, catalog.AuditEvent{Actor: owner.Actor(), Action: "token.create", Resource: "token:" + t.ID,
+		Source: "cli", Outcome: audit.OK, Detail: t.Grants}); err != nil {
 		store.RevokeAPIToken(ctx, t.ID, time.Now())
 		return fmt.Errorf("audit: %w (the token was revoked)", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/clinomics/clinomics/internal/app"
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/pipeline"
@@ -83,8 +84,9 @@ func runGermline(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.Close()
 	a.Runner.Engine.NoCache = *noCache
+	p.Submitter = cliActor()
 	if p.UsesLake() {
-		if a.Runner.Lake, err = app.OpenLake(ctx, cfg, a.Store, "cli"); err != nil {
+		if a.Runner.Lake, err = app.OpenLake(ctx, cfg, a.Store, cliActor()); err != nil {
 			return err
 		}
 	}
@@ -116,7 +118,7 @@ func runGermline(ctx context.Context, e *env, args []string) error {
 	for _, f := range []string{out.BAM, out.BAI, out.VCF, out.TBI, out.GVCF, out.GTBI, out.QC} {
 		fmt.Fprintf(e.stdout, "  %s\n", f)
 	}
-	b, err := readOutput(ctx, a.Runner.Lake, out.QC)
+	b, err := readOutput(ctx, a.Runner.Lake, a.Store, out.QC)
 	if err != nil {
 		return fmt.Errorf("QC report: %w", err)
 	}
@@ -218,12 +220,20 @@ func (p *progress) finish() {
 	}
 }
 
-// readOutput reads a run's output file, from the lake for "lake:" paths.
-func readOutput(ctx context.Context, lk *lake.Lake, path string) ([]byte, error) {
+// readOutput reads a run's output file, from the lake for "lake:" paths
+// (an audited read).
+func readOutput(ctx context.Context, lk *lake.Lake, st catalog.Store, path string) ([]byte, error) {
 	if !pipeline.IsLake(path) {
 		return os.ReadFile(path)
 	}
-	r, err := lk.Open(ctx, strings.TrimPrefix(path, pipeline.LakePrefix))
+	o, v, err := lk.Stat(ctx, strings.TrimPrefix(path, pipeline.LakePrefix))
+	if err != nil {
+		return nil, err
+	}
+	if err := audit.Append(ctx, st, audit.ObjectAccess(cliActor(), "cli", "lake.read", v.Path, v.ID, o.Patient)); err != nil {
+		return nil, err
+	}
+	r, err := lk.OpenVersion(ctx, v.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -181,13 +181,16 @@ func newClient(ctx context.Context, base string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tok != "" && u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, usagef("--server %q: credentials are sent only over https (plain http only to this machine)", base)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if u.Scheme == "https" {
 		if tr.TLSClientConfig, err = clientTLS(); err != nil {
 			return nil, err
 		}
 	}
-	return &client{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: bearer{tok, tr}}}, nil
+	return &client{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: bearer{tok, u.Host, tr}}}, nil
 }
 
 // clientTLS trusts $CLINOMICS_CA_FILE when set, else the server's
@@ -212,14 +215,24 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// bearer adds the credential to every request.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// bearer adds the credential to requests for the server's host only (not
+// to wherever a redirect leads).
 type bearer struct {
 	token string
+	host  string
 	next  http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.token != "" {
+	if b.token != "" && r.URL.Host == b.host {
 		r = r.Clone(r.Context())
 		r.Header.Set("Authorization", "Bearer "+b.token)
 	}

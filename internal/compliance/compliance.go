@@ -205,14 +205,15 @@ func scrubState(ctx context.Context, in Inputs) (stale, bad, total int, err erro
 			return 0, 0, 0, err
 		}
 		for _, v := range vs {
-			if !v.Purged.IsZero() {
-				continue
+			old := in.Now.Sub(v.Created) > in.ScrubMaxAge && in.Now.Sub(v.Verified) > in.ScrubMaxAge
+			if !v.Purged.IsZero() || v.VerifyError == catalog.VerifyShredded || v.Tier == "archive" && old {
+				continue // gone, shredded by design, or unreadable until rehydrated
 			}
 			total++
 			switch {
 			case v.VerifyError != "":
 				bad++
-			case in.Now.Sub(v.Created) > in.ScrubMaxAge && in.Now.Sub(v.Verified) > in.ScrubMaxAge:
+			case old:
 				stale++
 			}
 		}

@@ -136,4 +136,10 @@ func TestUnscrubbedObjectsFail(t *testing.T) {
 	if r := results(t, cfg, st, routes, time.Now())["integrity.stored-data"]; r.Pass || !strings.Contains(r.Reason, "1 failed") {
 		t.Fatalf("failed scrub: %+v", r)
 	}
+	// A crypto-shredded version is unreadable by design, not a failure.
+	v.VerifyError = catalog.VerifyShredded
+	st.UpdateObjectVersion(ctx, v)
+	if r := results(t, cfg, st, routes, time.Now().Add(90*24*time.Hour))["integrity.stored-data"]; !r.Pass {
+		t.Fatalf("shredded version: %+v", r)
+	}
 }

@@ -148,6 +148,21 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if req.Trim != nil {
 		p.Trim = *req.Trim
 	}
+	who := principal(r.Context())
+	p.Submitter = who.Actor()
+	// Lake inputs are patient data: submitting a run over them is reading them.
+	for _, in := range append([]string{p.Targets}, p.FASTQ...) {
+		if pipeline.IsLake(in) {
+			if _, err := who.Can(auth.PermLakeRead, s.Site, "", ""); err != nil {
+				return &Error{Status: http.StatusForbidden, Public: "inputs from the lake need " + string(auth.PermLakeRead)}
+			}
+		}
+	}
+	if pipeline.IsLake(p.OutDir) {
+		if _, err := who.Can(auth.PermLakeWrite, s.Site, "", ""); err != nil {
+			return &Error{Status: http.StatusForbidden, Public: "outputs to the lake need " + string(auth.PermLakeWrite)}
+		}
+	}
 	run, err := s.Manager.Submit(r.Context(), p)
 	if err != nil {
 		// Validation errors name server-side paths and parameters, never patient data.

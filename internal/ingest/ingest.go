@@ -4,6 +4,10 @@
 // the lake, encrypted and checksummed, and registers the samples and their
 // FASTQ in the catalog.
 //
+// A sample that an order names (the order's specimen id is the sample
+// sheet's Sample_ID) is stored under that patient's key; others under the
+// site key. Every object stored is audited.
+//
 // A run is ingested once. Its catalog record moves ingesting → ingested,
 // or to error with the reason (a run in error, or one whose copy was
 // interrupted, is tried again by the next scan). Every object is committed
@@ -22,6 +26,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/format/fastq"
 	"github.com/clinomics/clinomics/internal/ingest/runfolder"
@@ -42,6 +47,10 @@ type Catalog interface {
 	PutSequencerRun(ctx context.Context, r catalog.SequencerRun) error
 	GetSequencerRun(ctx context.Context, name string) (catalog.SequencerRun, error)
 	PutSampleFASTQ(ctx context.Context, f catalog.SampleFASTQ) error
+	// PatientOfSample returns the patient whose order names the sample, or
+	// an error wrapping catalog.ErrNotFound.
+	PatientOfSample(ctx context.Context, sampleID string) (string, error)
+	AppendAudit(ctx context.Context, e catalog.AuditEvent) (catalog.AuditEvent, error)
 }
 
 // Watcher ingests the finished runs under Dir.
@@ -146,6 +155,12 @@ func (w *Watcher) one(ctx context.Context, run runfolder.Run) (Result, error) {
 		if err := w.Store.PutSample(ctx, catalog.Sample{ID: id}); err != nil {
 			return res, err
 		}
+		// A sample ordered for a patient is encrypted under that patient's
+		// key (so shredding the patient reaches it); others under the site key.
+		patient, err := w.Store.PatientOfSample(ctx, id)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return w.fail(ctx, rec, prev, err)
+		}
 		for i, pair := range s.Pairs {
 			f := catalog.SampleFASTQ{SampleID: id, RunName: run.Name, Lane: s.Lanes[i]}
 			for j, file := range pair {
@@ -153,7 +168,7 @@ func (w *Watcher) one(ctx context.Context, run runfolder.Run) (Result, error) {
 					continue
 				}
 				obj := fmt.Sprintf("%s/%s/%s/%s", w.Prefix, run.Name, id, filepath.Base(file))
-				stored, n, err := w.store(ctx, file, obj)
+				stored, n, err := w.store(ctx, file, obj, patient, run.Name)
 				if err != nil {
 					return w.fail(ctx, rec, prev, err)
 				}
@@ -206,7 +221,7 @@ func (w *Watcher) fail(ctx context.Context, rec, prev catalog.SequencerRun, caus
 // store puts file at obj unless obj already holds a version of the same
 // size (stored by an earlier, interrupted scan: the lake commits whole
 // objects only, and a finished run's files do not change).
-func (w *Watcher) store(ctx context.Context, file, obj string) (bool, int64, error) {
+func (w *Watcher) store(ctx context.Context, file, obj, patient, runName string) (bool, int64, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
 		return false, 0, err
@@ -226,8 +241,11 @@ func (w *Watcher) store(ctx context.Context, file, obj string) (bool, int64, err
 		return false, 0, err
 	}
 	defer f.Close()
-	v, err = w.Lake.Put(ctx, obj, f, lake.PutOptions{Kind: "fastq"})
+	v, err = w.Lake.Put(ctx, obj, f, lake.PutOptions{Kind: "fastq", Patient: patient})
 	if err != nil {
+		return false, 0, err
+	}
+	if err := audit.Append(ctx, w.Store, audit.ObjectAccess("ingest:"+runName, "ingest", "lake.write", v.Path, v.ID, patient)); err != nil {
 		return false, 0, err
 	}
 	if v.Size != fi.Size() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/ingest"
 	"github.com/clinomics/clinomics/internal/keys"
 	"github.com/clinomics/clinomics/internal/lake"
@@ -267,5 +268,43 @@ func TestNotFASTQIsAnError(t *testing.T) {
 	}
 	if rec, _ := f.store.GetSequencerRun(ctx, miseq); rec.State != catalog.SeqRunError {
 		t.Fatalf("catalog: %+v", rec)
+	}
+}
+
+// TestOrderedSamplesAreThePatients: a sample named by an order is stored
+// under the patient's key; every stored object is audited.
+func TestOrderedSamplesAreThePatients(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	db, err := clinical.Open(ctx, f.store, f.lk.Keys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid string
+	err = db.Update(ctx, func(tx *clinical.Tx) error {
+		var err error
+		if pid, err = tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{{Value: "M1", Authority: "H"}}}); err != nil {
+			return err
+		}
+		_, err = tx.UpsertOrder(pid, clinical.Order{PlacerNumber: "O1", Status: "new", Genetic: true, SampleID: "S1"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeMiSeqRun(t, f.runs)
+	if _, err := f.w.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o1, _, err := f.lk.Stat(ctx, "runs/"+miseq+"/S1/S1_S1_L001_R1_001.fastq.gz")
+	if err != nil || o1.Patient != pid {
+		t.Fatalf("S1's FASTQ: patient %q, want %q (%v)", o1.Patient, pid, err)
+	}
+	if o2, _, _ := f.lk.Stat(ctx, "runs/"+miseq+"/S2/S2_S2_L001_R1_001.fastq.gz"); o2.Patient != "" {
+		t.Fatalf("S2 (no order) under patient %q", o2.Patient)
+	}
+	evs, _ := f.store.ListAuditByPatient(ctx, pid, 0, 100)
+	if len(evs) != 2 || evs[0].Action != "lake.write" || evs[0].Actor != "ingest:"+miseq {
+		t.Fatalf("audit of the patient's FASTQ: %+v", evs)
 	}
 }

@@ -273,7 +273,17 @@ func (l *Lake) Scrub(ctx context.Context) (ScrubReport, error) {
 				continue
 			}
 			err := l.Verify(ctx, v)
-			if errors.Is(err, keys.ErrDestroyed) || errors.Is(err, ErrArchived) {
+			if errors.Is(err, keys.ErrDestroyed) {
+				rep.Skipped++
+				if v.VerifyError != catalog.VerifyShredded {
+					v.Verified, v.VerifyError = l.now(), catalog.VerifyShredded
+					if err := l.idx.UpdateObjectVersion(ctx, v); err != nil {
+						return rep, err
+					}
+				}
+				continue
+			}
+			if errors.Is(err, ErrArchived) {
 				rep.Skipped++
 				continue
 			}

@@ -27,8 +27,11 @@ type GermlineParams struct {
 	// inputs are decrypted into the run's work directory, outputs are
 	// stored under the folder PATH, encrypted under Patient's key.
 	Patient string `json:"patient,omitempty"` // pseudonymous id; default: that of the lake inputs
-	Caller  string `json:"caller,omitempty"`  // bcftools (default) or freebayes
-	Trim    bool   `json:"trim,omitempty"`
+	// Submitter is who asked for the run (an audit actor), named in the
+	// audit records of its reads and writes of patient data.
+	Submitter string `json:"submitter,omitempty"`
+	Caller    string `json:"caller,omitempty"` // bcftools (default) or freebayes
+	Trim      bool   `json:"trim,omitempty"`
 }
 
 // GermlineOptions tunes how the graph is cut; none of it changes results.

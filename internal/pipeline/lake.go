@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/lake"
 )
@@ -51,22 +52,35 @@ func (r *Runner) checkLake(ctx context.Context, p *GermlineParams) error {
 			return fmt.Errorf("%w: --out: %w", ErrBadParams, err)
 		}
 	}
-	inputs := append([]string{p.Targets}, p.FASTQ...)
+	inputs := []struct{ name, path string }{{"--targets", p.Targets}}
+	for i, f := range p.FASTQ {
+		inputs = append(inputs, struct{ name, path string }{fmt.Sprintf("--fastq R%d", i+1), f})
+	}
+	lakeIn := false
 	for _, in := range inputs {
-		if !IsLake(in) {
+		if !IsLake(in.path) {
 			continue
 		}
-		o, _, err := r.Lake.Stat(ctx, lakePath(in))
+		lakeIn = true
+		o, _, err := r.Lake.Stat(ctx, lakePath(in.path))
+		if errors.Is(err, lake.ErrNotFound) {
+			return fmt.Errorf("%w: %s: no such lake object", ErrBadParams, in.name)
+		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrBadParams, err)
+			return err
 		}
 		switch {
 		case o.Patient == "":
 		case p.Patient == "":
 			p.Patient = o.Patient
 		case p.Patient != o.Patient:
-			return fmt.Errorf("%w: %s belongs to another patient than the run's (%s)", ErrBadParams, in, p.Patient)
+			return fmt.Errorf("%w: %s belongs to another patient than the run's other inputs or --patient", ErrBadParams, in.name)
 		}
+	}
+	// Outputs derived from lake data stay in the lake, under the patient's
+	// key; exporting them is an audited `lake get`.
+	if lakeIn && !IsLake(p.OutDir) {
+		return fmt.Errorf("%w: --out: inputs from the lake need a lake output folder (lake:FOLDER)", ErrBadParams)
 	}
 	return nil
 }
@@ -100,7 +114,7 @@ func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, runID, workDir 
 			return nil
 		}
 		local := filepath.Join(in, name)
-		if err := r.fetch(ctx, runID, lakePath(*param), local); err != nil {
+		if err := r.fetch(ctx, runID, p.Submitter, lakePath(*param), local); err != nil {
 			return err
 		}
 		*param = local
@@ -122,13 +136,13 @@ func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, runID, workDir 
 }
 
 // fetch copies the current version of a lake object to a local file.
-func (r *Runner) fetch(ctx context.Context, runID, obj, local string) error {
+func (r *Runner) fetch(ctx context.Context, runID, submitter, obj, local string) error {
 	src, err := r.Lake.Open(ctx, obj)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	if err := r.record(ctx, runID, "lake.read", src.Version()); err != nil {
+	if err := r.record(ctx, runID, "lake.read", src.Version(), submitter); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(local), ".stage-*")
@@ -155,14 +169,14 @@ func (r *Runner) stageOut(ctx context.Context, st staging, p *GermlineParams, ru
 	}
 	out := GermlineOutputs(p)
 	for _, f := range []string{out.BAM, out.BAI, out.VCF, out.TBI, out.GVCF, out.GTBI, out.QC} {
-		if err := r.store(ctx, f, st.outDir+"/"+filepath.Base(f), p.Patient, runID); err != nil {
+		if err := r.store(ctx, f, st.outDir+"/"+filepath.Base(f), p.Patient, runID, p.Submitter); err != nil {
 			return err
 		}
 	}
 	return r.wipe(st)
 }
 
-func (r *Runner) store(ctx context.Context, local, obj, patient, runID string) error {
+func (r *Runner) store(ctx context.Context, local, obj, patient, runID, submitter string) error {
 	f, err := os.Open(local)
 	if err != nil {
 		return err
@@ -172,20 +186,21 @@ func (r *Runner) store(ctx context.Context, local, obj, patient, runID string) e
 	if err != nil {
 		return err
 	}
-	return r.record(ctx, runID, "lake.write", v)
+	return r.record(ctx, runID, "lake.write", v, submitter)
 }
 
-// record audits the run's access to a patient's object.
-func (r *Runner) record(ctx context.Context, runID, action string, v catalog.ObjectVersion) error {
+// record audits the run's access to a patient's object, naming who
+// submitted the run.
+func (r *Runner) record(ctx context.Context, runID, action string, v catalog.ObjectVersion, submitter string) error {
 	o, err := r.Store.GetObject(ctx, v.Path)
 	if err != nil {
 		return err
 	}
-	if _, err := r.Store.AppendAudit(ctx, catalog.AuditEvent{Actor: "run:" + runID, Action: action, Resource: v.Path + "@" + v.ID,
-		Patient: o.Patient, Source: "pipeline", Outcome: "ok"}); err != nil {
-		return fmt.Errorf("audit: %w", err)
+	e := audit.ObjectAccess("run:"+runID, "pipeline", action, v.Path, v.ID, o.Patient)
+	if submitter != "" {
+		e.Detail = "submitted by " + submitter
 	}
-	return nil
+	return audit.Append(ctx, r.Store, e)
 }
 
 // wipe removes a run's work directory once nothing in it is needed.
@@ -194,9 +209,4 @@ func (r *Runner) wipe(st staging) error {
 		return fmt.Errorf("removing the run's work directory: %w", err)
 	}
 	return nil
-}
-
-// LakeOutputs lists the objects a run stored in the lake.
-func (r *Runner) LakeOutputs(ctx context.Context, runID string) ([]catalog.ObjectVersion, error) {
-	return r.Store.ListVersionsByRun(ctx, runID)
 }
