@@ -46,6 +46,7 @@ type Log struct {
 	mu     sync.RWMutex // held for reading while queuing, for writing by Close
 	closed bool
 	reqs   chan *request
+	ext    chan []catalog.AuditEvent // records appended in other transactions
 	done   chan struct{}
 
 	// Owned by the committer goroutine.
@@ -84,7 +85,7 @@ func New(st Store, signer *Signer, opts Options) *Log {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	l := &Log{store: st, signer: signer, opts: opts, reqs: make(chan *request, 4*opts.MaxBatch), done: make(chan struct{})}
+	l := &Log{store: st, signer: signer, opts: opts, reqs: make(chan *request, 4*opts.MaxBatch), ext: make(chan []catalog.AuditEvent, 64), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -169,6 +170,9 @@ func (l *Log) run() {
 			}
 			l.commit(batch)
 			l.checkpoint(false)
+		case es := <-l.ext:
+			l.noted(es)
+			l.checkpoint(false)
 		case <-tick.C:
 			l.checkpoint(false)
 		}
@@ -187,12 +191,40 @@ func (l *Log) commit(batch []*request) {
 	if err != nil {
 		return
 	}
+	l.noted(out)
+}
+
+// noted counts records written (by the Log or, through Appended, by
+// another writer) towards the next checkpoint.
+func (l *Log) noted(out []catalog.AuditEvent) {
+	if len(out) == 0 {
+		return
+	}
 	if l.unsigned == 0 {
 		l.oldestNew = time.Now()
 	}
-	l.last = out[len(out)-1]
+	if last := out[len(out)-1]; last.Seq > l.last.Seq {
+		l.last = last
+	}
 	l.unsigned += len(out)
 }
+
+// Appended tells the Log about records appended in another transaction
+// (the HL7 inbox writes its records with the messages they describe), so
+// its signed checkpoints cover them too. es must be as appended (with
+// Seq and Hash).
+func (l *Log) Appended(es []catalog.AuditEvent) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed || len(es) == 0 {
+		return
+	}
+	l.ext <- es
+}
+
+// Check validates e as Record does, returning it with its free text made
+// safe: for writers that append records in their own transactions.
+func Check(e Event) (Event, error) { return clean(e) }
 
 // checkpoint signs the newest record written when enough records or time
 // have passed since the last checkpoint, or when final and any have.

@@ -85,8 +85,25 @@ func (s *sqlStore) AppendAuditBatch(ctx context.Context, es []AuditEvent) ([]Aud
 	if len(es) == 0 {
 		return nil, nil
 	}
-	out := slices.Clone(es)
+	var out []AuditEvent
 	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.appendAudit(ctx, tx, es)
+		return err
+	})
+	if err != nil {
+		return es, fmt.Errorf("catalog: audit: %w", err)
+	}
+	return out, nil
+}
+
+// appendAudit chains and inserts es in tx.
+func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, es []AuditEvent) ([]AuditEvent, error) {
+	out := slices.Clone(es)
+	if len(out) == 0 {
+		return out, nil
+	}
+	err := func() error {
 		if s.postgres {
 			// One appender at a time across every server sharing the database.
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7260522)`); err != nil {
@@ -123,11 +140,8 @@ func (s *sqlStore) AppendAuditBatch(ctx context.Context, es []AuditEvent) ([]Aud
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return es, fmt.Errorf("catalog: audit: %w", err)
-	}
-	return out, nil
+	}()
+	return out, err
 }
 
 // durableTx runs fn in a transaction that is on stable storage, not only

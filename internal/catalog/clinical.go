@@ -86,6 +86,10 @@ type ClinicalTx interface {
 	PutHL7Message(ctx context.Context, m HL7Message) error // insert or replace by id
 	// Savepoint marks a point that RollbackTo undoes everything after (so
 	// one message of a batch can fail alone); Release forgets it.
+	// AppendAudit appends audit records in this transaction, chained like
+	// Store.AppendAuditBatch: they commit (or not) with the records they
+	// describe.
+	AppendAudit(ctx context.Context, es []AuditEvent) ([]AuditEvent, error)
 	Savepoint(ctx context.Context, name string) error
 	RollbackTo(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
@@ -133,12 +137,76 @@ func (s *sqlStore) InClinicalTx(ctx context.Context, fn func(tx ClinicalTx) erro
 }
 
 func (c *clinicalTx) exec(ctx context.Context, q string, args ...any) error {
-	_, err := c.tx.ExecContext(ctx, c.s.q(q), args...)
+	st, err := c.stmt(ctx, q)
 	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
 	return nil
 }
+
+// queryRow runs a cached statement in the transaction.
+func (c *clinicalTx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return c.tx.QueryRowContext(ctx, c.s.q(q), args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// stmt returns the transaction's copy of a statement prepared once per
+// store (the clinical tables' statements run thousands of times a second
+// under an HL7 feed, and parsing them each time costs more than running
+// them); a statement not prepared at Open is prepared in the transaction.
+func (c *clinicalTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if v, ok := c.s.stmts.Load(q); ok {
+		return c.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	st, err := c.tx.PrepareContext(ctx, c.s.q(q))
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	return st, nil
+}
+
+// prepareClinical prepares the hot statements of the clinical tables.
+func (s *sqlStore) prepareClinical(ctx context.Context) error {
+	for _, q := range clinicalQueries {
+		st, err := s.db.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			return fmt.Errorf("catalog: preparing %q: %w", q, err)
+		}
+		s.stmts.Store(q, st)
+	}
+	return nil
+}
+
+const (
+	qGetPatient   = `SELECT id, merged_into, sealed, created, updated FROM patients WHERE id = ?`
+	qPutPatient   = `INSERT INTO patients (id, merged_into, sealed, created, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, sealed = excluded.sealed, updated = excluded.updated`
+	qPatientByID  = `SELECT patient_id FROM patient_ids WHERE hash = ?`
+	qPutPatientID = `INSERT INTO patient_ids (hash, patient_id) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET patient_id = excluded.patient_id`
+	qPutEncounter = `INSERT INTO encounters (id, patient_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sealed = excluded.sealed, updated = excluded.updated`
+	qPutResult    = `INSERT INTO results (id, patient_id, order_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, order_id = excluded.order_id, sealed = excluded.sealed, updated = excluded.updated`
+	qGetOrder     = `SELECT id, patient_id, key_hash, sample_id, status, sealed, updated FROM orders WHERE key_hash = ?`
+	qPutOrder     = `INSERT INTO orders (id, patient_id, key_hash, sample_id, status, sealed, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sample_id = excluded.sample_id, status = excluded.status, sealed = excluded.sealed, updated = excluded.updated`
+	qGetHL7       = `SELECT ` + hl7Cols + ` FROM hl7_messages WHERE sender = ? AND control_id = ?`
+	qPutHL7       = `INSERT INTO hl7_messages (` + hl7Cols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, error = excluded.error, ack = excluded.ack, patient_id = excluded.patient_id, sealed = excluded.sealed`
+)
+
+// rowQuery selects an encounter or result row by its key hash.
+func rowQuery(table string) string {
+	order := "''"
+	if table == "results" {
+		order = "order_id"
+	}
+	return `SELECT id, patient_id, key_hash, ` + order + `, sealed, updated FROM ` + table + ` WHERE key_hash = ?`
+}
+
+var clinicalQueries = []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
+	qGetHL7, qPutHL7, rowQuery("encounters"), rowQuery("results")}
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -159,25 +227,24 @@ func (c *clinicalTx) GetPatient(ctx context.Context, id string) (PatientRow, err
 	var p PatientRow
 	var sealed string
 	var cr, up int64
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, merged_into, sealed, created, updated FROM patients WHERE id = ?`), id).Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
+	err := c.queryRow(ctx, qGetPatient, id).Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
 	p.Sealed, p.Created, p.Updated = unb64(sealed), fromNanos(cr), fromNanos(up)
 	return p, notFound(err, "patient")
 }
 
 func (c *clinicalTx) PutPatient(ctx context.Context, p PatientRow) error {
-	return c.exec(ctx, `INSERT INTO patients (id, merged_into, sealed, created, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, sealed = excluded.sealed, updated = excluded.updated`,
+	return c.exec(ctx, qPutPatient,
 		p.ID, p.MergedInto, b64.EncodeToString(p.Sealed), nanos(p.Created), nanos(p.Updated))
 }
 
 func (c *clinicalTx) PatientByIdentifier(ctx context.Context, hash string) (string, error) {
 	var id string
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT patient_id FROM patient_ids WHERE hash = ?`), hash).Scan(&id)
+	err := c.queryRow(ctx, qPatientByID, hash).Scan(&id)
 	return id, notFound(err, "patient identifier")
 }
 
 func (c *clinicalTx) PutPatientIdentifier(ctx context.Context, hash, patientID string) error {
-	return c.exec(ctx, `INSERT INTO patient_ids (hash, patient_id) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE SET patient_id = excluded.patient_id`, hash, patientID)
+	return c.exec(ctx, qPutPatientID, hash, patientID)
 }
 
 func (c *clinicalTx) PatientIdentifiers(ctx context.Context, patientID string) ([]string, error) {
@@ -201,11 +268,7 @@ func (c *clinicalTx) getRow(ctx context.Context, table, keyHash string) (Clinica
 	var r ClinicalRow
 	var sealed string
 	var up int64
-	order := "''"
-	if table == "results" {
-		order = "order_id"
-	}
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, patient_id, key_hash, `+order+`, sealed, updated FROM `+table+` WHERE key_hash = ?`), keyHash).
+	err := c.queryRow(ctx, rowQuery(table), keyHash).
 		Scan(&r.ID, &r.PatientID, &r.KeyHash, &r.OrderID, &sealed, &up)
 	r.Sealed, r.Updated = unb64(sealed), fromNanos(up)
 	return r, notFound(err, table[:len(table)-1])
@@ -216,8 +279,7 @@ func (c *clinicalTx) GetEncounter(ctx context.Context, keyHash string) (Clinical
 }
 
 func (c *clinicalTx) PutEncounter(ctx context.Context, r ClinicalRow) error {
-	return c.exec(ctx, `INSERT INTO encounters (id, patient_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sealed = excluded.sealed, updated = excluded.updated`,
+	return c.exec(ctx, qPutEncounter,
 		r.ID, r.PatientID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
 }
 
@@ -226,8 +288,7 @@ func (c *clinicalTx) GetResult(ctx context.Context, keyHash string) (ClinicalRow
 }
 
 func (c *clinicalTx) PutResult(ctx context.Context, r ClinicalRow) error {
-	return c.exec(ctx, `INSERT INTO results (id, patient_id, order_id, key_hash, sealed, updated) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, order_id = excluded.order_id, sealed = excluded.sealed, updated = excluded.updated`,
+	return c.exec(ctx, qPutResult,
 		r.ID, r.PatientID, r.OrderID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
 }
 
@@ -235,16 +296,14 @@ func (c *clinicalTx) GetOrder(ctx context.Context, keyHash string) (OrderRow, er
 	var o OrderRow
 	var sealed string
 	var up int64
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT id, patient_id, key_hash, sample_id, status, sealed, updated FROM orders WHERE key_hash = ?`), keyHash).
+	err := c.queryRow(ctx, qGetOrder, keyHash).
 		Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up)
 	o.Sealed, o.Updated = unb64(sealed), fromNanos(up)
 	return o, notFound(err, "order")
 }
 
 func (c *clinicalTx) PutOrder(ctx context.Context, o OrderRow) error {
-	return c.exec(ctx, `INSERT INTO orders (id, patient_id, key_hash, sample_id, status, sealed, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sample_id = excluded.sample_id, status = excluded.status,
-			sealed = excluded.sealed, updated = excluded.updated`,
+	return c.exec(ctx, qPutOrder,
 		o.ID, o.PatientID, o.KeyHash, o.SampleID, o.Status, b64.EncodeToString(o.Sealed), nanos(o.Updated))
 }
 
@@ -271,14 +330,12 @@ func scanHL7(sc scanner) (HL7Message, error) {
 }
 
 func (c *clinicalTx) GetHL7Message(ctx context.Context, sender, controlID string) (HL7Message, error) {
-	m, err := scanHL7(c.tx.QueryRowContext(ctx, c.s.q(`SELECT `+hl7Cols+` FROM hl7_messages WHERE sender = ? AND control_id = ?`), sender, controlID))
+	m, err := scanHL7(c.queryRow(ctx, qGetHL7, sender, controlID))
 	return m, notFound(err, "HL7 message")
 }
 
 func (c *clinicalTx) PutHL7Message(ctx context.Context, m HL7Message) error {
-	return c.exec(ctx, `INSERT INTO hl7_messages (`+hl7Cols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, error = excluded.error, ack = excluded.ack,
-			patient_id = excluded.patient_id, sealed = excluded.sealed`,
+	return c.exec(ctx, qPutHL7,
 		m.ID, m.Sender, m.ControlID, nanos(m.Received), m.Type, m.State, m.Error, b64.EncodeToString(m.Ack), m.PatientID, b64.EncodeToString(m.Sealed))
 }
 
@@ -442,4 +499,12 @@ func (s *sqlStore) PatientOfSample(ctx context.Context, sampleID string) (string
 		return "", fmt.Errorf("catalog: orders of %d patients name the same sample", len(ids))
 	}
 	return ids[0], nil
+}
+
+func (c *clinicalTx) AppendAudit(ctx context.Context, es []AuditEvent) ([]AuditEvent, error) {
+	out, err := c.s.appendAudit(ctx, c.tx, es)
+	if err != nil {
+		return es, fmt.Errorf("catalog: audit: %w", err)
+	}
+	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -27,6 +28,7 @@ var migrations embed.FS
 type sqlStore struct {
 	db       *sql.DB
 	postgres bool
+	stmts    sync.Map // query -> *sql.Stmt, prepared once (clinical.go)
 }
 
 // Open connects to the catalog named by dsn and applies pending
@@ -69,6 +71,10 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		return nil, fmt.Errorf("catalog: connect: %s", redactDSN(err.Error(), dsn))
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.prepareClinical(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -197,7 +203,10 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 func (s *sqlStore) PutSample(ctx context.Context, sm Sample) error {
 	if sm.ID == "" {

@@ -44,6 +44,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	var cleanup cleanups
 	lk, err := app.OpenLake(ctx, cfg, a.Store, "server")
 	if err != nil {
 		return err
@@ -102,6 +103,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 		defer func() { stopExport(); <-done; sink.Close() }()
 		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
 	}
+	if err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup); err != nil {
+		return err
+	}
+	defer cleanup.run()
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
 	t := cfg.Server.TLS

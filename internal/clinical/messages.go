@@ -101,3 +101,15 @@ func (d *DB) FindPatient(ctx context.Context, ids []Identifier) (string, error) 
 	})
 	return pid, err
 }
+
+// Savepoint marks a point in the transaction that RollbackTo undoes
+// everything after; Release forgets it.
+func (t *Tx) Savepoint(name string) error  { return t.tx.Savepoint(t.ctx, name) }
+func (t *Tx) RollbackTo(name string) error { return t.tx.RollbackTo(t.ctx, name) }
+func (t *Tx) Release(name string) error    { return t.tx.Release(t.ctx, name) }
+
+// AppendAudit appends audit records in this transaction: they commit with
+// the records they describe, or not at all.
+func (t *Tx) AppendAudit(es []catalog.AuditEvent) ([]catalog.AuditEvent, error) {
+	return t.tx.AppendAudit(t.ctx, es)
+}

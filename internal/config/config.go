@@ -39,6 +39,28 @@ type Config struct {
 	Auth       Auth       `yaml:"auth"`
 	Audit      Audit      `yaml:"audit"`
 	Compliance Compliance `yaml:"compliance"`
+	HL7        HL7        `yaml:"hl7"`
+}
+
+// HL7 configures the MLLP listener and the outbound feed.
+type HL7 struct {
+	Listen      string        `yaml:"listen"`
+	TLS         bool          `yaml:"tls"`
+	AllowPlain  bool          `yaml:"allow_plain"`
+	MaxMessage  int           `yaml:"max_message"`
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	Outbound    HL7Outbound   `yaml:"outbound"`
+}
+
+// HL7Outbound is where results go as ORU^R01.
+type HL7Outbound struct {
+	Address     string        `yaml:"address"`
+	TLS         bool          `yaml:"tls"`
+	CAFile      string        `yaml:"ca_file"`
+	MaxAttempts int           `yaml:"max_attempts"`
+	Backoff     time.Duration `yaml:"backoff"`
+	MaxBackoff  time.Duration `yaml:"max_backoff"`
 }
 
 // Compliance records what the compliance check cannot see for itself.
@@ -410,6 +432,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Syslog.Address != "" && c.Audit.Syslog.CAFile == "" {
 		bad("audit.syslog.ca_file", "the SIEM's certificate is always verified: give the CA that signed it")
+	}
+	if h := c.HL7; h.Listen != "" {
+		host, _, err := net.SplitHostPort(h.Listen)
+		switch {
+		case err != nil:
+			bad("hl7.listen", "want HOST:PORT")
+		case !h.TLS && !h.AllowPlain && !isLoopback(host):
+			bad("hl7.tls", "MLLP off this machine must use TLS (hl7.tls: true, with server.tls's certificate), or set hl7.allow_plain on a network the site protects otherwise")
+		}
+		if h.MaxMessage < 1024 {
+			bad("hl7.max_message", "at least 1024 bytes")
+		}
+	}
+	if o := c.HL7.Outbound; o.Address != "" && (o.MaxAttempts < 1 || o.Backoff <= 0 || o.MaxBackoff < o.Backoff) {
+		bad("hl7.outbound", "max_attempts >= 1 and 0 < backoff <= max_backoff")
 	}
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")

@@ -1,0 +1,208 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/hl7/mllp"
+)
+
+const hl7Shared = "../../../shared/data/hl7v2"
+
+// hl7Server starts `clinomics serve` with an MLLP listener; it returns the
+// MLLP address and a func that kills the server with SIGKILL.
+func hl7Server(t *testing.T, s *sandbox, mllpAddr string) func() {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	if err := os.WriteFile(cfg, []byte("hl7:\n  listen: "+mllpAddr+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.login(t)
+	cmd := exec.Command(binary, "serve", "--listen", freePort(t))
+	cmd.Env = append(append([]string{}, s.env...), "CLINOMICS_CONFIG="+cfg)
+	logf, _ := os.OpenFile(filepath.Join(s.data, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait(); logf.Close() }
+	c := &mllp.Client{Addr: mllpAddr, Timeout: time.Second}
+	defer c.Close()
+	for range 100 {
+		if _, err := c.Send(context.Background(), []byte("MSH|^~\\&|PING|X|||20260101||ADT^A01|ping|P|2.5\rPID|1||PING^^^X")); err == nil {
+			return kill
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	kill()
+	log, _ := os.ReadFile(filepath.Join(s.data, "server.log"))
+	t.Fatalf("MLLP listener did not start:\n%s", log)
+	return nil
+}
+
+// TestHL7FeedErrorQueueAndReprocess sends the shared real messages with
+// `clinomics hl7 send`, then fixes one from the error queue.
+func TestHL7FeedErrorQueueAndReprocess(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, t.TempDir())
+	addr := freePort(t)
+	kill := hl7Server(t, s, addr)
+	defer kill()
+	files := []string{hl7Shared + "/hapi-hl7v2/ADT_A01.txt", hl7Shared + "/hapi-hl7v2/example_oml_o21.hl7", hl7Shared + "/efferent-hl7-dotnetcore/Sample-ORM.txt"}
+	bad := filepath.Join(t.TempDir(), "no_pid3.hl7")
+	os.WriteFile(bad, []byte("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|NOPID3|P|2.5.1\rPID|1||||Quill^Zora||19700101|F\r"), 0o600)
+	stdout, stderr, code := s.run(nil, append([]string{"hl7", "send", "--to", addr}, append(files, bad)...)...)
+	if code != 3 || !strings.Contains(stdout, "\tAA\t") || !strings.Contains(stdout, "no_pid3.hl7 #1\tAE") {
+		t.Fatalf("hl7 send: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Sent again: the same ACKs, nothing stored twice.
+	again, _, _ := s.run(nil, append([]string{"hl7", "send", "--to", addr}, files[0])...)
+	if first := strings.SplitN(stdout, "\n", 2)[0]; strings.Fields(again)[1] != strings.Fields(first)[1] {
+		t.Errorf("duplicate answered %q, first %q", again, first)
+	}
+	kill()
+	errs, _, _ := s.run(nil, "hl7", "errors", "--json")
+	if !strings.Contains(errs, "NOPID3") || !strings.Contains(errs, "PID-3") || strings.Contains(errs, "Quill") {
+		t.Fatalf("hl7 errors:\n%s", errs)
+	}
+	id := errs[strings.Index(errs, `"ID": "`)+7:]
+	id = id[:strings.Index(id, `"`)]
+	fixed := filepath.Join(t.TempDir(), "fixed.hl7")
+	os.WriteFile(fixed, []byte("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|NOPID3|P|2.5.1\rPID|1||MRN77^^^HOSP^MR||Quill^Zora||19700101|F\r"), 0o600)
+	if out, e, code := s.run(nil, "hl7", "reprocess", id); code != 3 || !strings.Contains(e, "still not applied") {
+		t.Fatalf("reprocess as stored: %d %s %s", code, out, e)
+	}
+	if out, e, code := s.run(nil, "hl7", "reprocess", id, "--file", fixed); code != 0 || !strings.Contains(out, "processed") {
+		t.Fatalf("reprocess fixed: %d %s %s", code, out, e)
+	}
+	if errs, _, _ := s.run(nil, "hl7", "errors"); strings.Contains(errs, "NOPID3") {
+		t.Fatalf("fixed message still in the error queue:\n%s", errs)
+	}
+	if out, e, code := s.run(nil, "audit", "verify"); code != 0 {
+		t.Fatalf("audit verify: %s %s", out, e)
+	}
+}
+
+// TestHL7CrashLosesNothing streams messages from 4 connections while the
+// server is killed with SIGKILL; after a restart every message that was
+// acknowledged is in the database exactly once, and the senders' resends
+// of the unacknowledged ones complete the set.
+func TestHL7CrashLosesNothing(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, t.TempDir())
+	addr := freePort(t)
+	kill := hl7Server(t, s, addr)
+	const conns, perConn = 4, 1500
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	stream := func(k int, untilFail bool) {
+		defer wg.Done()
+		c := &mllp.Client{Addr: addr, Timeout: 5 * time.Second}
+		defer c.Close()
+		for i := range perConn {
+			ctl := fmt.Sprintf("K%d-%05d", k, i)
+			mu.Lock()
+			done := acked[ctl]
+			mu.Unlock()
+			if done {
+				continue
+			}
+			msg := fmt.Sprintf("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301%06d||ADT^A08^ADT_A01|%s|P|2.5.1\rPID|1||M%d-%d^^^HOSP^MR||Name%d||19700101|F", i, ctl, k, i%50, i)
+			ack, err := c.Send(context.Background(), []byte(msg))
+			if err != nil {
+				if untilFail {
+					return
+				}
+				t.Errorf("%s after the restart: %v", ctl, err)
+				return
+			}
+			if strings.Contains(string(ack), "MSA|AA|"+ctl) {
+				mu.Lock()
+				acked[ctl] = true
+				mu.Unlock()
+			}
+		}
+	}
+	for k := range conns {
+		wg.Add(1)
+		go stream(k, true)
+	}
+	// Kill the server while the messages flow.
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= conns*perConn/4 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	kill()
+	wg.Wait()
+	mu.Lock()
+	before := len(acked)
+	ackedBefore := make(map[string]bool, len(acked))
+	for k := range acked {
+		ackedBefore[k] = true
+	}
+	mu.Unlock()
+	t.Logf("%d messages acknowledged before the kill", before)
+
+	store, err := catalog.Open(context.Background(), filepath.Join(s.data, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	ms, err := store.ListHL7Messages(context.Background(), "processed", 1_000_000)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		stored[m.ControlID]++
+	}
+	for ctl := range ackedBefore {
+		if stored[ctl] != 1 {
+			t.Fatalf("%s was acknowledged but is stored %d times after the crash", ctl, stored[ctl])
+		}
+	}
+	// Restart; the senders send what was not acknowledged.
+	kill = hl7Server(t, s, addr)
+	defer kill()
+	for k := range conns {
+		wg.Add(1)
+		go stream(k, false)
+	}
+	wg.Wait()
+	kill()
+	store, err = catalog.Open(context.Background(), filepath.Join(s.data, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ms, _ = store.ListHL7Messages(context.Background(), "processed", 1_000_000)
+	count := map[string]int{}
+	for _, m := range ms {
+		if strings.HasPrefix(m.ControlID, "K") {
+			count[m.ControlID]++
+		}
+	}
+	if len(count) != conns*perConn {
+		t.Fatalf("%d distinct messages stored, want %d", len(count), conns*perConn)
+	}
+	for ctl, n := range count {
+		if n != 1 {
+			t.Fatalf("%s stored %d times", ctl, n)
+		}
+	}
+}

@@ -1,0 +1,368 @@
+// Package inbox is the front door for HL7 v2 messages: each message is
+// parsed, checked, stored (sealed) and mapped into the clinical database
+// in one durable transaction, and only then acknowledged — AA (or CA in
+// enhanced mode) means the message is safe. A message that cannot be
+// applied is stored in the error queue with its reason and answered AE
+// (CE); one that cannot be read or is not supported is answered AR (CR)
+// and kept in the error queue too, so nothing acknowledged or refused is
+// lost. A message whose sender and control id (MSH-3/4, MSH-10) were seen
+// before gets the original ACK again and is not applied twice.
+//
+// Messages from all connections go through one writer in arrival order
+// (HL7 ordering per patient holds), committed in groups: one disk sync
+// covers every message in the group, and a savepoint per message lets one
+// fail without the others.
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/audit"
+	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/hl7"
+	"github.com/clinomics/clinomics/internal/hl7/mllp"
+)
+
+// Message states in the catalog.
+const (
+	StateProcessed = "processed"
+	StateError     = "error"    // could not be applied (AE/CE): fix and reprocess
+	StateRejected  = "rejected" // could not be read or is not supported (AR/CR)
+)
+
+// AuditLog is told about the audit records the inbox writes in its own
+// transactions (one per message, committed with it), so that its signed
+// checkpoints cover them (audit.Log).
+type AuditLog interface {
+	Appended(es []catalog.AuditEvent)
+}
+
+// Inbox receives messages. Start it before use; Close drains it.
+type Inbox struct {
+	DB       *clinical.DB
+	Audit    AuditLog // may be nil
+	Log      *slog.Logger
+	MaxBatch int // messages per transaction; default 64
+	Limits   hl7.Limits
+	now      func() time.Time
+
+	queue chan *pending
+	done  chan struct{}
+}
+
+type pending struct {
+	ctx    context.Context
+	source string
+	raw    []byte
+	msg    *hl7.Message // nil when it could not be parsed
+	perr   error
+	ack    []byte
+	state  string
+	result Applied
+	err    error // commit failed: no ACK
+	ready  chan struct{}
+}
+
+// Start begins the writer.
+func (in *Inbox) Start() {
+	if in.MaxBatch <= 0 {
+		in.MaxBatch = 64
+	}
+	if in.Log == nil {
+		in.Log = slog.New(slog.DiscardHandler)
+	}
+	if in.now == nil {
+		in.now = time.Now
+	}
+	in.queue = make(chan *pending, 4*in.MaxBatch)
+	in.done = make(chan struct{})
+	go in.writer()
+}
+
+// Close stops accepting and waits for the messages in flight.
+func (in *Inbox) Close() {
+	close(in.queue)
+	<-in.done
+}
+
+var _ mllp.Handler = (*Inbox)(nil)
+
+// HandleMLLP implements mllp.Handler: the ACK for msg, or nil (close the
+// connection, the sender retries) when the message could not be made safe.
+func (in *Inbox) HandleMLLP(ctx context.Context, peer mllp.Peer, msg []byte) []byte {
+	ack, err := in.Receive(ctx, "mllp:"+peer.Addr.String(), msg)
+	if err != nil {
+		in.Log.Error("hl7: message not stored; no ACK sent", "peer", peer.Addr.String(), "bytes", len(msg), "err", err.Error())
+		return nil
+	}
+	return ack
+}
+
+// Receive handles one message from source and returns its ACK once the
+// message is durably stored. An error means it was not stored (and must
+// not be acknowledged).
+func (in *Inbox) Receive(ctx context.Context, source string, raw []byte) ([]byte, error) {
+	p := &pending{ctx: ctx, source: source, raw: raw, ready: make(chan struct{})}
+	p.msg, p.perr = in.Limits.Parse(raw)
+	if p.perr == nil {
+		p.perr = Supported.Check(p.msg)
+	}
+	select {
+	case in.queue <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-p.ready
+	return p.ack, p.err
+}
+
+// writer commits messages in groups, in arrival order.
+func (in *Inbox) writer() {
+	defer close(in.done)
+	for p := range in.queue {
+		batch := []*pending{p}
+	fill:
+		for len(batch) < in.MaxBatch {
+			select {
+			case q, ok := <-in.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, q)
+			default:
+				break fill
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+func (in *Inbox) commit(batch []*pending) {
+	ctx := context.Background()
+	var appended []catalog.AuditEvent
+	err := in.DB.Update(ctx, func(tx *clinical.Tx) error {
+		var es []catalog.AuditEvent
+		for i, p := range batch {
+			if err := in.one(ctx, tx, i, p); err != nil {
+				return err
+			}
+			if e, ok := auditOf(p); ok {
+				es = append(es, e)
+			}
+		}
+		var err error
+		appended, err = tx.AppendAudit(es)
+		return err
+	})
+	if err != nil && len(batch) > 1 {
+		// Something failed for the whole group (the database): try each
+		// message alone so one bad write does not hold the others.
+		for _, p := range batch {
+			in.commit([]*pending{p})
+		}
+		return
+	}
+	for _, p := range batch {
+		if err != nil {
+			p.ack, p.err = nil, err
+		}
+		close(p.ready)
+	}
+	if err == nil && in.Audit != nil {
+		in.Audit.Appended(appended)
+	}
+}
+
+// one stores and applies one message inside the group's transaction.
+func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) error {
+	now := in.now()
+	ctl := fmt.Sprintf("ACK%d", now.UnixNano())
+	if p.msg == nil { // unreadable: reject, keep it in the error queue
+		ack := hl7.AckUnparsed(p.raw, p.perr, now, ctl)
+		p.ack, p.state = ack.Bytes(), StateRejected
+		return tx.PutMessage(catalog.HL7Message{ID: clinical.NewMessageID(), Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
+			Received: now, Type: "", State: StateRejected, Error: hl7.AckErrorFor(p.perr).Message, Ack: p.ack}, p.raw)
+	}
+	h := p.msg.Header()
+	sender := h.SendingApp.Namespace + "^" + h.SendingFacility.Namespace
+	mode := hl7.AckMode(p.msg)
+	if prev, err := tx.Message(sender, h.ControlID); err == nil {
+		p.ack, p.state = prev.Ack, "duplicate"
+		return nil
+	} else if !errors.Is(err, clinical.ErrNotFound) {
+		return err
+	}
+	m := catalog.HL7Message{ID: clinical.NewMessageID(), Sender: sender, ControlID: h.ControlID, Received: now, Type: h.Type.String()}
+	if h.ControlID == "" {
+		m.ControlID = "none-" + m.ID // nothing to deduplicate by
+	}
+	if p.perr != nil {
+		ack := hl7.Ack(p.msg, mode.Reject(), []hl7.AckError{hl7.AckErrorFor(p.perr)}, now, ctl)
+		p.ack, p.state = ack.Bytes(), StateRejected
+		m.State, m.Error, m.Ack = StateRejected, hl7.AckErrorFor(p.perr).Message, p.ack
+		return tx.PutMessage(m, p.raw)
+	}
+	sp := fmt.Sprintf("m%d", i)
+	if err := tx.Savepoint(sp); err != nil {
+		return err
+	}
+	res, aerr := Apply(tx, p.msg)
+	if aerr != nil {
+		if err := tx.RollbackTo(sp); err != nil {
+			return err
+		}
+		ae := hl7.AckErrorFor(aerr)
+		ae.Message = errText(aerr)
+		if errors.Is(aerr, clinical.ErrConflict) {
+			ae.Code = hl7.CodeDuplicateKey
+		}
+		ack := hl7.Ack(p.msg, mode.Error(), []hl7.AckError{ae}, now, ctl)
+		p.ack, p.state = ack.Bytes(), StateError
+		m.State, m.Error, m.Ack = StateError, ae.Message, p.ack
+		var pe *hl7.ParseError
+		if !errors.As(aerr, &pe) && !errors.Is(aerr, clinical.ErrConflict) {
+			in.Log.Error("hl7: message not applied", "message", m.ID, "type", m.Type, "err", aerr.Error())
+		}
+	} else {
+		ack := hl7.Ack(p.msg, mode.Accept(), nil, now, ctl)
+		p.ack, p.state, p.result = ack.Bytes(), StateProcessed, res
+		m.State, m.Ack, m.PatientID = StateProcessed, p.ack, res.PatientID
+	}
+	if err := tx.PutMessage(m, p.raw); err != nil {
+		return err
+	}
+	return tx.Release(sp)
+}
+
+// auditOf is the audit record of what a stored message did; a duplicate
+// did nothing.
+func auditOf(p *pending) (catalog.AuditEvent, bool) {
+	if p.state == "duplicate" {
+		return catalog.AuditEvent{}, false
+	}
+	e := catalog.AuditEvent{Actor: "hl7:" + senderOf(p), Source: p.source, Action: "hl7.receive", Resource: typeOf(p),
+		Patient: p.result.PatientID, Outcome: audit.OK}
+	switch p.state {
+	case StateError:
+		e.Outcome, e.Detail = audit.Error, "stored in the error queue"
+	case StateRejected:
+		e.Outcome, e.Detail = audit.Refused, "rejected; stored in the error queue"
+	}
+	e, err := audit.Check(e)
+	if err != nil { // an unprintable sender name: record it without
+		e.Actor = "hl7:unknown"
+		e, _ = audit.Check(e)
+	}
+	return e, true
+}
+
+func senderOf(p *pending) string {
+	if p.msg == nil {
+		return "unknown"
+	}
+	h := p.msg.Header()
+	s := h.SendingApp.Namespace + "@" + h.SendingFacility.Namespace
+	if s == "@" {
+		return "unknown"
+	}
+	return s
+}
+
+func typeOf(p *pending) string {
+	if p.msg == nil {
+		return "unparsed"
+	}
+	return "message:" + p.msg.Type().String()
+}
+
+// Reprocess applies a message from the error queue again: its stored body,
+// or fixed (a corrected copy) when given. It returns the new state and,
+// when it is still not applied, the reason.
+func (in *Inbox) Reprocess(ctx context.Context, st interface {
+	GetHL7MessageByID(ctx context.Context, id string) (catalog.HL7Message, error)
+}, id string, fixed []byte, actor string) (string, string, error) {
+	m, err := st.GetHL7MessageByID(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	if m.State == StateProcessed {
+		return m.State, "", fmt.Errorf("message %s was processed already", id)
+	}
+	raw := fixed
+	if raw == nil {
+		if raw, err = in.DB.MessageBody(m); err != nil {
+			return "", "", err
+		}
+	}
+	msg, perr := in.Limits.Parse(raw)
+	if perr == nil {
+		perr = Supported.Check(msg)
+	}
+	if perr != nil {
+		return m.State, hl7.AckErrorFor(perr).Message, nil
+	}
+	var res Applied
+	var aerr error
+	var appended []catalog.AuditEvent
+	err = in.DB.Update(ctx, func(tx *clinical.Tx) error {
+		if err := tx.Savepoint("re"); err != nil {
+			return err
+		}
+		res, aerr = Apply(tx, msg)
+		if aerr != nil {
+			if err := tx.RollbackTo("re"); err != nil {
+				return err
+			}
+			m.Error = errText(aerr)
+			return tx.PutMessage(m, raw)
+		}
+		m.State, m.Error, m.PatientID = StateProcessed, "", res.PatientID
+		if h := msg.Header(); m.Type == "" {
+			m.Type = h.Type.String()
+		}
+		if err := tx.PutMessage(m, raw); err != nil {
+			return err
+		}
+		e, err := audit.Check(catalog.AuditEvent{Actor: actor, Source: "cli", Action: "hl7.reprocess",
+			Resource: "message:" + id, Patient: res.PatientID, Outcome: audit.OK})
+		if err != nil {
+			return err
+		}
+		out, err := tx.AppendAudit([]catalog.AuditEvent{e})
+		if err != nil {
+			return err
+		}
+		appended = out
+		return tx.Release("re")
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if aerr != nil {
+		return m.State, m.Error, nil
+	}
+	if in.Audit != nil {
+		in.Audit.Appended(appended)
+	}
+	return m.State, "", nil
+}
+
+var _ mllp.OversizeHandler = (*Inbox)(nil)
+
+// HandleMLLPOversize answers a message over the size limit with AR/CR
+// (error 207, naming the limit), built from its MSH; the message itself
+// was discarded by the listener, so nothing of it is kept.
+func (in *Inbox) HandleMLLPOversize(ctx context.Context, peer mllp.Peer, head []byte, size int64) []byte {
+	in.Log.Warn("hl7: message over the size limit refused", "peer", peer.Addr.String(), "bytes", size)
+	now := in.now()
+	err := &hl7.ParseError{Location: hl7.Location{Segment: "MSH", Sequence: 1}, Err: hl7.ErrTooLarge}
+	if m, perr := in.Limits.Parse(head); perr == nil {
+		return hl7.Ack(m, hl7.AckMode(m).Reject(), []hl7.AckError{hl7.AckErrorFor(err)}, now, fmt.Sprintf("ACK%d", now.UnixNano())).Bytes()
+	}
+	return hl7.AckUnparsed(head, err, now, fmt.Sprintf("ACK%d", now.UnixNano())).Bytes()
+}

@@ -1,0 +1,295 @@
+package inbox
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/hl7"
+)
+
+// Supported is what the mapping takes; anything else is rejected (AR/CR
+// 200 or 201) before it is stored as processed.
+var Supported = hl7.Supported{Types: map[string][]string{
+	"ADT": {"A01", "A03", "A04", "A08", "A40"},
+	"ORM": {"O01"},
+	"OML": {"O21"},
+	"ORU": {"R01"},
+}}
+
+// at is a mapping problem at a position of the message.
+func at(seg string, seq, field int, err error) error {
+	return &hl7.ParseError{Location: hl7.Location{Segment: seg, Sequence: seq, Field: field}, Err: err}
+}
+
+// Applied is what a message changed.
+type Applied struct {
+	PatientID string
+	Orders    int
+	Results   int
+}
+
+// Apply maps msg into the clinical database: ADT A01/A04/A08/A03 to the
+// patient and the visit, A40 to a merge, ORM^O01 and OML^O21 to orders
+// (genetic test orders linked to their specimen, the lab's sample id),
+// ORU^R01 to results. asOf is the message time; an older message does not
+// overwrite newer data.
+func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
+	var out Applied
+	asOf := time.Time{}
+	if t, err := msg.Time(); err == nil && !t.IsZero() {
+		asOf = t.In(time.UTC)
+	}
+	typ := msg.Type()
+	pidSeg := msg.First("PID")
+	if pidSeg == nil {
+		return out, at("PID", 1, 0, hl7.ErrNoSegment)
+	}
+	pid, err := hl7.ReadPID(pidSeg)
+	if err != nil && !errors.Is(err, hl7.ErrDataType) {
+		return out, err
+	}
+	patient := patientOf(pid, asOf)
+	if len(patient.Identifiers) == 0 {
+		return out, at("PID", 1, 3, hl7.ErrRequired)
+	}
+
+	switch typ.Code {
+	case "ADT":
+		if typ.Trigger == "A40" {
+			mrgSeg := msg.First("MRG")
+			if mrgSeg == nil {
+				return out, at("MRG", 1, 0, hl7.ErrNoSegment)
+			}
+			mrg, err := hl7.ReadMRG(mrgSeg)
+			if err != nil && !errors.Is(err, hl7.ErrDataType) {
+				return out, err
+			}
+			var prior []clinical.Identifier
+			for _, cx := range mrg.PriorIdentifiers {
+				prior = append(prior, identifierOf(cx))
+			}
+			if len(prior) == 0 {
+				return out, at("MRG", 1, 1, hl7.ErrRequired)
+			}
+			out.PatientID, err = tx.MergePatients(patient, prior)
+			return out, err
+		}
+		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
+			return out, err
+		}
+		if pv1Seg := msg.First("PV1"); pv1Seg != nil {
+			pv1, err := hl7.ReadPV1(pv1Seg)
+			if err != nil && !errors.Is(err, hl7.ErrDataType) {
+				return out, err
+			}
+			if pv1.VisitNumber.ID != "" {
+				e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
+					Class: pv1.Class, Location: location(pv1.Location), Admit: dtm(pv1.AdmitTime), Discharge: dtm(pv1.DischargeTime),
+					Status: map[string]string{"A01": "admitted", "A03": "discharged", "A04": "registered"}[typ.Trigger], AsOf: asOf}
+				if e.Status == "" { // A08: an update keeps the visit's state
+					e.Status = "updated"
+				}
+				if _, err := tx.UpsertEncounter(out.PatientID, e); err != nil {
+					return out, err
+				}
+			}
+		}
+		return out, nil
+
+	case "ORM", "OML", "ORU":
+		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
+			return out, err
+		}
+		groups := msg.Orders()
+		if len(groups) == 0 {
+			return out, at("OBR", 1, 0, hl7.ErrNoSegment)
+		}
+		for _, g := range groups {
+			o, err := orderOf(g, asOf, typ.Code == "ORU")
+			if err != nil {
+				return out, err
+			}
+			oid, err := tx.UpsertOrder(out.PatientID, o)
+			if err != nil {
+				return out, err
+			}
+			out.Orders++
+			for _, s := range g.OBX {
+				obx, err := hl7.ReadOBX(s)
+				if err != nil && !errors.Is(err, hl7.ErrDataType) {
+					return out, err
+				}
+				r := clinical.Result{SetID: obx.SetID, Code: obx.Observation.Code, CodeSystem: obx.Observation.System, Display: obx.Observation.Text,
+					SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code, Status: obx.Status,
+					Observed: dtm(obx.ObservationTime), AsOf: asOf}
+				if r.Code == "" {
+					return out, at("OBX", 0, 3, hl7.ErrRequired)
+				}
+				if _, err := tx.UpsertResult(out.PatientID, oid, r); err != nil {
+					return out, err
+				}
+				out.Results++
+			}
+		}
+		return out, nil
+	}
+	return out, at("MSH", 1, 9, hl7.ErrUnsupportedType)
+}
+
+func identifierOf(cx hl7.CX) clinical.Identifier {
+	auth := cx.AssigningAuthority.Namespace
+	if auth == "" {
+		auth = cx.AssigningAuthority.UniversalID
+	}
+	return clinical.Identifier{Value: cx.ID, Authority: auth, Type: cx.TypeCode}
+}
+
+func patientOf(pid hl7.PID, asOf time.Time) clinical.Patient {
+	p := clinical.Patient{BirthDate: dtm(pid.BirthDate), Sex: pid.Sex, Deceased: pid.Deceased, AsOf: asOf}
+	for _, cx := range pid.Identifiers {
+		if cx.ID != "" {
+			p.Identifiers = append(p.Identifiers, identifierOf(cx))
+		}
+	}
+	if len(p.Identifiers) == 0 && pid.ExternalID.ID != "" { // before v2.3.1
+		p.Identifiers = append(p.Identifiers, identifierOf(pid.ExternalID))
+	}
+	for _, n := range pid.Names {
+		if n.Type == "" || n.Type == "L" {
+			p.Family, p.Given, p.Middle = n.Family, n.Given, n.Middle
+			break
+		}
+	}
+	return p
+}
+
+// orderOf reads an order group. The placer order number comes from ORC-2,
+// else OBR-2; for results (ORU) without one, the filler number stands in.
+func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
+	o := clinical.Order{AsOf: asOf, Status: "new"}
+	if g.ORC != nil {
+		orc, err := hl7.ReadORC(g.ORC)
+		if err != nil && !errors.Is(err, hl7.ErrDataType) {
+			return o, err
+		}
+		o.PlacerNumber, o.PlacerIssuer = orc.Placer.ID, orc.Placer.Namespace
+		o.FillerNumber = orc.Filler.ID
+		o.Status = orderStatus(orc.Control, orc.Status, o.Status)
+		if len(orc.OrderingProvider) > 0 {
+			o.Orderer = orc.OrderingProvider[0].ID
+		}
+	}
+	if g.OBR != nil {
+		obr, err := hl7.ReadOBR(g.OBR)
+		if err != nil && !errors.Is(err, hl7.ErrDataType) {
+			return o, err
+		}
+		if o.PlacerNumber == "" {
+			o.PlacerNumber, o.PlacerIssuer = obr.Placer.ID, obr.Placer.Namespace
+		}
+		if o.FillerNumber == "" {
+			o.FillerNumber = obr.Filler.ID
+		}
+		o.Code, o.CodeSystem, o.Display = obr.Service.Code, obr.Service.System, obr.Service.Text
+		o.Ordered = dtm(obr.ObservationTime)
+		o.Specimen = obr.Specimen.Code
+		if result {
+			o.Status = resultStatus(obr.ResultStatus)
+		}
+	}
+	if o.PlacerNumber == "" && result {
+		o.PlacerNumber, o.PlacerIssuer = o.FillerNumber, "filler"
+	}
+	if o.PlacerNumber == "" {
+		return o, at("ORC", 1, 2, hl7.ErrRequired)
+	}
+	for _, s := range g.SPM {
+		spm, err := hl7.ReadSPM(s)
+		if err != nil && !errors.Is(err, hl7.ErrDataType) {
+			return o, err
+		}
+		if id := spm.PlacerID.ID; id != "" && o.SampleID == "" {
+			o.SampleID = id
+		} else if id := spm.FillerID.ID; id != "" && o.SampleID == "" {
+			o.SampleID = id
+		}
+		if spm.Type.Code != "" {
+			o.Specimen = spm.Type.Code
+		}
+	}
+	o.Genetic = isGenetic(o)
+	return o, nil
+}
+
+// isGenetic tells genetic test orders: LOINC codes of genetic analyses,
+// or a service text that names one.
+func isGenetic(o clinical.Order) bool {
+	text := strings.ToLower(o.Display + " " + o.Code)
+	for _, w := range []string{"genetic", "genomic", "sequenc", "exome", "genome", "gene panel", "pharmacogen", "germline", "variant"} {
+		if strings.Contains(text, w) {
+			return true
+		}
+	}
+	switch o.Code {
+	case "51969-4", "81247-9", "55233-1", "69548-6", "94076-7":
+		return true
+	}
+	return false
+}
+
+func orderStatus(control, status, cur string) string {
+	switch control {
+	case "CA", "OC", "DC":
+		return "cancelled"
+	case "NW", "XO", "SC":
+	}
+	switch status {
+	case "CM":
+		return "completed"
+	case "IP", "A", "SC":
+		return "in-progress"
+	case "CA", "DC":
+		return "cancelled"
+	}
+	return cur
+}
+
+func resultStatus(s string) string {
+	switch s {
+	case "F", "C":
+		return "completed"
+	case "X":
+		return "cancelled"
+	case "":
+		return "completed"
+	}
+	return "in-progress"
+}
+
+func dtm(d hl7.DTM) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func location(l hl7.PL) string {
+	return strings.Trim(strings.Join([]string{l.PointOfCare, l.Room, l.Bed}, "^"), "^")
+}
+
+// errText is the public reason of a mapping error: positions and codes,
+// never values.
+func errText(err error) string {
+	var pe *hl7.ParseError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Error()
+	case errors.Is(err, clinical.ErrConflict):
+		return "the message's identifiers or order numbers belong to another patient; held for review"
+	case errors.Is(err, clinical.ErrNoIdentifier):
+		return "PID-3: no patient identifier"
+	}
+	return "the message could not be applied; the receiver logged the cause"
+}
