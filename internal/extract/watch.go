@@ -1,0 +1,203 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Subfolders of a watched folder.
+const (
+	DoneDir    = "done"    // files loaded, rejects or not
+	FailedDir  = "failed"  // files that cannot be loaded as they are (a *FileError)
+	RejectsDir = "rejects" // <file>.rejects.csv for each load, mode 0600
+)
+
+// Watch states of a file.
+const (
+	WatchDone    = "done"    // loaded and moved to done/
+	WatchFailed  = "failed"  // cannot be loaded as it is; moved to failed/
+	WatchRetry   = "retry"   // the load failed for a reason outside the file; left for the next scan
+	WatchWaiting = "waiting" // changed less than MinAge ago; left for the next scan
+)
+
+// DefaultMinAge is Watch.MinAge when zero.
+const DefaultMinAge = 10 * time.Second
+
+// Watch loads the extract files that appear in one folder, each once, in
+// the order of their names, with one Loader (one mapping). Loaded files
+// move to done/, files that cannot be loaded to failed/; each load's
+// rejected rows go to rejects/<file>.rejects.csv. Moves are renames
+// within the folder's file system, so a file is in exactly one place.
+//
+// Files are taken in name order because the watermark assumes time
+// order: a scan stops at the first file that is still being written or
+// whose load fails for a reason outside the file (the database), so a
+// later extract is never loaded before an earlier one. Name extracts so
+// that name order is time order (PATIENTS_20250101T0200.txt). One Watch
+// per folder.
+type Watch struct {
+	Dir     string
+	Pattern string // filepath.Match pattern for file names, e.g. "PATIENTS_*.txt"; every file when empty
+	Loader  *Loader
+	// MinAge is how long a file must be unchanged before it is loaded, for
+	// senders that write in place; senders that write a temporary name and
+	// rename it make this moot. DefaultMinAge when zero.
+	MinAge time.Duration
+	Log    *slog.Logger
+	Now    func() time.Time // time.Now when nil
+}
+
+// WatchResult is what a scan did with one file.
+type WatchResult struct {
+	File    string // name within Dir
+	State   string // WatchDone, WatchFailed, WatchRetry or WatchWaiting
+	Summary Summary
+	Err     error  // why a file failed or is to be retried
+	MovedTo string // path of the file after the move
+}
+
+// Scan loads the waiting files once, in name order. It returns an error
+// only when Dir cannot be read or a file cannot be moved; a file's own
+// outcome is in its result.
+func (w *Watch) Scan(ctx context.Context) ([]WatchResult, error) {
+	entries, err := os.ReadDir(w.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("extract watch: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if w.Pattern != "" {
+			ok, err := filepath.Match(w.Pattern, name)
+			if err != nil {
+				return nil, fmt.Errorf("extract watch: pattern: %w", err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	now := time.Now
+	if w.Now != nil {
+		now = w.Now
+	}
+	minAge := w.MinAge
+	if minAge == 0 {
+		minAge = DefaultMinAge
+	}
+	var out []WatchResult
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		path := filepath.Join(w.Dir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			return out, fmt.Errorf("extract watch: %w", err)
+		}
+		if now().Sub(fi.ModTime()) < minAge {
+			out = append(out, WatchResult{File: name, State: WatchWaiting})
+			break
+		}
+		if err := os.MkdirAll(filepath.Join(w.Dir, RejectsDir), 0o700); err != nil {
+			return out, fmt.Errorf("extract watch: %w", err)
+		}
+		sum, err := w.Loader.LoadFile(ctx, path, filepath.Join(w.Dir, RejectsDir, name+".rejects.csv"))
+		res := WatchResult{File: name, Summary: sum, Err: err}
+		var fe *FileError
+		switch {
+		case err == nil:
+			res.State = WatchDone
+			res.MovedTo, err = moveInto(w.Dir, DoneDir, name)
+		case errors.As(err, &fe):
+			res.State = WatchFailed
+			res.MovedTo, err = moveInto(w.Dir, FailedDir, name)
+		default:
+			res.State = WatchRetry
+			err = nil
+		}
+		out = append(out, res)
+		if w.Log != nil {
+			if res.Err != nil {
+				w.Log.Warn("extract file", "file", name, "state", res.State, "err", loggable(res.Err))
+			} else {
+				w.Log.Info("extract file", "file", name, "state", res.State, "summary", sum.String())
+			}
+		}
+		if err != nil {
+			return out, fmt.Errorf("extract watch: %w", err)
+		}
+		if res.State == WatchRetry {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Run scans every interval until ctx is done. Scan errors are logged and
+// the next scan tries again.
+func (w *Watch) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Scan(ctx); err != nil && ctx.Err() == nil && w.Log != nil {
+			w.Log.Error("extract watch", "dir", w.Dir, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// moveInto renames dir/name into dir/sub/, as name or, when that is
+// taken, name with .1, .2, ... before its extension.
+func moveInto(dir, sub, name string) (string, error) {
+	into := filepath.Join(dir, sub)
+	if err := os.MkdirAll(into, 0o700); err != nil {
+		return "", err
+	}
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	target := filepath.Join(into, name)
+	for n := 1; ; n++ {
+		if _, err := os.Lstat(target); errors.Is(err, os.ErrNotExist) {
+			break
+		} else if err != nil {
+			return "", err
+		}
+		target = filepath.Join(into, stem+"."+strconv.Itoa(n)+ext)
+	}
+	if err := os.Rename(filepath.Join(dir, name), target); err != nil {
+		return "", err
+	}
+	for _, d := range []string{into, dir} {
+		if err := syncDir(d); err != nil {
+			return target, err
+		}
+	}
+	return target, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
