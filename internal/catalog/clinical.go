@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -171,9 +172,14 @@ func (c *clinicalTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// prepareClinical prepares the hot statements of the clinical tables.
+// prepareClinical prepares the hot statements of the clinical tables
+// (and, on SQLite, the inbox's per-message savepoint).
 func (s *sqlStore) prepareClinical(ctx context.Context) error {
-	for _, q := range clinicalQueries {
+	qs := clinicalQueries
+	if !s.postgres {
+		qs = append(slices.Clone(qs), `SAVEPOINT sp_m`, `ROLLBACK TO SAVEPOINT sp_m`, `RELEASE SAVEPOINT sp_m`)
+	}
+	for _, q := range qs {
 		st, err := s.db.PrepareContext(ctx, s.q(q))
 		if err != nil {
 			return fmt.Errorf("catalog: preparing %q: %w", q, err)

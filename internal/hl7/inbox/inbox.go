@@ -207,7 +207,7 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) er
 		m.State, m.Error, m.Ack = StateRejected, hl7.AckErrorFor(p.perr).Message, p.ack
 		return tx.PutMessage(m, p.raw)
 	}
-	sp := fmt.Sprintf("m%d", i)
+	const sp = "m" // released or rolled back before the next message's
 	if err := tx.Savepoint(sp); err != nil {
 		return err
 	}
