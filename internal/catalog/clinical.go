@@ -91,6 +91,10 @@ type ClinicalTx interface {
 	// Store.AppendAuditBatch: they commit (or not) with the records they
 	// describe.
 	AppendAudit(ctx context.Context, es []AuditEvent) ([]AuditEvent, error)
+	// Watermark returns an extract source's watermark (zero when none);
+	// PutWatermark moves it forward (never back).
+	Watermark(ctx context.Context, source string) (time.Time, error)
+	PutWatermark(ctx context.Context, source string, t time.Time) error
 	Savepoint(ctx context.Context, name string) error
 	RollbackTo(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
@@ -513,4 +517,21 @@ func (c *clinicalTx) AppendAudit(ctx context.Context, es []AuditEvent) ([]AuditE
 		return es, fmt.Errorf("catalog: audit: %w", err)
 	}
 	return out, nil
+}
+
+func (c *clinicalTx) Watermark(ctx context.Context, source string) (time.Time, error) {
+	var n int64
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT watermark FROM extract_watermarks WHERE source = ?`), source).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("catalog: %w", err)
+	}
+	return fromNanos(n), nil
+}
+
+func (c *clinicalTx) PutWatermark(ctx context.Context, source string, t time.Time) error {
+	return c.exec(ctx, `INSERT INTO extract_watermarks (source, watermark) VALUES (?, ?)
+		ON CONFLICT (source) DO UPDATE SET watermark = excluded.watermark WHERE excluded.watermark > extract_watermarks.watermark`, source, nanos(t))
 }

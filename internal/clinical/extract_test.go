@@ -1,0 +1,90 @@
+package clinical_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/extract"
+)
+
+func loadFile(t testing.TB, f fixture, mapping, file string) extract.Summary {
+	t.Helper()
+	m, err := extract.LoadMapping(mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &extract.Loader{Mapping: m, Sink: clinical.ExtractSink{DB: f.db}}
+	sum, err := l.LoadFile(context.Background(), file, filepath.Join(f.dir, filepath.Base(file)+".rejects.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// TestExtractsIntoTheClinicalDatabase loads the Clarity-style patients and
+// results and the Cerner-style encounters of internal/extract's testdata.
+func TestExtractsIntoTheClinicalDatabase(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const td = "../extract/testdata/"
+	p := loadFile(t, f, td+"clarity_patients.yaml", td+"clarity_patients.txt")
+	e := loadFile(t, f, td+"cerner_encounters.yaml", td+"cerner_encounters.csv")
+	r := loadFile(t, f, td+"clarity_results.yaml", td+"clarity_results.tsv")
+	if p.Loaded == 0 || e.Loaded == 0 || r.Loaded == 0 {
+		t.Fatalf("loaded %d patients, %d encounters, %d results", p.Loaded, e.Loaded, r.Loaded)
+	}
+	pid, err := f.db.FindPatient(ctx, []clinical.Identifier{{Value: "E1000001", Authority: "EPIC", Type: "MR"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _, ords, res, err := f.db.Records(ctx, pid)
+	if err != nil || pt.Family != "ZZTEST" || pt.BirthDate != "19700131" || len(ords) == 0 || len(res) < 2 {
+		t.Fatalf("E1000001: %+v, %d orders, %d results, %v", pt, len(ords), len(res), err)
+	}
+	// Loading the same files again changes nothing: the watermark skips them all.
+	if again := loadFile(t, f, td+"clarity_patients.yaml", td+"clarity_patients.txt"); again.Loaded != 0 {
+		t.Fatalf("second load stored %d rows", again.Loaded)
+	}
+	// A result whose order belongs to another patient is refused, not moved.
+	bad := filepath.Join(t.TempDir(), "results.tsv")
+	head, _ := os.ReadFile(td + "clarity_results.tsv")
+	lines := strings.SplitN(string(head), "\n", 3)
+	row := strings.Replace(lines[1], "E1000001", "E1000002", 1)
+	row = strings.Replace(row, "2025-01-15 10:00:00", "2025-02-15 10:00:00", 1)
+	os.WriteFile(bad, []byte(lines[0]+"\n"+row+"\n"), 0o600)
+	sum := loadFile(t, f, td+"clarity_results.yaml", bad)
+	if sum.Rejected != 1 || sum.Loaded != 0 {
+		t.Fatalf("result of another patient's order: %+v", sum)
+	}
+}
+
+// BenchmarkExtractPatients: rows/s of a patient extract into the clinical
+// database (sealed demographics, keyed-hash identifiers, durable batches).
+func BenchmarkExtractPatients(b *testing.B) {
+	f := newFixture(&testing.T{})
+	dir := b.TempDir()
+	file := filepath.Join(dir, "patients.txt")
+	var sb strings.Builder
+	sb.WriteString("PAT_ID|PAT_MRN_ID|PAT_LAST_NAME|PAT_FIRST_NAME|PAT_MIDDLE_NAME|BIRTH_DATE|SEX_C|ZIP|UPDATE_DATE\n")
+	const rows = 50000
+	for i := range rows {
+		fmt.Fprintf(&sb, "Z%d|E%07d|ZZTEST|ALPHA%d||1970-01-31 00:00:00|1|00000|2025-01-02 03:04:05\n", i, i, i)
+	}
+	os.WriteFile(file, []byte(sb.String()), 0o600)
+	b.ResetTimer()
+	for range b.N {
+		f = newFixture(&testing.T{})
+		m, _ := extract.LoadMapping("../extract/testdata/clarity_patients.yaml")
+		l := &extract.Loader{Mapping: m, Sink: clinical.ExtractSink{DB: f.db}}
+		sum, err := l.LoadFile(context.Background(), file, filepath.Join(dir, "rejects.csv"))
+		if err != nil || sum.Loaded != rows {
+			b.Fatalf("%+v %v", sum, err)
+		}
+		b.ReportMetric(sum.RowsPerSecond(), "rows/s")
+	}
+}
