@@ -69,7 +69,9 @@ func publicReason(err error) string {
 	return "no patient identifier"
 }
 
-func mrnOf(mrn, authority string) Identifier { return Identifier{Value: mrn, Authority: authority, Type: "MR"} }
+func mrnOf(mrn, authority string) Identifier {
+	return Identifier{Value: mrn, Authority: authority, Type: "MR"}
+}
 
 // patientFor finds the patient of an MRN, making one when it is unknown.
 func (tx *Tx) patientFor(id Identifier) (string, error) {
