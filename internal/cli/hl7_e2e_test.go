@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -235,4 +236,72 @@ func TestExtractLoad(t *testing.T) {
 	if trail, _, _ := s.run(nil, "audit", "export", "--jsonl", "-"); strings.Count(trail, "extract.load") != 2 {
 		t.Fatalf("loads not audited:\n%s", trail)
 	}
+}
+
+// TestOutboundFeedToANodeReceiver queues three results while the
+// destination (npm simple-hl7, a third-party MLLP server) is down; the
+// server retries; once the receiver is up they arrive in order, and the
+// queue shows them delivered.
+func TestOutboundFeedToANodeReceiver(t *testing.T) {
+	needTools(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is needed (scripts/install-deps test installs it)")
+	}
+	if _, err := os.Stat("../../scripts/node/node_modules/simple-hl7"); err != nil {
+		t.Fatal("scripts/node/node_modules is not installed (scripts/test runs npm ci)")
+	}
+	s := newSandbox(t, t.TempDir())
+	dest := freePort(t)
+	_, destPort, _ := strings.Cut(dest, ":")
+	cfg := filepath.Join(t.TempDir(), "site.yaml")
+	os.WriteFile(cfg, []byte("hl7:\n  outbound:\n    address: "+dest+"\n    backoff: 100ms\n    max_backoff: 300ms\n"), 0o644)
+	s.env = append(s.env, "CLINOMICS_CONFIG="+cfg)
+	msgs := filepath.Join(t.TempDir(), "oru.hl7")
+	var b strings.Builder
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(&b, "MSH|^~\\&|CLINOMICS|LAB|EPIC|HOSP|2026031009000%d||ORU^R01^ORU_R01|OUT-%d|P|2.5.1\rPID|1||MRN100^^^HOSP^MR\rOBR|1|PO-77^EPIC|F-1^LIS|81247-9^panel^LN\rOBX|1|ST|48004-6^c.HGVS^LN|1|NM_000059.4:c.5946del||||||F\r\n", i, i)
+	}
+	os.WriteFile(msgs, []byte(b.String()), 0o600)
+	if out, e, code := s.run(nil, "hl7", "queue", msgs); code != 0 || strings.Count(out, "queued as") != 3 {
+		t.Fatalf("hl7 queue: %d %s %s", code, out, e)
+	}
+	_, stop := startServer(t, s)
+	defer stop()
+	time.Sleep(time.Second) // a few failed attempts while the receiver is down
+	if out, _, _ := s.run(nil, "hl7", "outbox", "--state", "pending"); strings.Count(out, "pending") != 3 || !strings.Contains(out, "connection refused") {
+		t.Fatalf("outbox while the receiver is down:\n%s", out)
+	}
+	recv := exec.Command(node, "../../scripts/node/hl7-listen.mjs", "--impl", "simple-hl7", "--port", destPort)
+	stdout, _ := recv.StdoutPipe()
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { recv.Process.Kill(); recv.Wait() }()
+	var got []string
+	dec := json.NewDecoder(stdout)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 3 && time.Now().Before(deadline) {
+		var line struct {
+			Listening int    `json:"listening"`
+			ControlID string `json:"control_id"`
+		}
+		if err := dec.Decode(&line); err != nil {
+			t.Fatalf("receiver output: %v", err)
+		}
+		if line.ControlID != "" {
+			got = append(got, line.ControlID)
+		}
+	}
+	if strings.Join(got, ",") != "OUT-1,OUT-2,OUT-3" {
+		t.Fatalf("received %v, want OUT-1..3 in order", got)
+	}
+	for time.Now().Before(deadline) {
+		if out, _, _ := s.run(nil, "hl7", "outbox", "--state", "delivered"); strings.Count(out, "delivered") == 3 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, _, _ := s.run(nil, "hl7", "outbox")
+	t.Fatalf("not recorded as delivered:\n%s", out)
 }
