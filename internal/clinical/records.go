@@ -291,6 +291,28 @@ func (t *Tx) MergePatients(survivor Patient, prior []Identifier) (string, error)
 	return sid, nil
 }
 
+// place decides where a record found by its business key goes: a new id
+// when none is stored, ErrConflict when the stored one is another
+// patient's, and no write (write false) when the stored one is newer than
+// asOf. old is the stored record, opened; getErr is the lookup's error.
+func place[T any](t *Tx, kind, idPrefix, pid string, curID, curPID string, sealed []byte, getErr error, asOf time.Time, stamp func(T) time.Time) (id string, old T, write bool, err error) {
+	switch {
+	case errors.Is(getErr, catalog.ErrNotFound):
+		return newID(idPrefix), old, true, nil
+	case getErr != nil:
+		return "", old, false, getErr
+	case curPID != pid:
+		return "", old, false, fmt.Errorf("%w: the %s's number is another patient's", ErrConflict, kind)
+	}
+	if err := t.d.open(kind, curID, sealed, &old); err != nil {
+		return "", old, false, err
+	}
+	if s := stamp(old); !s.IsZero() && asOf.Before(s) {
+		return curID, old, false, nil // an older message: the newer state stands
+	}
+	return curID, old, true, nil
+}
+
 // UpsertEncounter records a visit of patient pid by its visit number.
 func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	if e.VisitNumber == "" {
@@ -298,22 +320,9 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	}
 	key := t.d.hash("encounter", e.VisitIssuer, e.VisitNumber)
 	cur, err := t.tx.GetEncounter(t.ctx, key)
-	id := cur.ID
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		id = newID("e")
-	case err != nil:
-		return "", err
-	case cur.PatientID != pid:
-		return "", fmt.Errorf("%w: the visit number is another patient's", ErrConflict)
-	default:
-		var old Encounter
-		if err := t.d.open("encounter", id, cur.Sealed, &old); err != nil {
-			return "", err
-		}
-		if !old.AsOf.IsZero() && e.AsOf.Before(old.AsOf) {
-			return id, nil // an older message: the newer state stands
-		}
+	id, _, write, err := place(t, "encounter", "e", pid, cur.ID, cur.PatientID, cur.Sealed, err, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
+	if err != nil || !write {
+		return id, err
 	}
 	sealed, err := t.d.seal("encounter", id, e)
 	if err != nil {
@@ -329,25 +338,12 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	}
 	key := t.d.hash("order", o.PlacerIssuer, o.PlacerNumber)
 	cur, err := t.tx.GetOrder(t.ctx, key)
-	id := cur.ID
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		id = newID("o")
-	case err != nil:
-		return "", err
-	case cur.PatientID != pid:
-		return "", fmt.Errorf("%w: the placer order number is another patient's", ErrConflict)
-	default:
-		var old Order
-		if err := t.d.open("order", id, cur.Sealed, &old); err != nil {
-			return "", err
-		}
-		if !old.AsOf.IsZero() && o.AsOf.Before(old.AsOf) {
-			return id, nil
-		}
-		if o.SampleID == "" {
-			o.SampleID = old.SampleID
-		}
+	id, old, write, err := place(t, "order", "o", pid, cur.ID, cur.PatientID, cur.Sealed, err, o.AsOf, func(x Order) time.Time { return x.AsOf })
+	if err != nil || !write {
+		return id, err
+	}
+	if o.SampleID == "" {
+		o.SampleID = old.SampleID
 	}
 	sealed, err := t.d.seal("order", id, o)
 	if err != nil {
@@ -378,22 +374,9 @@ func (t *Tx) OrderByPlacer(issuer, placer string) (Order, error) {
 func (t *Tx) UpsertResult(pid, oid string, r Result) (string, error) {
 	key := t.d.hash("result", oid, r.SetID, r.CodeSystem, r.Code, r.SubID)
 	cur, err := t.tx.GetResult(t.ctx, key)
-	id := cur.ID
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		id = newID("r")
-	case err != nil:
-		return "", err
-	case cur.PatientID != pid:
-		return "", fmt.Errorf("%w: the order's result is another patient's", ErrConflict)
-	default:
-		var old Result
-		if err := t.d.open("result", id, cur.Sealed, &old); err != nil {
-			return "", err
-		}
-		if !old.AsOf.IsZero() && r.AsOf.Before(old.AsOf) {
-			return id, nil
-		}
+	id, _, write, err := place(t, "result", "r", pid, cur.ID, cur.PatientID, cur.Sealed, err, r.AsOf, func(x Result) time.Time { return x.AsOf })
+	if err != nil || !write {
+		return id, err
 	}
 	sealed, err := t.d.seal("result", id, r)
 	if err != nil {
