@@ -39,13 +39,6 @@ azurite_start() {
 }
 
 azurite_stop() {
-  [[ -n ${_AZURITE_PID:-} ]] || return 0
-  kill "$_AZURITE_PID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$_AZURITE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$_AZURITE_PID" 2>/dev/null || true
-  wait "$_AZURITE_PID" 2>/dev/null || true
+  _stop_pid "${_AZURITE_PID:-}"
   _AZURITE_PID=
 }

@@ -2,6 +2,8 @@
 # (azurite.sh, oidc.sh).
 #   _node_modules   installs scripts/node's packages with npm ci unless
 #                   node_modules already matches package-lock.json
+#   _stop_pid PID   stops a service started in the background: TERM, up to
+#                   5 s, then KILL
 #   _NODE_DIR       scripts/node
 
 _NODE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../node" && pwd)
@@ -21,4 +23,16 @@ _node_modules() {
   (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >&2) \
     || { echo "node.sh: npm ci failed in $d" >&2; return 1; }
   echo "$want" >"$stamp"
+}
+
+_stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }

@@ -58,13 +58,6 @@ oidc_start() {
 }
 
 oidc_stop() {
-  [[ -n ${_OIDC_PID:-} ]] || return 0
-  kill "$_OIDC_PID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$_OIDC_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$_OIDC_PID" 2>/dev/null || true
-  wait "$_OIDC_PID" 2>/dev/null || true
+  _stop_pid "${_OIDC_PID:-}"
   _OIDC_PID=
 }
