@@ -14,6 +14,10 @@ _node_modules() {
     echo "node.sh: Node.js and npm are needed (apt-get install nodejs npm)" >&2
     return 1
   fi
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)'; then
+    echo "node.sh: Node.js 20.15 or newer is needed (node-hl7-client); this is $(node --version)" >&2
+    return 1
+  fi
   stamp=$d/node_modules/.clinomics-lock.sha256
   want=$(sha256sum "$d/package-lock.json" | cut -d' ' -f1)
   if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
