@@ -56,7 +56,7 @@ func clean(e Event) (Event, error) {
 		if len(f.v) > f.max {
 			return e, fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, f.name, f.max)
 		}
-		if !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, isControl) {
+		if !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, IsControl) {
 			return e, fmt.Errorf("%w: %s is not printable UTF-8", ErrInvalid, f.name)
 		}
 	}
@@ -65,12 +65,13 @@ func clean(e Event) (Event, error) {
 	return e, nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// IsControl reports the characters no audit field may hold (C0, DEL, C1).
+func IsControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 func freeText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if isControl(r) {
+		if IsControl(r) {
 			return ' '
 		}
 		return r

@@ -115,11 +115,11 @@ func (s ExtractSink) UpsertResults(ctx context.Context, b *extract.Batch[extract
 		if err != nil {
 			return err
 		}
-		o, err := tx.OrderByPlacer("filler", r.OrderNumber)
+		o, err := tx.OrderByPlacer(FillerIssuer, r.OrderNumber)
 		oid := o.ID
 		switch {
 		case errors.Is(err, ErrNotFound):
-			if oid, err = tx.UpsertOrder(pid, Order{PlacerNumber: r.OrderNumber, PlacerIssuer: "filler", FillerNumber: r.OrderNumber,
+			if oid, err = tx.UpsertOrder(pid, Order{PlacerNumber: r.OrderNumber, PlacerIssuer: FillerIssuer, FillerNumber: r.OrderNumber,
 				Status: "completed", AsOf: r.UpdatedAt}); err != nil {
 				return err
 			}

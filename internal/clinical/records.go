@@ -86,6 +86,11 @@ type Result struct {
 	AsOf       time.Time `json:"as_of"`
 }
 
+// FillerIssuer stands as an order's placer issuer when only its filler
+// (accession) number is known: results by HL7 without a placer number and
+// extract rows keyed by the lab's order number find the same order.
+const FillerIssuer = "filler"
+
 // ErrNoIdentifier: a patient record without any identifier.
 var ErrNoIdentifier = errors.New("patient has no identifier")
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
 )
@@ -106,8 +108,10 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.HandlerFunc {
 		sw := &statusWriter{ResponseWriter: w}
 		h(sw, r.WithContext(context.WithValue(ctx, accessKey{}, a)))
 		if sw.status >= 400 {
-			s.record(context.WithoutCancel(ctx), catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: resource,
-				Outcome: "error", Detail: "HTTP " + strconv.Itoa(sw.status)}, src, a.breakGlass)
+			if err := s.record(context.WithoutCancel(ctx), catalog.AuditEvent{Actor: p.Actor(), Action: action, Resource: resource,
+				Outcome: "error", Detail: "HTTP " + strconv.Itoa(sw.status)}, src, a.breakGlass); err != nil {
+				s.Log.Error("audit record of a failed request not written", "route", action, "err", err.Error())
+			}
 		}
 	}
 }
@@ -161,14 +165,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // it holds control or non-UTF-8 bytes and cut to 512 bytes, so no path a
 // client can send makes the record invalid (and the request unaudited).
 func auditResource(path string) string {
-	clean := utf8.ValidString(path)
-	for _, c := range path {
-		if c < 0x20 || c == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if !clean {
+	if !utf8.ValidString(path) || strings.ContainsFunc(path, audit.IsControl) {
 		path = strconv.QuoteToASCII(path)
 	}
 	if len(path) > 512 {

@@ -405,6 +405,7 @@ func TestOddPathsAreAudited(t *testing.T) {
 		{"", "/api/v1/runs/%01", http.StatusUnauthorized},
 		{"", long, http.StatusUnauthorized},
 		{auth.RoleResearcher, "/api/v1/runs/%01%7f", http.StatusForbidden},
+		{"", "/api/v1/runs/%C2%85", http.StatusUnauthorized}, // a C1 control character
 		{auth.RoleBioinformatician, long, http.StatusNotFound},
 	} {
 		before, _ := srv.store.ListAudit(context.Background(), 0, 1000)
@@ -417,7 +418,7 @@ func TestOddPathsAreAudited(t *testing.T) {
 			t.Errorf("%s %.40s: no audit record", c.role, c.path)
 		}
 		for _, e := range after[len(before):] {
-			if len(e.Resource) > 512 || strings.ContainsAny(e.Resource, "\x01\x7f") {
+			if len(e.Resource) > 512 || strings.ContainsAny(e.Resource, "\x01\x7f\u0085") {
 				t.Errorf("resource recorded as %q", e.Resource)
 			}
 		}

@@ -140,7 +140,9 @@ func (q *Queue) Run(ctx context.Context) error {
 // attempt sends one item and records the outcome.
 func (q *Queue) attempt(ctx context.Context, it catalog.OutboxItem) {
 	payload, err := q.Sealer.Open("outbox", it.ID, it.Sealed)
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("%w: the stored message does not open: %w", ErrRefused, err) // retrying cannot help
+	} else {
 		err = q.Sender.Send(ctx, payload)
 		clear(payload)
 	}

@@ -86,7 +86,7 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 			}
 			if pv1.VisitNumber.ID != "" {
 				e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
-					Class: pv1.Class, Location: location(pv1.Location), Admit: dtm(pv1.AdmitTime), Discharge: dtm(pv1.DischargeTime),
+					Class: pv1.Class, Location: location(pv1.Location), Admit: pv1.AdmitTime.String(), Discharge: pv1.DischargeTime.String(),
 					Status: map[string]string{"A01": "admitted", "A03": "discharged", "A04": "registered"}[typ.Trigger], AsOf: asOf}
 				if e.Status == "" { // A08: an update keeps the visit's state
 					e.Status = "updated"
@@ -123,7 +123,7 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 				}
 				r := clinical.Result{SetID: obx.SetID, Code: obx.Observation.Code, CodeSystem: obx.Observation.System, Display: obx.Observation.Text,
 					SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code, Status: obx.Status,
-					Observed: dtm(obx.ObservationTime), AsOf: asOf}
+					Observed: obx.ObservationTime.String(), AsOf: asOf}
 				if r.Code == "" {
 					return out, at("OBX", 0, 3, hl7.ErrRequired)
 				}
@@ -147,7 +147,7 @@ func identifierOf(cx hl7.CX) clinical.Identifier {
 }
 
 func patientOf(pid hl7.PID, asOf time.Time) clinical.Patient {
-	p := clinical.Patient{BirthDate: dtm(pid.BirthDate), Sex: pid.Sex, Deceased: pid.Deceased, AsOf: asOf}
+	p := clinical.Patient{BirthDate: pid.BirthDate.String(), Sex: pid.Sex, Deceased: pid.Deceased, AsOf: asOf}
 	for _, cx := range pid.Identifiers {
 		if cx.ID != "" {
 			p.Identifiers = append(p.Identifiers, identifierOf(cx))
@@ -193,14 +193,14 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 			o.FillerNumber = obr.Filler.ID
 		}
 		o.Code, o.CodeSystem, o.Display = obr.Service.Code, obr.Service.System, obr.Service.Text
-		o.Ordered = dtm(obr.ObservationTime)
+		o.Ordered = obr.ObservationTime.String()
 		o.Specimen = obr.Specimen.Code
 		if result {
 			o.Status = resultStatus(obr.ResultStatus)
 		}
 	}
 	if o.PlacerNumber == "" && result {
-		o.PlacerNumber, o.PlacerIssuer = o.FillerNumber, "filler"
+		o.PlacerNumber, o.PlacerIssuer = o.FillerNumber, clinical.FillerIssuer
 	}
 	if o.PlacerNumber == "" {
 		return o, at("ORC", 1, 2, hl7.ErrRequired)
@@ -268,12 +268,6 @@ func resultStatus(s string) string {
 	return "in-progress"
 }
 
-func dtm(d hl7.DTM) string {
-	if d.IsZero() {
-		return ""
-	}
-	return d.String()
-}
 
 func location(l hl7.PL) string {
 	return strings.Trim(strings.Join([]string{l.PointOfCare, l.Room, l.Bed}, "^"), "^")

@@ -22,6 +22,10 @@ var _ outbox.Sender = (*Sender)(nil)
 
 // Send implements outbox.Sender.
 func (s *Sender) Send(ctx context.Context, payload []byte) error {
+	msg, err := hl7.Parse(payload)
+	if err != nil {
+		return fmt.Errorf("%w: the queued message does not parse: %w", outbox.ErrRefused, err)
+	}
 	raw, err := s.Client.Send(ctx, payload)
 	if err != nil {
 		return err // connection trouble: retried
@@ -32,7 +36,7 @@ func (s *Sender) Send(ctx context.Context, payload []byte) error {
 	}
 	// An ACK for another message (a receiver that answers stale ACKs on a
 	// reused connection) proves nothing: start a new connection and resend.
-	if msg, err := hl7.Parse(payload); err == nil && ack.Get("MSA-2") != msg.ControlID() {
+	if ack.Get("MSA-2") != msg.ControlID() {
 		s.Client.Close()
 		return fmt.Errorf("the destination acknowledged another message (MSA-2 is not this MSH-10)")
 	}
