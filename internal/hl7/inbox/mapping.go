@@ -268,7 +268,6 @@ func resultStatus(s string) string {
 	return "in-progress"
 }
 
-
 func location(l hl7.PL) string {
 	return strings.Trim(strings.Join([]string{l.PointOfCare, l.Room, l.Bed}, "^"), "^")
 }
