@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,7 +143,7 @@ func auditReport(ctx context.Context, e *env, args []string) error {
 	}
 	// Reading who accessed a patient's data is itself an access: recorded
 	// first, and nothing is shown if it cannot be (fail closed).
-	if _, err := store.AppendAudit(ctx, catalog.AuditEvent{Actor: cliActor(), Action: "audit.report", Resource: "audit", Patient: patient,
+	if err := audit.Append(ctx, store, catalog.AuditEvent{Actor: cliActor(), Action: "audit.report", Resource: "audit", Patient: patient,
 		Source: "cli", Outcome: audit.OK, Detail: fmt.Sprintf("%d records", len(evs))}); err != nil {
 		return fmt.Errorf("audit record of this report: %w", err)
 	}
@@ -164,9 +163,7 @@ func auditReport(ctx context.Context, e *env, args []string) error {
 		for _, v := range evs {
 			rows = append(rows, row{v.Seq, v.Time, v.Actor, v.Action, v.Resource, v.Source, v.Outcome, v.BreakGlass, v.Detail})
 		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"patient": patient, "records": rows})
+		return printJSON(e.stdout, map[string]any{"patient": patient, "records": rows})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tRESOURCE\tSOURCE\tOUTCOME\tBREAK-GLASS REASON")

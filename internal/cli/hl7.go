@@ -184,8 +184,10 @@ func outboundQueue(cfg *config.Config, st catalog.Store, db *clinical.DB, log *s
 	q := &outbox.Queue{Store: st, Sealer: db, Destination: "hl7:" + o.Address, Sender: &outbound.Sender{Client: c},
 		MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Log: log,
 		Alert: func(it catalog.OutboxItem) {
-			audit.Append(context.Background(), st, catalog.AuditEvent{Actor: "outbox", Source: "outbox", Action: "hl7.dead-letter",
-				Resource: "outbox:" + it.ID, Patient: it.PatientID, Outcome: audit.Error, Detail: it.LastError})
+			if err := audit.Append(context.Background(), st, catalog.AuditEvent{Actor: "outbox", Source: "outbox", Action: "hl7.dead-letter",
+				Resource: "outbox:" + it.ID, Patient: it.PatientID, Outcome: audit.Error, Detail: it.LastError}); err != nil && log != nil {
+				log.Error("audit record of a dead letter not written", "item", it.ID, "err", err.Error())
+			}
 		}}
 	return q, c, nil
 }

@@ -241,19 +241,13 @@ func whoami(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// multi is a repeatable string flag.
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
-
 func tokenCreate(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "token create")
 	server := clientFlags(fs)
 	name := fs.String("name", "", "what the token is for (shown in lists)")
 	days := fs.Int("expires-days", 30, "days until it expires (at most 366)")
 	local := fs.Bool("local", false, "write it straight into this machine's catalog (for the first administrator; needs the data directory)")
-	var grants, perms multi
+	var grants, perms stringList
 	fs.Var(&grants, "grant", "ROLE or ROLE@site:NAME / ROLE@project:NAME (repeatable; default: all of yours)")
 	fs.Var(&perms, "perm", "narrow the token to these permissions (repeatable)")
 	if _, err := parse(fs, args); err != nil {
@@ -301,7 +295,9 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	}
 	if err := audit.Append(ctx, store, catalog.AuditEvent{Actor: owner.Actor(), Action: "token.create", Resource: "token:" + t.ID,
 		Source: "cli", Outcome: audit.OK, Detail: t.Grants}); err != nil {
-		store.RevokeAPIToken(ctx, t.ID, time.Now())
+		if rerr := store.RevokeAPIToken(context.WithoutCancel(ctx), t.ID, time.Now()); rerr != nil {
+			return fmt.Errorf("audit: %w; revoking the unaudited token %s failed too: %w (revoke it with `clinomics token revoke`)", err, t.ID, rerr)
+		}
 		return fmt.Errorf("audit: %w (the token was revoked)", err)
 	}
 	return printNewToken(e, t.ID, t.Grants, t.Expires, secret)

@@ -103,10 +103,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 		defer func() { stopExport(); <-done; sink.Close() }()
 		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
 	}
+	defer cleanup.run() // also what startHL7 started before failing
 	if err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup); err != nil {
 		return err
 	}
-	defer cleanup.run()
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
 	t := cfg.Server.TLS
@@ -186,7 +186,7 @@ func newClient(ctx context.Context, base string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tok != "" && u.Scheme == "http" && !loopback(u.Hostname()) {
+	if tok != "" && u.Scheme == "http" && !tlsconf.IsLoopback(u.Hostname()) {
 		return nil, usagef("--server %q: credentials are sent only over https (plain http only to this machine)", base)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -218,14 +218,6 @@ func clientTLS() (*tls.Config, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // bearer adds the credential to requests for the server's host only (not

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clinomics/clinomics/internal/lake"
+	"github.com/clinomics/clinomics/internal/tlsconf"
 )
 
 //go:embed defaults.yaml
@@ -417,7 +420,7 @@ func (c *Config) Validate() error {
 		bad("server.site", "a short name without spaces, '@', ',' or ':'")
 	}
 	if c.Auth.OIDC.Issuer != "" {
-		if u, err := url.Parse(c.Auth.OIDC.Issuer); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		if u, err := url.Parse(c.Auth.OIDC.Issuer); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && tlsconf.IsLoopback(u.Hostname())) {
 			bad("auth.oidc.issuer", "must be an https:// URL (http only on loopback, for tests)")
 		}
 		if len(c.Auth.OIDC.Audience) == 0 {
@@ -438,7 +441,7 @@ func (c *Config) Validate() error {
 		switch {
 		case err != nil:
 			bad("hl7.listen", "want HOST:PORT")
-		case !h.TLS && !h.AllowPlain && !isLoopback(host):
+		case !h.TLS && !h.AllowPlain && !tlsconf.IsLoopback(host):
 			bad("hl7.tls", "MLLP off this machine must use TLS (hl7.tls: true, with server.tls's certificate), or set hl7.allow_plain on a network the site protects otherwise")
 		}
 		if h.MaxMessage < 1024 {
@@ -451,8 +454,11 @@ func (c *Config) Validate() error {
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")
 	}
-	if c.Ingest.LakePrefix == "" || strings.HasPrefix(c.Ingest.LakePrefix, "/") || strings.HasSuffix(c.Ingest.LakePrefix, "/") {
-		bad("ingest.lake_prefix", "must be a lake folder such as runs (no leading or trailing /)")
+	if err := lake.CheckPath(c.Ingest.LakePrefix); err != nil {
+		bad("ingest.lake_prefix", "must be a lake folder such as runs: %v", err)
+	}
+	if err := tlsconf.CheckListen(c.Server.Listen, c.Server.TLS.PlainHTTP); err != nil {
+		bad("server.tls.plain_http", "%v", err)
 	}
 	if c.Ingest.GermlineReference != "" && c.Ingest.RunsDir == "" {
 		bad("ingest.germline_reference", "needs ingest.runs_dir")
@@ -510,12 +516,4 @@ func (c *Config) YAML() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -22,14 +22,16 @@ func CheckListen(addr string, plainHTTP bool) error {
 	if err != nil {
 		return fmt.Errorf("tlsconf: listen address %q: %w", addr, err)
 	}
-	if !plainHTTP || loopback(host) {
+	if !plainHTTP || IsLoopback(host) {
 		return nil
 	}
 	return fmt.Errorf("tlsconf: %s is set but the listen address %q is not loopback (127.0.0.1, ::1, localhost): %w; "+
 		"serve HTTPS there (unset %s) or listen on 127.0.0.1", OptPlainHTTP, addr, ErrPlainHTTP, OptPlainHTTP)
 }
 
-func loopback(host string) bool {
+// IsLoopback reports whether host names this machine only: localhost or a
+// loopback address (IPv4-mapped included).
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

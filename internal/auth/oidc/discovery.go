@@ -1,12 +1,13 @@
 package oidc
 
 import (
+	"github.com/clinomics/clinomics/internal/tlsconf"
+
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -80,19 +81,11 @@ func checkEndpoint(name, raw string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if tlsconf.IsLoopback(u.Hostname()) {
 			return nil
 		}
 	}
 	return fmt.Errorf("oidc: %s %q must be https (http only on a loopback address)", name, raw)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // getJSON GETs url and decodes a JSON body of at most maxDocument bytes.
