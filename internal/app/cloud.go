@@ -23,7 +23,11 @@ func newCloudKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (ke
 	if err != nil {
 		return nil, fmt.Errorf("keys.azure_key_vault: Entra ID credential: %w", err)
 	}
-	return azurekv.New(kv.VaultURL, cred, &azurekv.Options{Prefix: kv.Prefix, KeySize: kv.KeySize, HSM: kv.HSM, Logger: log})
+	p, err := azurekv.New(kv.VaultURL, cred, &azurekv.Options{Prefix: kv.Prefix, KeySize: kv.KeySize, HSM: kv.HSM, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("keys.azure_key_vault: %w", err)
+	}
+	return p, nil
 }
 
 // newCloudBackend builds the Azure Blob Storage backend: a connection
@@ -39,5 +43,9 @@ func newCloudBackend(ctx context.Context, cfg *config.Config) (lake.Backend, err
 	if o.ConnectionString == "" && o.AccountURL == "" {
 		return nil, fmt.Errorf("lake.backend azure: set $%s to a storage connection string, or lake.azure.account_url", az.ConnectionStringEnv)
 	}
-	return azureblob.New(ctx, o)
+	b, err := azureblob.New(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("lake.azure: %w", err)
+	}
+	return b, nil
 }

@@ -153,8 +153,18 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 	// Deployment checklist.
 	cmk, why := customerKeys(cfg)
 	add("checklist.encryption-at-rest", "checklist: encryption at rest with customer-managed keys", cmk, "%s", why)
-	add("checklist.listeners", "checklist: no listener without authentication", len(undeclared)+len(public) == 0,
-		"the HTTP API is the only listener; every route but the health check requires a credential")
+	listeners := "the HTTP API's routes all require a credential but the health check"
+	listenersOK := len(undeclared)+len(public) == 0
+	if h := cfg.HL7; h.Listen != "" {
+		listeners += "; the MLLP listener " + h.Listen + " takes messages from the network without a credential"
+		if h.TLS && cfg.Server.TLS.RequireClientCert {
+			listeners += ", but only from senders with a client certificate of server.tls.client_ca_file"
+		} else {
+			listenersOK = false
+			listeners += ": require client certificates (hl7.tls and server.tls.require_client_cert) or restrict it by firewall"
+		}
+	}
+	add("checklist.listeners", "checklist: no listener without authentication", listenersOK, "%s", listeners)
 	add("checklist.retention", "checklist: retention configured", cfg.Lake.Retention > 0,
 		"deleted objects are kept %s before purge; legal hold and WORM retention are enforced; %d tiering rules", cfg.Lake.Retention, len(cfg.Lake.Tiering))
 	add("checklist.backups", "checklist: backups configured", cfg.Compliance.Backups != "", "%s",
@@ -226,6 +236,12 @@ func outboundPlain(cfg *config.Config) []string {
 	var out []string
 	if u, err := url.Parse(cfg.Auth.OIDC.Issuer); err == nil && u.Scheme == "http" {
 		out = append(out, "identity provider "+cfg.Auth.OIDC.Issuer)
+	}
+	if h := cfg.HL7; h.Listen != "" && !h.TLS {
+		out = append(out, "HL7 listener "+h.Listen)
+	}
+	if o := cfg.HL7.Outbound; o.Address != "" && !o.TLS {
+		out = append(out, "HL7 results to "+o.Address)
 	}
 	if cfg.Lake.Backend == "azure" {
 		az := cfg.Lake.Azure

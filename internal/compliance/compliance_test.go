@@ -76,9 +76,16 @@ func TestDefaultsAndAHardenedSite(t *testing.T) {
 	if r.Pass || !strings.Contains(r.Reason, "/api/v1/patients") || !strings.Contains(r.Reason, "/api/v1/dump") {
 		t.Errorf("bad routes: %+v", r)
 	}
+	// A plain MLLP listener and feed: data in transit in the clear, a listener open to anyone.
+	cfg.HL7.Listen, cfg.HL7.AllowPlain, cfg.HL7.Outbound.Address = "0.0.0.0:2575", true, "ehr.example:2575"
+	m := results(t, cfg, st, routes, now)
+	if m["checklist.listeners"].Pass || m["transmission.outbound"].Pass || !strings.Contains(m["transmission.outbound"].Reason, "HL7 results") {
+		t.Errorf("plain MLLP passes: %+v %+v", m["checklist.listeners"], m["transmission.outbound"])
+	}
+	cfg.HL7 = config.HL7{}
 	cfg.Server.TLS.PlainHTTP = true
 	cfg.Auth.OIDC.Issuer = "http://idp.example"
-	m := results(t, cfg, st, routes, now)
+	m = results(t, cfg, st, routes, now)
 	if m["transmission.api"].Pass || m["transmission.outbound"].Pass {
 		t.Errorf("plain HTTP passes: %+v %+v", m["transmission.api"], m["transmission.outbound"])
 	}

@@ -300,8 +300,8 @@ func TestOrderedSamplesAreThePatients(t *testing.T) {
 	if err != nil || o1.Patient != pid {
 		t.Fatalf("S1's FASTQ: patient %q, want %q (%v)", o1.Patient, pid, err)
 	}
-	if o2, _, _ := f.lk.Stat(ctx, "runs/"+miseq+"/S2/S2_S2_L001_R1_001.fastq.gz"); o2.Patient != "" {
-		t.Fatalf("S2 (no order) under patient %q", o2.Patient)
+	if o2, _, err := f.lk.Stat(ctx, "runs/"+miseq+"/S2/S2_S2_L001_R1_001.fastq.gz"); err != nil || o2.Patient != "" {
+		t.Fatalf("S2 (no order): patient %q (%v), want stored under the site key", o2.Patient, err)
 	}
 	evs, _ := f.store.ListAuditByPatient(ctx, pid, 0, 100)
 	if len(evs) != 2 || evs[0].Action != "lake.write" || evs[0].Actor != "ingest:"+miseq {

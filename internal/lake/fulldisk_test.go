@@ -55,8 +55,8 @@ func TestFullDisk(t *testing.T) {
 	if _, _, err := l.Stat(ctx, "full/a.fastq"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a failed put is visible: %v", err)
 	}
-	if names, _ := be.List(ctx, ""); len(names) != 0 {
-		t.Fatalf("blobs left behind: %v", names)
+	if names, err := be.List(ctx, ""); err != nil || len(names) != 0 {
+		t.Fatalf("blobs left behind: %v %v", names, err)
 	}
 	if staged, _ := filepath.Glob(filepath.Join(mnt, "staging", "objects", "*", "*")); len(staged) != 0 {
 		t.Fatalf("staged parts left behind: %v", staged)

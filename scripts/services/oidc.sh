@@ -11,21 +11,16 @@
 #     CLINOMICS_TEST_OIDC_NODE           node, and
 #     CLINOMICS_TEST_OIDC_SCRIPT         the script, for tests that start a provider of their own
 #   oidc_stop        stops it
-# Needs free_port (scripts/services/postgres.sh) and Node.js 18 or newer with npm (node.sh).
+# Needs free_port (scripts/services/postgres.sh) and Node.js with npm (node.sh checks the version).
 
 source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 
 _oidc_secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
 
 oidc_start() {
-  local dir=$1 port node major script
-  _node_modules || return 1
+  local dir=$1 port node script
+  _node_modules || return 1 # checks the Node.js version too
   node=$(command -v node)
-  major=$("$node" -p 'process.versions.node.split(".")[0]')
-  if ((major < 18)); then
-    echo "oidc.sh: oidc-provider needs Node.js 18 or newer; this is $("$node" --version)" >&2
-    return 1
-  fi
   script=$_NODE_DIR/oidc-provider.mjs
   port=$(free_port)
   mkdir -p "$dir"

@@ -120,6 +120,9 @@ func corpusSeeds(f *testing.F) [][]byte {
 // badInputs returns nHapi's fuzzer-found malformed messages, as they are.
 func badInputs(t testing.TB) [][]byte {
 	t.Helper()
+	if _, err := os.Stat(badInputsDir); err != nil {
+		t.Skipf("malformed inputs not found at %s: %v", badInputsDir, err)
+	}
 	var bad [][]byte
 	err := filepath.WalkDir(badInputsDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -130,7 +133,7 @@ func badInputs(t testing.TB) [][]byte {
 		return err
 	})
 	if err != nil {
-		t.Skipf("malformed inputs not found at %s: %v", badInputsDir, err)
+		t.Fatalf("reading the malformed inputs: %v", err)
 	}
 	return bad
 }
