@@ -38,6 +38,12 @@ const (
 	PermPatientsRead Permission = "patients:read"     // identified patient records
 	PermDeidRead     Permission = "deidentified:read" // pseudonymous, de-identified data only
 
+	PermReportsRead   Permission = "reports:read"   // clinical reports and the FHIR results built from them
+	PermReportsWrite  Permission = "reports:write"  // draft and edit reports, reopen, amend
+	PermReportsReview Permission = "reports:review" // mark a draft reviewed
+	PermReportsSign   Permission = "reports:sign"   // sign a reviewed report out
+	PermOrdersWrite   Permission = "orders:write"   // place genetic test orders (FHIR ServiceRequest in)
+
 	PermAuditRead   Permission = "audit:read"
 	PermTokensOwn   Permission = "tokens:own"   // create, list, revoke one's own API tokens
 	PermTokensAdmin Permission = "tokens:admin" // list and revoke anyone's
@@ -54,22 +60,27 @@ const (
 	RoleResearcher       Role = "researcher"
 	RoleAuditor          Role = "auditor"
 	RoleService          Role = "service"
+	RoleLabDirector      Role = "lab-director"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RoleLabTech, RoleBioinformatician, RoleClinician, RoleResearcher, RoleAuditor, RoleService}
+var Roles = []Role{RoleAdmin, RoleLabTech, RoleBioinformatician, RoleClinician, RoleResearcher, RoleAuditor, RoleService, RoleLabDirector}
 
 // rolePerms is the least-privilege policy. The administrator runs the
 // system but reads no patient data without breaking the glass; the
 // researcher sees de-identified data only; the auditor reads the audit.
+// A report is drafted by a bioinformatician or lab director, reviewed and
+// signed by a lab director; the same person may not both review and sign
+// (the report workflow enforces that).
 var rolePerms = map[Role][]Permission{
 	RoleAdmin:            {PermSelf, PermRunsRead, PermRunsCancel, PermLakeList, PermLakeAdmin, PermKeysAdmin, PermTokensOwn, PermTokensAdmin},
 	RoleLabTech:          {PermSelf, PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeWrite, PermTokensOwn},
-	RoleBioinformatician: {PermSelf, PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeRead, PermLakeWrite, PermTokensOwn},
-	RoleClinician:        {PermSelf, PermRunsRead, PermLakeList, PermLakeRead, PermPatientsRead, PermTokensOwn},
+	RoleBioinformatician: {PermSelf, PermRunsRead, PermRunsSubmit, PermRunsCancel, PermLakeList, PermLakeRead, PermLakeWrite, PermReportsRead, PermReportsWrite, PermTokensOwn},
+	RoleClinician:        {PermSelf, PermRunsRead, PermLakeList, PermLakeRead, PermPatientsRead, PermReportsRead, PermOrdersWrite, PermTokensOwn},
 	RoleResearcher:       {PermSelf, PermDeidRead, PermTokensOwn},
 	RoleAuditor:          {PermSelf, PermAuditRead, PermRunsRead, PermLakeList, PermTokensOwn},
-	RoleService:          {PermSelf, PermRunsRead, PermRunsSubmit, PermLakeList, PermLakeRead, PermLakeWrite},
+	RoleService:          {PermSelf, PermRunsRead, PermRunsSubmit, PermLakeList, PermLakeRead, PermLakeWrite, PermOrdersWrite},
+	RoleLabDirector:      {PermSelf, PermRunsRead, PermLakeList, PermLakeRead, PermPatientsRead, PermReportsRead, PermReportsWrite, PermReportsReview, PermReportsSign, PermTokensOwn},
 }
 
 // breakGlassPerms are what breaking the glass can add: reading patient
