@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -57,11 +58,16 @@ type Queue struct {
 	Log         *slog.Logger
 	// Alert is called for each dead-lettered item (after it is recorded).
 	Alert func(item catalog.OutboxItem)
-	// Wake, when sent to, makes an idle Run look at once (Enqueue does).
+	// wake, when sent to, makes an idle Run look at once (Enqueue and Wake do).
 	wake chan struct{}
+	once sync.Once
 }
 
-func (q *Queue) defaults() {
+// defaults fills in the zero settings, once: Enqueue and Run may be
+// called concurrently, so the fields must not change after the first use.
+func (q *Queue) defaults() { q.once.Do(q.setDefaults) }
+
+func (q *Queue) setDefaults() {
 	if q.MaxAttempts <= 0 {
 		q.MaxAttempts = 20
 	}
@@ -82,6 +88,17 @@ func (q *Queue) defaults() {
 	}
 }
 
+// Wake makes an idle Run look for work at once: for items put into the
+// queue through a catalog transaction (after it commits) rather than by
+// Enqueue.
+func (q *Queue) Wake() {
+	q.defaults()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Enqueue stores payload for delivery and returns its id once it is
 // durably in the queue.
 func (q *Queue) Enqueue(ctx context.Context, id, kind, patientID string, payload []byte) (catalog.OutboxItem, error) {
@@ -94,10 +111,7 @@ func (q *Queue) Enqueue(ctx context.Context, id, kind, patientID string, payload
 	if err != nil {
 		return it, err
 	}
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.Wake()
 	return it, nil
 }
 
