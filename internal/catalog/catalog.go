@@ -158,6 +158,7 @@ type APIToken struct {
 // Store is the catalog. All methods are safe for concurrent use.
 type Store interface {
 	Clinical
+	Reports
 
 	// PutSample creates the sample or leaves an existing one unchanged.
 	PutSample(ctx context.Context, s Sample) error

@@ -60,6 +60,14 @@ func init() {
 		{name: "runs list", args: "", summary: "list runs known to the server", run: runsList},
 		{name: "runs show", args: "ID [--follow]", summary: "show a run's state, tasks, outputs and tool versions", run: runsShow},
 		{name: "runs cancel", args: "ID", summary: "cancel a running run", run: runsCancel},
+		{name: "report create", args: "--draft FILE.json", summary: "store a report draft (the annotator's JSON) on the server", run: reportCreate},
+		{name: "report list", args: "[--patient ID] [--status S]", summary: "list clinical reports (no patient data)", run: reportList},
+		{name: "report show", args: "ID [--json]", summary: "show a report's state and sign-out history", run: reportShow},
+		{name: "report review", args: "ID [--note TEXT]", summary: "mark a draft report reviewed (reports:review)", run: reportStep("review")},
+		{name: "report reopen", args: "ID", summary: "take a reviewed report back to draft", run: reportStep("reopen")},
+		{name: "report sign", args: "ID", summary: "sign a reviewed report out (reports:sign; not its reviewer)", run: reportStep("sign")},
+		{name: "report amend", args: "ID --reason TEXT", summary: "start the amendment of a signed report (a new draft)", run: reportStep("amend")},
+		{name: "report render", args: "ID --format html|pdf --out FILE", summary: "write a report's HTML or PDF rendering", run: reportRender},
 		{name: "bench germline", args: "[--out DIR]", summary: "serial tool chain vs the engine on the demo sample", run: benchGermline},
 		{name: "bench engine", args: "[--tasks N]", summary: "engine overhead: N no-op tasks", run: benchEngine},
 		{name: "config check", args: "", summary: "validate the configuration", run: configCheck},
@@ -68,8 +76,13 @@ func init() {
 			fmt.Fprintln(e.stdout, "clinomics", app.Version())
 			return nil
 		}},
+		{name: "fhir orders pull", args: "[--since T]", summary: "pull the EHR's active genetic orders (FHIR ServiceRequest) now", run: fhirOrdersPull},
+		{name: "fhir outbox", args: "[--state pending|delivered|dead] [--json]", summary: "report bundles waiting for the EHR or refused by it, with the reason", run: fhirOutbox},
+		{name: "fhir retry", args: "ID", summary: "send a dead-lettered report bundle to the EHR again", run: fhirRetry},
+		{name: "fhir jwks", args: "[--rotate]", summary: "print our public signing keys (JWKS), to register clinomics with the EHR", run: fhirJWKS},
 		{name: "tool fastq-split", hidden: true, summary: "validate and split FASTQ into chunks", run: toolFastqSplit},
 		{name: "tool qc", hidden: true, summary: "compute the QC report", run: toolQC},
+		{name: "fhir standin", hidden: true, args: "--listen ADDR --data DIR [--token-lifetime D] [--jwks-url URL --client-id ID]", summary: "run the EHR stand-in FHIR server (tests)", run: fhirStandin},
 	}...)
 }
 

@@ -107,8 +107,15 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup); err != nil {
 		return err
 	}
+	jwks, err := startFHIR(ctx, cfg, a.Store, lk, alog, log, &cleanup)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
+	if api.Reports, err = app.OpenReports(ctx, a.Store, lk.Keys(), alog, log); err != nil {
+		return err
+	}
 	t := cfg.Server.TLS
 	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
 		return err
@@ -130,7 +137,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           tlsconf.SecurityHeaders(api.Handler(), !t.PlainHTTP),
+		Handler:           tlsconf.SecurityHeaders(withJWKS(api.Handler(), jwks), !t.PlainHTTP),
 		TLSConfig:         tc,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -43,6 +43,39 @@ type Config struct {
 	Audit      Audit      `yaml:"audit"`
 	Compliance Compliance `yaml:"compliance"`
 	HL7        HL7        `yaml:"hl7"`
+	FHIR       FHIR       `yaml:"fhir"`
+}
+
+// FHIR configures the connection to the EHR's FHIR API: results out,
+// orders in.
+type FHIR struct {
+	EHR    FHIREHR    `yaml:"ehr"`
+	Orders FHIROrders `yaml:"orders"`
+	Outbox FHIROutbox `yaml:"outbox"`
+}
+
+// FHIREHR is the EHR and how we authenticate to it (SMART Backend Services).
+type FHIREHR struct {
+	BaseURL    string        `yaml:"base_url"`
+	ClientID   string        `yaml:"client_id"`
+	Scopes     []string      `yaml:"scopes"`
+	TokenURL   string        `yaml:"token_url"`
+	SigningAlg string        `yaml:"signing_alg"`
+	Timeout    time.Duration `yaml:"timeout"`
+}
+
+// FHIROrders is how orders are pulled from the EHR.
+type FHIROrders struct {
+	Category     string        `yaml:"category"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	PageSize     int           `yaml:"page_size"`
+}
+
+// FHIROutbox tunes the delivery of report bundles.
+type FHIROutbox struct {
+	MaxAttempts int           `yaml:"max_attempts"`
+	Backoff     time.Duration `yaml:"backoff"`
+	MaxBackoff  time.Duration `yaml:"max_backoff"`
 }
 
 // HL7 configures the MLLP listener and the outbound feed.
@@ -451,6 +484,7 @@ func (c *Config) Validate() error {
 	if o := c.HL7.Outbound; o.Address != "" && (o.MaxAttempts < 1 || o.Backoff <= 0 || o.MaxBackoff < o.Backoff) {
 		bad("hl7.outbound", "max_attempts >= 1 and 0 < backoff <= max_backoff")
 	}
+	c.validateFHIR(bad)
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")
 	}
@@ -479,6 +513,41 @@ func (c *Config) Validate() error {
 		bad("keys.provider", "%q is not one of local, azure-key-vault", c.Keys.Provider)
 	}
 	return errors.Join(errs...)
+}
+
+// validateFHIR checks the fhir section.
+func (c *Config) validateFHIR(bad func(key, format string, a ...any)) {
+	e := c.FHIR.EHR
+	webURL := func(key, v string) {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || u.Scheme != "https" && !(u.Scheme == "http" && tlsconf.IsLoopback(u.Hostname())) {
+			bad(key, "must be an https:// URL (http only on loopback, for tests)")
+		}
+	}
+	if e.BaseURL != "" {
+		webURL("fhir.ehr.base_url", e.BaseURL)
+		if e.ClientID == "" {
+			bad("fhir.ehr.client_id", "give the client id the EHR registered for clinomics")
+		}
+		if len(e.Scopes) == 0 {
+			bad("fhir.ehr.scopes", "name the system/ scopes to ask for")
+		}
+	}
+	if e.TokenURL != "" {
+		webURL("fhir.ehr.token_url", e.TokenURL)
+	}
+	if e.SigningAlg != "RS384" && e.SigningAlg != "ES384" {
+		bad("fhir.ehr.signing_alg", "%q is not one of RS384, ES384", e.SigningAlg)
+	}
+	if e.Timeout <= 0 {
+		bad("fhir.ehr.timeout", "must be positive")
+	}
+	if o := c.FHIR.Orders; o.PollInterval < 0 || o.PageSize < 1 || o.PageSize > 1000 {
+		bad("fhir.orders", "poll_interval >= 0 and 1 <= page_size <= 1000")
+	}
+	if o := c.FHIR.Outbox; o.MaxAttempts < 1 || o.Backoff <= 0 || o.MaxBackoff < o.Backoff {
+		bad("fhir.outbox", "max_attempts >= 1 and 0 < backoff <= max_backoff")
+	}
 }
 
 // Redacted returns a copy with secrets replaced, safe to print.

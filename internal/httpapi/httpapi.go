@@ -41,6 +41,8 @@ type Server struct {
 	Audit       Auditor
 	Limiter     *auth.Limiter // nil: no limit on failed authentications
 	Site        string        // this installation's site, the scope grants are checked against
+	Reports     ReportStore   // nil: the report routes answer 503
+	FHIR        *FHIRAPI      // nil: the FHIR API serves no resources
 }
 
 // Error is an HTTP error: Public goes to the client, Cause only to the log.
@@ -55,7 +57,7 @@ func (e *Error) Unwrap() error { return e.Cause }
 
 // Routes lists every route with its permission.
 func (s *Server) Routes() []Route {
-	return []Route{
+	return append([]Route{
 		{"GET", "/healthz", auth.PermPublic, s.health},
 		{"POST", "/api/v1/runs", auth.PermRunsSubmit, s.submit},
 		{"GET", "/api/v1/runs", auth.PermRunsRead, s.list},
@@ -71,7 +73,7 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/tokens", auth.PermTokensOwn, s.createToken},
 		{"GET", "/api/v1/tokens", auth.PermTokensOwn, s.listTokens},
 		{"DELETE", "/api/v1/tokens/{id}", auth.PermTokensOwn, s.revokeToken},
-	}
+	}, append(s.reportRoutes(), s.fhirRoutes()...)...)
 }
 
 // Handler returns the mux over Routes.
@@ -100,6 +102,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if he.Status >= 500 || he.Cause != nil {
 		s.Log.Error("request failed", "method", r.Method, "route", r.Pattern, "status", he.Status, "err", fmt.Sprint(he.Cause))
+	}
+	if strings.HasPrefix(r.URL.Path, FHIRBase+"/") {
+		failFHIR(w, he)
+		return
 	}
 	writeJSON(w, he.Status, map[string]string{"error": he.Public})
 }

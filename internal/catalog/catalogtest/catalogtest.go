@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"APITokens", apiTokens},
 		{"Clinical", clinicalTables},
 		{"Outbox", outbox},
+		{"Reports", reports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
