@@ -72,7 +72,7 @@ func (p *IdP) VerifyIdentity(ctx context.Context, raw string) (auth.Identity, er
 	if err != nil {
 		return auth.Identity{}, err
 	}
-	return auth.Identity{Subject: c.Subject, ClientID: c.ClientID, App: c.AppOnly, Roles: c.Roles, Groups: c.Groups}, nil
+	return auth.Identity{Subject: c.Subject, ClientID: c.ClientID, App: c.AppOnly, Roles: c.Roles, Groups: c.Groups, Scopes: c.Scopes}, nil
 }
 
 // AuditExporter builds the exporter of audit.syslog; nil when no address

@@ -189,6 +189,35 @@ type Principal struct {
 	TokenID string // set for personal API tokens
 	// Perms, when set, narrows what the grants allow (a scoped API token).
 	Perms []Permission
+	// Scopes are the OAuth scopes of an identity provider's access token
+	// ("scope", or Entra ID's "scp"), as issued. They never add to what
+	// the grants allow; SMARTScopes says when they narrow it. nil for
+	// personal API tokens, client certificates and the local CLI: those
+	// carry no SMART scope restriction beyond their role permissions
+	// (and an API token's Perms).
+	Scopes []string
+}
+
+// SMARTScopes returns the SMART on FHIR resource scopes of p's credential
+// ("patient/Observation.read", "system/*.rs", ...) and whether the
+// credential is scope-limited at all. The rule: a credential is limited
+// when it carries at least one SMART resource scope (one starting
+// "patient/", "user/" or "system/"); then the FHIR API serves only the
+// resource types those scopes allow, on top of the role permissions. A
+// credential without any (an API token, a client certificate, a person's
+// token with only "openid" or an API scope like "access_as_user") is not
+// limited: the role permissions alone decide. Its signature is the one
+// httpapi.FHIRAPI.Scopes takes.
+func (p *Principal) SMARTScopes() (scopes []string, limited bool) {
+	if p == nil {
+		return nil, false
+	}
+	for _, sc := range p.Scopes {
+		if strings.HasPrefix(sc, "patient/") || strings.HasPrefix(sc, "user/") || strings.HasPrefix(sc, "system/") {
+			scopes = append(scopes, sc)
+		}
+	}
+	return scopes, len(scopes) > 0
 }
 
 // Actor is how the principal appears in the audit trail and logs.

@@ -28,6 +28,9 @@ type Identity struct {
 	App      bool     // an app-only token (client credentials): a service principal
 	Roles    []string // app roles ("roles")
 	Groups   []string // group ids ("groups")
+	// Scopes are the OAuth scopes the token was issued with ("scp" and
+	// "scope", split on spaces); nil when it has none.
+	Scopes []string
 }
 
 // IdentityVerifier checks a bearer JWT (auth/oidc).
@@ -82,7 +85,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, errors.Join(ErrBadCredential, err)
 	}
-	p := &Principal{Kind: KindUser, ID: id.Subject, Grants: a.mapRoles(id)}
+	p := &Principal{Kind: KindUser, ID: id.Subject, Grants: a.mapRoles(id), Scopes: id.Scopes}
 	if id.App {
 		p.Kind, p.ID = KindService, id.ClientID
 	}

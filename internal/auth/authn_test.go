@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -21,7 +22,10 @@ type idp struct{}
 func (idp) VerifyIdentity(_ context.Context, raw string) (auth.Identity, error) {
 	switch raw {
 	case "good-user":
-		return auth.Identity{Subject: "u-123", Roles: []string{"Clinomics.Clinician", "unknown"}, Groups: []string{"g-research"}}, nil
+		return auth.Identity{Subject: "u-123", Roles: []string{"Clinomics.Clinician", "unknown"}, Groups: []string{"g-research"}, Scopes: []string{"openid", "access_as_user"}}, nil
+	case "smart-app":
+		return auth.Identity{Subject: "app-7", ClientID: "ehr-app", App: true, Roles: []string{"service"},
+			Scopes: []string{"system/Observation.rs", "openid", "system/DiagnosticReport.read"}}, nil
 	case "good-app":
 		return auth.Identity{Subject: "app-9", ClientID: "ehr-bridge", App: true, Roles: []string{"service"}}, nil
 	case "no-roles":
@@ -129,5 +133,48 @@ func TestClientCertificates(t *testing.T) {
 	}
 	if _, err := a.Authenticate(req("laptop", true)); !errors.Is(err, auth.ErrNoCredential) {
 		t.Errorf("a certificate with no grants: %v", err)
+	}
+}
+
+// TestSMARTScopes: an IdP token's scopes reach the principal; only SMART
+// resource scopes make a credential scope-limited, and an API token is
+// never limited beyond its role permissions.
+func TestSMARTScopes(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	local := &auth.Principal{Kind: auth.KindLocal, ID: "root"}
+	clin, _ := auth.ParseGrant("clinician")
+	tok, _, err := auth.CreateToken(ctx, st, auth.NewToken{Name: "t", Owner: local, Grants: []auth.Grant{clin}, Expires: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &auth.Authenticator{Tokens: st, IdP: idp{}, RoleMap: map[string][]auth.Grant{"Clinomics.Clinician": {clin}}}
+	for _, c := range []struct {
+		bearer  string
+		scopes  string
+		limited bool
+	}{
+		{"smart-app", "[system/Observation.rs system/DiagnosticReport.read]", true},
+		{"good-user", "[]", false},
+		{tok, "[]", false},
+	} {
+		r := httptest.NewRequest("GET", "/fhir/r4/Observation", nil)
+		r.Header.Set("Authorization", "Bearer "+c.bearer)
+		p, err := a.Authenticate(r)
+		if err != nil {
+			t.Fatalf("%s: %v", c.bearer[:4], err)
+		}
+		scopes, limited := p.SMARTScopes()
+		if got := fmt.Sprint(scopes); got != c.scopes || limited != c.limited {
+			t.Errorf("%s: %s limited=%v, want %s %v", c.bearer[:4], got, limited, c.scopes, c.limited)
+		}
+		if p.Kind == auth.KindToken && p.Scopes != nil {
+			t.Errorf("an API token carries scopes %v", p.Scopes)
+		}
+	}
+	if p := (*auth.Principal)(nil); p != nil {
+		t.Fatal()
+	} else if _, limited := p.SMARTScopes(); limited {
+		t.Error("no principal is limited")
 	}
 }

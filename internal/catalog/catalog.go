@@ -159,6 +159,7 @@ type APIToken struct {
 type Store interface {
 	Clinical
 	Reports
+	FHIR
 
 	// PutSample creates the sample or leaves an existing one unchanged.
 	PutSample(ctx context.Context, s Sample) error

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,12 @@ type OrderRow struct {
 	Updated   time.Time
 }
 
+// IdentifierRow points a patient identifier's keyed hash at its patient.
+type IdentifierRow struct {
+	Hash      string
+	PatientID string
+}
+
 // HL7Message is a received HL7 v2 message and what became of it.
 type HL7Message struct {
 	ID        string
@@ -75,6 +82,18 @@ type ClinicalTx interface {
 	PatientByIdentifier(ctx context.Context, hash string) (string, error)
 	PutPatientIdentifier(ctx context.Context, hash, patientID string) error // insert or repoint
 	PatientIdentifiers(ctx context.Context, patientID string) ([]string, error)
+	// PatientsByIdentifiers is PatientByIdentifier for many hashes in a few
+	// statements: the patient id of each known hash (unknown ones are
+	// absent from the map).
+	PatientsByIdentifiers(ctx context.Context, hashes []string) (map[string]string, error)
+	// GetPatients is GetPatient for many ids: the rows that exist, by id.
+	GetPatients(ctx context.Context, ids []string) (map[string]PatientRow, error)
+	// PutPatients is PutPatient for many rows in a few statements; of two
+	// rows with the same id the later one wins.
+	PutPatients(ctx context.Context, ps []PatientRow) error
+	// PutPatientIdentifiers is PutPatientIdentifier for many; of two rows
+	// with the same hash the later one wins.
+	PutPatientIdentifiers(ctx context.Context, ids []IdentifierRow) error
 	GetEncounter(ctx context.Context, keyHash string) (ClinicalRow, error)
 	PutEncounter(ctx context.Context, r ClinicalRow) error // insert or replace by id
 	GetOrder(ctx context.Context, keyHash string) (OrderRow, error)
@@ -121,15 +140,16 @@ type Clinical interface {
 var b64 = base64.StdEncoding
 
 type clinicalTx struct {
-	s  *sqlStore
-	tx *sql.Tx
+	s     *sqlStore
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // this transaction's copies of s.stmts
 }
 
 func (s *sqlStore) InClinicalTx(ctx context.Context, fn func(tx ClinicalTx) error) error {
 	// Acknowledged messages must survive power loss, as audit records do.
 	var inner error
 	err := s.durableTx(ctx, func(tx *sql.Tx) error {
-		inner = fn(&clinicalTx{s, tx})
+		inner = fn(&clinicalTx{s: s, tx: tx})
 		return inner
 	})
 	if inner != nil {
@@ -166,13 +186,22 @@ func (c *clinicalTx) queryRow(ctx context.Context, q string, args ...any) *sql.R
 // under an HL7 feed, and parsing them each time costs more than running
 // them); a statement not prepared at Open is prepared in the transaction.
 func (c *clinicalTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.stmts[q]; ok {
+		return st, nil
+	}
+	var st *sql.Stmt
 	if v, ok := c.s.stmts.Load(q); ok {
-		return c.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+		st = c.tx.StmtContext(ctx, v.(*sql.Stmt))
+	} else {
+		var err error
+		if st, err = c.tx.PrepareContext(ctx, c.s.q(q)); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
 	}
-	st, err := c.tx.PrepareContext(ctx, c.s.q(q))
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+	if c.stmts == nil {
+		c.stmts = make(map[string]*sql.Stmt)
 	}
+	c.stmts[q] = st // closed with the transaction
 	return st, nil
 }
 
@@ -184,6 +213,9 @@ func (s *sqlStore) prepareClinical(ctx context.Context) error {
 		qs = append(slices.Clone(qs), `SAVEPOINT sp_m`, `ROLLBACK TO SAVEPOINT sp_m`, `RELEASE SAVEPOINT sp_m`)
 	}
 	for _, q := range qs {
+		if _, ok := s.stmts.Load(q); ok {
+			continue // the same text twice
+		}
 		st, err := s.db.PrepareContext(ctx, s.q(q))
 		if err != nil {
 			return fmt.Errorf("catalog: preparing %q: %w", q, err)
@@ -215,8 +247,46 @@ func rowQuery(table string) string {
 	return `SELECT id, patient_id, key_hash, ` + order + `, sealed, updated FROM ` + table + ` WHERE key_hash = ?`
 }
 
-var clinicalQueries = []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
-	qGetHL7, qPutHL7, rowQuery("encounters"), rowQuery("results")}
+// Batch statements take up to this many rows (well under SQLite's 32766
+// and PostgreSQL's 65535 parameters); a statement of a full chunk is
+// prepared at Open, a shorter last one in its transaction.
+const (
+	lookupChunk  = 500
+	patientChunk = 200 // 5 parameters a row
+	idChunk      = 500 // 2 parameters a row
+)
+
+const (
+	qPutPatientsHead = `INSERT INTO patients (id, merged_into, sealed, created, updated) VALUES `
+	qPutPatientsTail = ` ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, sealed = excluded.sealed, updated = excluded.updated`
+	qPutIDsHead      = `INSERT INTO patient_ids (hash, patient_id) VALUES `
+	qPutIDsTail      = ` ON CONFLICT (hash) DO UPDATE SET patient_id = excluded.patient_id`
+)
+
+// inList is "(?, ?, ...)" of n placeholders; rows is n such tuples of width w.
+func inList(n int) string { return "(" + strings.Repeat("?, ", n-1) + "?)" }
+func rows(n, w int) string  { return strings.Repeat(inList(w)+", ", n-1) + inList(w) }
+
+func qPatientsByIDs(n int) string {
+	return `SELECT hash, patient_id FROM patient_ids WHERE hash IN ` + inList(n)
+}
+func qGetPatients(n int) string {
+	return `SELECT id, merged_into, sealed, created, updated FROM patients WHERE id IN ` + inList(n)
+}
+func qPutPatients(n int) string { return qPutPatientsHead + rows(n, 5) + qPutPatientsTail }
+func qPutIDs(n int) string      { return qPutIDsHead + rows(n, 2) + qPutIDsTail }
+
+var clinicalQueries = func() []string {
+	qs := []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
+		qGetHL7, qPutHL7, rowQuery("encounters"), rowQuery("results"),
+		qPatientsByIDs(lookupChunk), qGetPatients(lookupChunk), qPutPatients(patientChunk), qPutIDs(idChunk)}
+	// An HL7 message's patient has a few identifiers: the short forms
+	// run for every message.
+	for n := 1; n <= 4; n++ {
+		qs = append(qs, qPatientsByIDs(n), qGetPatients(n), qPutPatients(n), qPutIDs(n))
+	}
+	return qs
+}()
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -272,6 +342,123 @@ func (c *clinicalTx) PatientIdentifiers(ctx context.Context, patientID string) (
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+func (c *clinicalTx) PatientsByIdentifiers(ctx context.Context, hashes []string) (map[string]string, error) {
+	out := make(map[string]string, len(hashes))
+	for chunk := range slices.Chunk(hashes, lookupChunk) {
+		err := c.query(ctx, qPatientsByIDs(len(chunk)), anys(chunk), func(r *sql.Rows) error {
+			var h, id string
+			if err := r.Scan(&h, &id); err != nil {
+				return err
+			}
+			out[h] = id
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *clinicalTx) GetPatients(ctx context.Context, ids []string) (map[string]PatientRow, error) {
+	out := make(map[string]PatientRow, len(ids))
+	for chunk := range slices.Chunk(ids, lookupChunk) {
+		err := c.query(ctx, qGetPatients(len(chunk)), anys(chunk), func(r *sql.Rows) error {
+			var p PatientRow
+			var sealed string
+			var cr, up int64
+			if err := r.Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up); err != nil {
+				return err
+			}
+			p.Sealed, p.Created, p.Updated = unb64(sealed), fromNanos(cr), fromNanos(up)
+			out[p.ID] = p
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *clinicalTx) PutPatients(ctx context.Context, ps []PatientRow) error {
+	ps = lastOf(ps, func(p PatientRow) string { return p.ID })
+	for chunk := range slices.Chunk(ps, patientChunk) {
+		args := make([]any, 0, 5*len(chunk))
+		for _, p := range chunk {
+			args = append(args, p.ID, p.MergedInto, b64.EncodeToString(p.Sealed), nanos(p.Created), nanos(p.Updated))
+		}
+		if err := c.exec(ctx, qPutPatients(len(chunk)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *clinicalTx) PutPatientIdentifiers(ctx context.Context, ids []IdentifierRow) error {
+	ids = lastOf(ids, func(r IdentifierRow) string { return r.Hash })
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r.Hash, r.PatientID)
+		}
+		if err := c.exec(ctx, qPutIDs(len(chunk)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastOf keeps the last of the rows sharing a key, in order: one
+// statement may not upsert a row twice (PostgreSQL refuses it).
+func lastOf[T any](rs []T, key func(T) string) []T {
+	last := make(map[string]int, len(rs))
+	for i, r := range rs {
+		last[key(r)] = i
+	}
+	if len(last) == len(rs) {
+		return rs
+	}
+	out := make([]T, 0, len(last))
+	for i, r := range rs {
+		if last[key(r)] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// query runs a cached statement in the transaction and calls each for
+// every row.
+func (c *clinicalTx) query(ctx context.Context, q string, args []any, each func(*sql.Rows) error) error {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
 }
 
 func (c *clinicalTx) getRow(ctx context.Context, table, keyHash string) (ClinicalRow, error) {

@@ -99,7 +99,7 @@ func IsSignedReport(status string) bool { return status == ReportSigned || statu
 func (s *sqlStore) InReportTx(ctx context.Context, fn func(tx ReportTx) error) error {
 	var inner error
 	err := s.durableTx(ctx, func(tx *sql.Tx) error {
-		inner = fn(&clinicalTx{s, tx})
+		inner = fn(&clinicalTx{s: s, tx: tx})
 		return inner
 	})
 	if inner != nil {

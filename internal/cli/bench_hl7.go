@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +25,7 @@ import (
 )
 
 func init() {
-	commands = append(commands, command{name: "bench hl7", args: "[--messages N] [--dir D]",
+	commands = append(commands, command{name: "bench hl7", args: "[--messages N] [--dir D] [--conns 1,16] [--cpuprofile F]",
 		summary: "MLLP messages/s with durable ACKs over 1 and 16 connections, and p99 time to ACK", run: benchHL7})
 }
 
@@ -35,6 +38,8 @@ func benchHL7(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	n := fs.Int("messages", 20000, "messages per run")
 	dir := fs.String("dir", os.TempDir(), "where the scratch catalog goes (its disk is measured)")
+	connList := fs.String("conns", "1,16", "comma-separated connection counts, one run each")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs here")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +48,26 @@ func benchHL7(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "machine: %s, %d cores; scratch SQLite catalog in %s; ADT^A01 of ~%d bytes, a new patient and visit each\n",
 		cpuModel(), runtime.NumCPU(), *dir, len(benchADT(0, 0)))
-	for _, conns := range []int{1, 16} {
+	var counts []int
+	for _, f := range strings.Split(*connList, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 || c > *n {
+			return usagef("--conns: %q is not a connection count between 1 and --messages", f)
+		}
+		counts = append(counts, c)
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, conns := range counts {
 		rate, p50, p99, err := benchHL7Run(ctx, *dir, conns, *n)
 		if err != nil {
 			return err
@@ -130,6 +154,8 @@ func benchHL7Run(ctx context.Context, dir string, conns, total int) (float64, ti
 	if err := <-errc; err != nil {
 		return 0, 0, 0, err
 	}
+	fmt.Fprintf(os.Stderr, "TEMP groups %d msgs %d avg %.1f; per group: in fn %.0fus total %.0fus\n", inbox.DebugGroups, inbox.DebugMsgs, float64(inbox.DebugMsgs)/float64(inbox.DebugGroups), float64(inbox.DebugApplyNs)/float64(inbox.DebugGroups)/1e3, float64(inbox.DebugTotalNs)/float64(inbox.DebugGroups)/1e3)
+	inbox.DebugGroups, inbox.DebugMsgs, inbox.DebugApplyNs, inbox.DebugTotalNs = 0, 0, 0, 0
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return float64(len(all)) / el.Seconds(), all[len(all)/2], all[len(all)*99/100], nil

@@ -116,6 +116,13 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if api.Reports, err = app.OpenReports(ctx, a.Store, lk.Keys(), alog, log); err != nil {
 		return err
 	}
+	fst, err := app.OpenFHIRStore(ctx, a.Store, lk.Keys())
+	if err != nil {
+		return err
+	}
+	// SMART scopes narrow what a scope-limited credential reads (and
+	// posts) through the FHIR API; see auth.Principal.SMARTScopes.
+	api.FHIR = &httpapi.FHIRAPI{Store: fst.Store, Scopes: (*auth.Principal).SMARTScopes, Orders: fst}
 	t := cfg.Server.TLS
 	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
 		return err

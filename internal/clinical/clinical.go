@@ -29,6 +29,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -46,6 +50,7 @@ type DB struct {
 	st   catalog.Clinical
 	aead cipher.AEAD
 	mac  []byte
+	macs sync.Pool // of hash.Hash: HMAC-SHA256 under mac, reset before use
 	now  func() time.Time
 }
 
@@ -86,7 +91,9 @@ func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider) (*DB, erro
 	if err != nil {
 		return nil, err
 	}
-	return &DB{st: st, aead: aead, mac: raw[32:], now: time.Now}, nil
+	d := &DB{st: st, aead: aead, mac: raw[32:], now: time.Now}
+	d.macs.New = func() any { return hmac.New(sha256.New, d.mac) }
+	return d, nil
 }
 
 // seal encrypts v's JSON, bound to kind and id.
@@ -120,14 +127,45 @@ func (d *DB) open(kind, id string, b []byte, v any) error {
 
 // hash is the keyed hash (blind index) of a business key.
 func (d *DB) hash(kind string, parts ...string) string {
-	m := hmac.New(sha256.New, d.mac)
-	m.Write([]byte(kind))
+	m := d.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, kind)
 	for _, p := range parts {
 		m.Write([]byte{0})
-		m.Write([]byte(p))
+		io.WriteString(m, p)
 	}
-	return hex.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(m.Sum(sum[:0]))
+	d.macs.Put(m)
+	return out
 }
+
+// parallel calls fn over [0, n) split into ranges, one goroutine per CPU
+// when n is large enough to be worth it: the sealing and hashing of a
+// batch, done before (not in) its transaction's serial part.
+func parallel(n int, fn func(lo, hi int)) {
+	w := min(runtime.GOMAXPROCS(0), n/64)
+	if w <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range w {
+		lo, hi := k*n/w, (k+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// Hash is the keyed hash (blind index) of a business key, for other
+// parts that keep lookups beside sealed records (the FHIR store's search
+// tokens): equal inputs give equal hashes under this database's key, and
+// the hash reveals nothing of them without it.
+func (d *DB) Hash(kind string, parts ...string) string { return d.hash(kind, parts...) }
 
 func newID(prefix string) string {
 	b := make([]byte, 10)

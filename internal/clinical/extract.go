@@ -35,22 +35,43 @@ func (s ExtractSink) Watermark(ctx context.Context, source string) (time.Time, e
 // record rolls the batch back and is reported, for the loader to retry
 // without it.
 func load[T any](ctx context.Context, s ExtractSink, b *extract.Batch[T], one func(tx *Tx, r T) error) error {
-	var refused []error
-	err := s.DB.Update(ctx, func(tx *Tx) error {
+	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
+		errs := make([]error, len(b.Records))
 		for i, r := range b.Records {
 			err := one(tx, r)
 			switch {
 			case errors.Is(err, ErrConflict) || errors.Is(err, ErrNoIdentifier):
-				refused = append(refused, &extract.RecordError{Index: i, Reason: publicReason(err)})
+				errs[i] = err
 			case err != nil:
-				return err
+				return nil, err
+			}
+		}
+		return errs, nil
+	})
+}
+
+// loadAll runs a batch stored by all, which returns each record's refusal
+// (ErrConflict, ErrNoIdentifier) or nil, then moves the watermark; any
+// refused record rolls the batch back and is reported, for the loader to
+// retry without it.
+func loadAll(ctx context.Context, s ExtractSink, source string, watermark time.Time, all func(tx *Tx) ([]error, error)) error {
+	var refused []error
+	err := s.DB.Update(ctx, func(tx *Tx) error {
+		refused = refused[:0]
+		errs, err := all(tx)
+		if err != nil {
+			return err
+		}
+		for i, err := range errs {
+			if err != nil {
+				refused = append(refused, &extract.RecordError{Index: i, Reason: publicReason(err)})
 			}
 		}
 		if len(refused) > 0 {
 			return errRefused
 		}
-		if !b.Watermark.IsZero() {
-			return tx.tx.PutWatermark(ctx, b.Source, b.Watermark)
+		if !watermark.IsZero() {
+			return tx.tx.PutWatermark(ctx, source, watermark)
 		}
 		return nil
 	})
@@ -82,12 +103,18 @@ func (tx *Tx) patientFor(id Identifier) (string, error) {
 	return pid, err
 }
 
-// UpsertPatients implements extract.Sink.
+// UpsertPatients implements extract.Sink: the batch's identifiers are
+// looked up, its demographics sealed and written in a few statements
+// (Tx.UpsertPatients).
 func (s ExtractSink) UpsertPatients(ctx context.Context, b *extract.Batch[extract.Patient]) error {
-	return load(ctx, s, b, func(tx *Tx, r extract.Patient) error {
-		_, err := tx.UpsertPatient(Patient{Identifiers: []Identifier{mrnOf(r.MRN, r.AssigningAuthority)},
-			Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt})
-		return err
+	ps := make([]Patient, len(b.Records))
+	for i, r := range b.Records {
+		ps[i] = Patient{Identifiers: []Identifier{mrnOf(r.MRN, r.AssigningAuthority)},
+			Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt}
+	}
+	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
+		_, errs, err := tx.UpsertPatients(ps)
+		return errs, err
 	})
 }
 

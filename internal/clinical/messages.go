@@ -30,6 +30,19 @@ func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
 	return t.tx.PutHL7Message(t.ctx, m)
 }
 
+// SealMessage seals a message body for the message id, ahead of the
+// transaction that stores it with PutSealedMessage.
+func (d *DB) SealMessage(id string, raw []byte) ([]byte, error) { return d.seal("hl7", id, raw) }
+
+// PutSealedMessage stores m, whose ID is set and whose Sealed is its body
+// sealed by SealMessage for that ID.
+func (t *Tx) PutSealedMessage(m catalog.HL7Message) error {
+	if m.ID == "" || len(m.Sealed) == 0 {
+		return errors.New("clinical: a sealed message needs its id and sealed body")
+	}
+	return t.tx.PutHL7Message(t.ctx, m)
+}
+
 // NewMessageID returns a fresh message id.
 func NewMessageID() string { return newID("m") }
 

@@ -3,6 +3,7 @@ package clinical
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -157,64 +158,238 @@ func (t *Tx) Patient(id string) (Patient, error) {
 // UpsertPatient finds the patient by any of p's identifiers (creating
 // one when none is known), adds p's identifiers, and replaces the
 // demographics unless the stored ones are newer. It returns the patient id.
+// Storing demographics equal to the stored ones writes nothing.
 func (t *Tx) UpsertPatient(p Patient) (string, error) {
-	if !slices.ContainsFunc(p.Identifiers, func(id Identifier) bool { return id.Value != "" }) {
-		return "", ErrNoIdentifier
-	}
-	pid, err := t.FindPatient(p.Identifiers)
-	if err == nil {
-		// Every identifier already known must be this patient's.
-		for _, id := range p.Identifiers {
-			if id.Value == "" {
-				continue
-			}
-			other, err := t.FindPatient([]Identifier{id})
-			if err == nil && other != pid {
-				return "", fmt.Errorf("%w (an identifier of type %q)", ErrConflict, id.Type)
-			}
-		}
-	}
-	now := t.d.now().UTC()
-	created := now
-	var cur Patient
-	switch {
-	case errors.Is(err, ErrNotFound):
-		pid = newID("p")
-	case err != nil:
-		return "", err
-	default:
-		if cur, err = t.Patient(pid); err != nil {
-			return "", err
-		}
-		row, err := t.tx.GetPatient(t.ctx, pid)
-		if err != nil {
-			return "", err
-		}
-		created = row.Created
-	}
-	next := cur
-	if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
-		next = p
-		next.Identifiers = cur.Identifiers
-	}
-	for _, id := range p.Identifiers {
-		if id.Value != "" && !slices.Contains(next.Identifiers, id) {
-			next.Identifiers = append(next.Identifiers, id)
-		}
-	}
-	sealed, err := t.d.seal("patient", pid, next)
+	ids, errs, err := t.UpsertPatients([]Patient{p})
 	if err != nil {
 		return "", err
 	}
-	if err := t.tx.PutPatient(t.ctx, catalog.PatientRow{ID: pid, Sealed: sealed, Created: created, Updated: now}); err != nil {
-		return "", err
-	}
-	for _, id := range next.Identifiers {
-		if err := t.tx.PutPatientIdentifier(t.ctx, t.idHash(id), pid); err != nil {
-			return "", err
+	return ids[0], errs[0]
+}
+
+// UpsertPatients is UpsertPatient for each of ps, in order, with the
+// lookups, reads and writes of the whole batch in a few statements and
+// the sealing spread over the CPUs. errs[i] is ps[i]'s refusal
+// (ErrNoIdentifier, ErrConflict), which leaves the others to be stored;
+// err is a failure of the whole (the transaction must not commit).
+func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error) {
+	n := len(ps)
+	ids, errs = make([]string, n), make([]error, n)
+	hashes := make([][]string, n) // of each record's identifiers; "" for an empty value
+	parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			hashes[i] = make([]string, len(ps[i].Identifiers))
+			for k, id := range ps[i].Identifiers {
+				if id.Value != "" {
+					hashes[i][k] = t.idHash(id)
+				}
+			}
+		}
+	})
+	var all []string
+	owner := make(map[string]int, n)
+	for i := range ps {
+		if !slices.ContainsFunc(ps[i].Identifiers, func(id Identifier) bool { return id.Value != "" }) {
+			errs[i] = ErrNoIdentifier
+			continue
+		}
+		for _, h := range hashes[i] {
+			if h == "" {
+				continue
+			}
+			if j, ok := owner[h]; ok && j != i {
+				// Two records of the batch name one identifier: the
+				// second depends on the first's write.
+				return t.upsertPatientsInTurn(ps, ids, errs)
+			}
+			owner[h] = i
+			all = append(all, h)
 		}
 	}
-	return pid, nil
+	if len(all) == 0 {
+		return ids, errs, nil
+	}
+	found, err := t.tx.PatientsByIdentifiers(t.ctx, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := t.patientRows(slices.Collect(maps.Values(found)))
+	if err != nil {
+		return nil, nil, err
+	}
+	survivor := func(pid string) (string, error) {
+		for range 32 {
+			r := rows[pid]
+			if r.MergedInto == "" {
+				return pid, nil
+			}
+			pid = r.MergedInto
+		}
+		return "", fmt.Errorf("clinical: patient %s: merge chain too long", pid)
+	}
+
+	// Which patient each record is, in the serial part: the lookups are done.
+	type work struct {
+		cur     catalog.PatientRow // zero for a new patient
+		next    Patient
+		write   bool
+		sealed  []byte
+		sealErr error
+	}
+	ws := make([]work, n)
+	for i, p := range ps {
+		if errs[i] != nil {
+			continue
+		}
+		pid := ""
+		for k, id := range p.Identifiers {
+			raw, ok := found[hashes[i][k]]
+			if hashes[i][k] == "" || !ok {
+				continue
+			}
+			sid, err := survivor(raw)
+			if err != nil {
+				return nil, nil, err
+			}
+			if pid == "" {
+				pid = sid
+			} else if sid != pid {
+				errs[i] = fmt.Errorf("%w (an identifier of type %q)", ErrConflict, id.Type)
+				break
+			}
+		}
+		if errs[i] != nil {
+			continue
+		}
+		if pid != "" {
+			ws[i].cur = rows[pid]
+		}
+		ids[i] = pid
+	}
+
+	// Open the stored demographics, merge, and seal what changed: no
+	// database in this part.
+	now := t.d.now().UTC()
+	parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if errs[i] != nil {
+				continue
+			}
+			w, p := &ws[i], ps[i]
+			var cur Patient
+			if ids[i] == "" {
+				ids[i] = newID("p")
+			} else if err := t.d.open("patient", ids[i], w.cur.Sealed, &cur); err != nil {
+				w.sealErr = err
+				continue
+			}
+			next := cur
+			if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
+				next = p
+				next.ID, next.MergedInto = "", ""
+				next.Identifiers = slices.Clone(cur.Identifiers)
+			}
+			for _, id := range p.Identifiers {
+				if id.Value != "" && !slices.Contains(next.Identifiers, id) {
+					next.Identifiers = append(next.Identifiers, id)
+				}
+			}
+			if w.cur.ID != "" && samePatient(cur, next) {
+				continue // nothing new: no write
+			}
+			w.next, w.write = next, true
+			w.sealed, w.sealErr = t.d.seal("patient", ids[i], next)
+		}
+	})
+
+	var prows []catalog.PatientRow
+	var idrows []catalog.IdentifierRow
+	for i := range ps {
+		if errs[i] != nil {
+			ids[i] = ""
+			continue
+		}
+		w := &ws[i]
+		if w.sealErr != nil {
+			return nil, nil, w.sealErr
+		}
+		if w.write {
+			created := now
+			if w.cur.ID != "" {
+				created = w.cur.Created
+			}
+			prows = append(prows, catalog.PatientRow{ID: ids[i], Sealed: w.sealed, Created: created, Updated: now})
+		}
+		// Point the record's identifiers at the patient where they are
+		// not yet (the identifiers the patient had already are).
+		for _, h := range hashes[i] {
+			if h != "" && found[h] != ids[i] {
+				idrows = append(idrows, catalog.IdentifierRow{Hash: h, PatientID: ids[i]})
+			}
+		}
+	}
+	if err := t.tx.PutPatients(t.ctx, prows); err != nil {
+		return nil, nil, err
+	}
+	if err := t.tx.PutPatientIdentifiers(t.ctx, idrows); err != nil {
+		return nil, nil, err
+	}
+	return ids, errs, nil
+}
+
+// upsertPatientsInTurn stores the records one after the other (a batch
+// where one record's lookup depends on another's write).
+func (t *Tx) upsertPatientsInTurn(ps []Patient, ids []string, errs []error) ([]string, []error, error) {
+	for i, p := range ps {
+		if errs[i] != nil {
+			continue
+		}
+		id, err := t.UpsertPatient(p)
+		switch {
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNoIdentifier):
+			errs[i] = err
+		case err != nil:
+			return nil, nil, err
+		}
+		ids[i] = id
+	}
+	return ids, errs, nil
+}
+
+// patientRows reads the rows of pids and of the patients they were merged
+// into, by id. A patient id without a row is an error (an identifier
+// pointing at nothing).
+func (t *Tx) patientRows(pids []string) (map[string]catalog.PatientRow, error) {
+	rows := make(map[string]catalog.PatientRow, len(pids))
+	for round := 0; len(pids) > 0; round++ {
+		if round > 32 {
+			return nil, errors.New("clinical: merge chain too long")
+		}
+		slices.Sort(pids)
+		pids = slices.Compact(pids)
+		got, err := t.tx.GetPatients(t.ctx, pids)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for _, id := range pids {
+			r, ok := got[id]
+			if !ok {
+				return nil, fmt.Errorf("patient %s: %w", id, catalog.ErrNotFound)
+			}
+			rows[id] = r
+			if _, seen := rows[r.MergedInto]; r.MergedInto != "" && !seen {
+				next = append(next, r.MergedInto)
+			}
+		}
+		pids = next
+	}
+	return rows, nil
+}
+
+func samePatient(a, b Patient) bool {
+	return slices.Equal(a.Identifiers, b.Identifiers) && a.Family == b.Family && a.Given == b.Given && a.Middle == b.Middle &&
+		a.BirthDate == b.BirthDate && a.Sex == b.Sex && a.Deceased == b.Deceased && a.AsOf.Equal(b.AsOf)
 }
 
 // MergePatients makes the patient known by prior part of the one known by

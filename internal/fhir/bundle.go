@@ -1,9 +1,6 @@
 package fhir
 
-import (
-	"crypto/sha1"
-	"fmt"
-)
+import "crypto/sha1"
 
 // Bundle is a container of resources: a transaction to apply, a search
 // result, a document, a collection.
@@ -78,14 +75,24 @@ func NameUUID(namespace, name string) string {
 	if !ok {
 		return ""
 	}
-	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
+	buf := make([]byte, 0, 16+len(name))
+	sum := sha1.Sum(append(append(buf, ns[:]...), name...))
 	var u [16]byte
-	copy(u[:], h.Sum(nil))
+	copy(u[:], sum[:16])
 	u[6] = u[6]&0x0f | 0x50
 	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	const hexDigits = "0123456789abcdef"
+	var out [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&15]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // parseUUID reads the 8-4-4-4-12 hexadecimal form.

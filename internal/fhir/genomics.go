@@ -200,6 +200,9 @@ type genomicBuilder struct {
 
 	patient, order, specimen, report Reference
 	signedAt                         string
+
+	concepts []CodeableConcept // slabs, see concept
+	codings  []Coding
 }
 
 // fullURL is the deterministic urn:uuid of one resource of the bundle.
@@ -242,6 +245,7 @@ func (g *genomicBuilder) add(fullURL string, res Resource, id Identifier) {
 func (g *genomicBuilder) build() (*Bundle, error) {
 	r := g.r
 	g.b = &Bundle{Type: "transaction"}
+	g.b.Entry = make([]BundleEntry, 0, 6+2*len(r.Variants)+len(r.Regions))
 	g.signedAt = timeString(signedTime(r))
 	g.b.Timestamp = g.signedAt
 
@@ -381,16 +385,32 @@ func genomicCategories() []CodeableConcept {
 	}
 }
 
-func loinc(code, display string) *CodeableConcept {
-	return &CodeableConcept{Coding: []Coding{{System: LOINC, Code: code, Display: display}}}
+// concept returns a new CodeableConcept with one coding. The builder
+// allocates them in slabs (a 50-variant bundle has about 1,700); each
+// Coding slice is capped at its length, so appending to it copies.
+func (g *genomicBuilder) concept(system, code, display string) *CodeableConcept {
+	if len(g.codings) == cap(g.codings) {
+		g.codings = make([]Coding, 0, 256)
+	}
+	if len(g.concepts) == cap(g.concepts) {
+		g.concepts = make([]CodeableConcept, 0, 256)
+	}
+	n := len(g.codings)
+	g.codings = append(g.codings, Coding{System: system, Code: code, Display: display})
+	g.concepts = append(g.concepts, CodeableConcept{Coding: g.codings[n : n+1 : n+1]})
+	return &g.concepts[len(g.concepts)-1]
 }
 
-func component(code, display string) ObservationComponent {
-	return ObservationComponent{Code: loinc(code, display)}
+func (g *genomicBuilder) loinc(code, display string) *CodeableConcept {
+	return g.concept(LOINC, code, display)
 }
 
-func coded(code, display string, value *CodeableConcept) ObservationComponent {
-	c := component(code, display)
+func (g *genomicBuilder) component(code, display string) ObservationComponent {
+	return ObservationComponent{Code: g.loinc(code, display)}
+}
+
+func (g *genomicBuilder) coded(code, display string, value *CodeableConcept) ObservationComponent {
+	c := g.component(code, display)
 	c.ValueCodeableConcept = value
 	return c
 }
@@ -431,30 +451,30 @@ func decimal(f float64) Decimal {
 }
 
 func (g *genomicBuilder) addVariant(i int, v *report.Variant) Reference {
-	o := g.observation(ProfileVariant, loinc(LoincVariant, "Genetic variant assessment"), "variant", i)
-	o.ValueCodeableConcept = loinc(LoincPresent, "Present")
-	o.Method = loinc(LoincSequencing, "Sequencing")
-	c := make([]ObservationComponent, 0, 14)
+	o := g.observation(ProfileVariant, g.loinc(LoincVariant, "Genetic variant assessment"), "variant", i)
+	o.ValueCodeableConcept = g.loinc(LoincPresent, "Present")
+	o.Method = g.loinc(LoincSequencing, "Sequencing")
+	c := make([]ObservationComponent, 0, 18) // all the components below
 	if v.Gene != "" {
 		cc := &CodeableConcept{Text: v.Gene}
 		if v.GeneID != "" {
-			cc = &CodeableConcept{Coding: []Coding{{System: HGNC, Code: v.GeneID, Display: v.Gene}}}
+			cc = g.concept(HGNC, v.GeneID, v.Gene)
 		}
-		c = append(c, coded(LoincGeneStudied, "Gene studied [ID]", cc))
+		c = append(c, g.coded(LoincGeneStudied, "Gene studied [ID]", cc))
 	}
 	if v.HGVSc != "" {
 		expr := withAccession(v.Transcript, v.HGVSc)
-		c = append(c, coded(LoincCHGVS, "DNA change (c.HGVS)", &CodeableConcept{Coding: []Coding{{System: HGVS, Code: expr, Display: expr}}}))
+		c = append(c, g.coded(LoincCHGVS, "DNA change (c.HGVS)", g.concept(HGVS, expr, expr)))
 	}
 	if v.HGVSp != "" {
-		c = append(c, coded(LoincPHGVS, "Amino acid change (pHGVS)", &CodeableConcept{Coding: []Coding{{System: HGVS, Code: v.HGVSp, Display: v.HGVSp}}}))
+		c = append(c, g.coded(LoincPHGVS, "Amino acid change (pHGVS)", g.concept(HGVS, v.HGVSp, v.HGVSp)))
 	}
 	if v.HGVSg != "" {
-		c = append(c, coded(LoincGHGVS, "Genomic DNA change (gHGVS)", &CodeableConcept{Coding: []Coding{{System: HGVS, Code: v.HGVSg, Display: v.HGVSg}}}))
+		c = append(c, g.coded(LoincGHGVS, "Genomic DNA change (gHGVS)", g.concept(HGVS, v.HGVSg, v.HGVSg)))
 	}
 	if v.Transcript != "" {
-		c = append(c, coded(LoincTranscriptRefSeq, "Transcript reference sequence [ID]",
-			&CodeableConcept{Coding: []Coding{{System: refSeqSystem(v.Transcript), Code: v.Transcript}}}))
+		c = append(c, g.coded(LoincTranscriptRefSeq, "Transcript reference sequence [ID]",
+			g.concept(refSeqSystem(v.Transcript), v.Transcript, "")))
 	}
 	refSeq := v.RefSeqID
 	if refSeq == "" {
@@ -464,54 +484,61 @@ func (g *genomicBuilder) addVariant(i int, v *report.Variant) Reference {
 		}
 	}
 	if refSeq != "" {
-		c = append(c, coded(LoincGenomicRefSeq, "Genomic reference sequence [ID]",
-			&CodeableConcept{Coding: []Coding{{System: refSeqSystem(refSeq), Code: refSeq}}}))
+		c = append(c, g.coded(LoincGenomicRefSeq, "Genomic reference sequence [ID]",
+			g.concept(refSeqSystem(refSeq), refSeq, "")))
 	}
 	if v.Chrom != "" {
-		c = append(c, coded(LoincChromosome, "Chromosome [Identifier]", &CodeableConcept{Text: v.Chrom}))
+		c = append(c, g.coded(LoincChromosome, "Chromosome [Identifier]", &CodeableConcept{Text: v.Chrom}))
 	}
 	// Alleles and coordinates are genomic: on the forward strand of the
 	// reference whatever the gene's strand, as in the VCF; only the
 	// c./p. expressions are relative to the transcript.
 	if v.Ref != "" {
-		ca := component(LoincRefAllele, "Genomic ref allele [ID]")
+		ca := g.component(LoincRefAllele, "Genomic ref allele [ID]")
 		ca.ValueString = v.Ref
 		c = append(c, ca)
 	}
 	if v.Alt != "" {
-		ca := component(LoincAltAllele, "Genomic alt allele [ID]")
+		ca := g.component(LoincAltAllele, "Genomic alt allele [ID]")
 		ca.ValueString = v.Alt
 		c = append(c, ca)
 	}
 	if a, ok := allelicStates[v.Zygosity]; ok {
-		c = append(c, coded(LoincAllelicState, "Allelic state", loinc(a.code, a.display)))
+		c = append(c, g.coded(LoincAllelicState, "Allelic state", g.loinc(a.code, a.display)))
 	}
 	if v.AlleleFreq >= 0 && v.AlleleFreq <= 1 && (v.AlleleFreq > 0 || v.Depth > 0) {
-		ca := component(LoincAlleleFrequency, "Sample variant allelic frequency [NFr]")
+		ca := g.component(LoincAlleleFrequency, "Sample variant allelic frequency [NFr]")
 		ca.ValueQuantity = &Quantity{Value: decimal(v.AlleleFreq), System: UCUM, Code: "1", Unit: "relative frequency of a particular allele in the specimen"}
 		c = append(c, ca)
 	}
 	if v.AltDepth > 0 {
-		ca := component(LoincAllelicReadDepth, "Allelic read depth")
+		ca := g.component(LoincAllelicReadDepth, "Allelic read depth")
 		ca.ValueQuantity = &Quantity{Value: Decimal(strconv.Itoa(v.AltDepth)), System: UCUM, Code: "1", Unit: "reads"}
 		c = append(c, ca)
 	}
 	if a, ok := sourceClasses[v.Origin]; ok {
-		c = append(c, coded(LoincGenomicSourceClass, "Genomic source class [Type]", loinc(a.code, a.display)))
+		c = append(c, g.coded(LoincGenomicSourceClass, "Genomic source class [Type]", g.loinc(a.code, a.display)))
 	}
 	if v.Pos > 0 {
-		c = append(c, coded(LoincCoordinateSystem, "Genomic coordinate system [Type]", loinc(oneBased.code, oneBased.display)))
+		c = append(c, g.coded(LoincCoordinateSystem, "Genomic coordinate system [Type]", g.loinc(oneBased.code, oneBased.display)))
 		end := v.Pos + int64(len(v.Ref)) - 1
 		if end < v.Pos {
 			end = v.Pos
 		}
-		ca := component(LoincExactStartEnd, "Variant exact start-end")
+		ca := g.component(LoincExactStartEnd, "Variant exact start-end")
 		ca.ValueRange = &Range{Low: &Quantity{Value: Decimal(strconv.FormatInt(v.Pos, 10))},
 			High: &Quantity{Value: Decimal(strconv.FormatInt(end, 10))}}
 		c = append(c, ca)
 	}
 	if a, ok := assemblies[g.r.Test.Assembly]; ok {
-		c = append(c, coded(LoincAssembly, "Human reference sequence assembly version", loinc(a.code, a.display)))
+		c = append(c, g.coded(LoincAssembly, "Human reference sequence assembly version", g.loinc(a.code, a.display)))
+	}
+	if v.Comment != "" && v.Classification == "" {
+		// Without an implication to carry it, the comment goes on the
+		// variant (GenomicBase's conclusion-string).
+		cs := ObservationComponent{Code: g.concept(TBDCodes, "conclusion-string", "Conclusion String")}
+		cs.ValueString = v.Comment
+		c = append(c, cs)
 	}
 	o.Component = c
 	url := g.fullURL("variant", i)
@@ -527,9 +554,9 @@ func (g *genomicBuilder) addImplication(i int, v *report.Variant, variant Refere
 	code := &CodeableConcept{Coding: []Coding{{System: TBDCodes, Code: "diagnostic-implication", Display: "Diagnostic Implication"}}}
 	o := g.observation(ProfileDiagnosticImplication, code, "implication", i)
 	o.DerivedFrom = []Reference{variant}
-	o.Component = []ObservationComponent{coded(LoincClinicalSignificanc, "Genetic variation clinical significance [Imp]", loinc(sig.code, sig.display))}
+	o.Component = []ObservationComponent{g.coded(LoincClinicalSignificanc, "Genetic variation clinical significance [Imp]", g.loinc(sig.code, sig.display))}
 	if v.Condition != "" {
-		o.Component = append(o.Component, coded(LoincPredictedPhenotype, "Genetic disease present", &CodeableConcept{Text: v.Condition}))
+		o.Component = append(o.Component, g.coded(LoincPredictedPhenotype, "Genetic disease present", &CodeableConcept{Text: v.Condition}))
 	}
 	if v.Comment != "" {
 		c := ObservationComponent{Code: &CodeableConcept{Coding: []Coding{{System: TBDCodes, Code: "conclusion-string", Display: "Conclusion String"}}}}
@@ -542,20 +569,20 @@ func (g *genomicBuilder) addImplication(i int, v *report.Variant, variant Refere
 }
 
 func (g *genomicBuilder) addRegion(i int, reg *report.Region) Reference {
-	o := g.observation("", loinc(LoincRegionStudied, "DNA region of interest panel"), "region", i)
+	o := g.observation("", g.loinc(LoincRegionStudied, "DNA region of interest panel"), "region", i)
 	c := make([]ObservationComponent, 0, 5)
 	if reg.Gene != "" {
-		c = append(c, coded(LoincGeneStudied, "Gene studied [ID]", &CodeableConcept{Text: reg.Gene}))
+		c = append(c, g.coded(LoincGeneStudied, "Gene studied [ID]", &CodeableConcept{Text: reg.Gene}))
 	}
 	if reg.Chrom != "" {
-		c = append(c, coded(LoincChromosome, "Chromosome [Identifier]", &CodeableConcept{Text: reg.Chrom}))
+		c = append(c, g.coded(LoincChromosome, "Chromosome [Identifier]", &CodeableConcept{Text: reg.Chrom}))
 	}
-	c = append(c, coded(LoincCoordinateSystem, "Genomic coordinate system [Type]", loinc(zeroBasedRange.code, zeroBasedRange.display)))
-	rc := component(LoincRegionRange, "Ranges of DNA sequence examined")
+	c = append(c, g.coded(LoincCoordinateSystem, "Genomic coordinate system [Type]", g.loinc(zeroBasedRange.code, zeroBasedRange.display)))
+	rc := g.component(LoincRegionRange, "Ranges of DNA sequence examined")
 	rc.ValueRange = &Range{Low: &Quantity{Value: Decimal(strconv.FormatInt(reg.Start, 10))}, High: &Quantity{Value: Decimal(strconv.FormatInt(reg.End, 10))}}
 	c = append(c, rc)
 	if a, ok := assemblies[g.r.Test.Assembly]; ok {
-		c = append(c, coded(LoincAssembly, "Human reference sequence assembly version", loinc(a.code, a.display)))
+		c = append(c, g.coded(LoincAssembly, "Human reference sequence assembly version", g.loinc(a.code, a.display)))
 	}
 	o.Component = c
 	url := g.fullURL("region", i)
@@ -596,7 +623,7 @@ func (g *genomicBuilder) addReport(results []Reference) {
 		Identifier: []Identifier{id},
 		Status:     "final",
 		Category:   []CodeableConcept{{Coding: []Coding{{System: V2DiagService, Code: "GE", Display: "Genetics"}}}},
-		Code:       loinc(LoincGeneticReport, "Genetic analysis report"),
+		Code:       g.loinc(LoincGeneticReport, "Genetic analysis report"),
 		Subject:    ref(g.patient), BasedOn: []Reference{g.order}, Specimen: []Reference{g.specimen},
 		EffectiveDateTime: effectiveDate(r), Issued: g.signedAt,
 		ResultsInterpreter: g.interpreters(), Result: results, Conclusion: r.Conclusion,
@@ -625,7 +652,7 @@ func (g *genomicBuilder) addReport(results []Reference) {
 
 func (g *genomicBuilder) addDocument() {
 	doc := &DocumentReference{Status: "current", DocStatus: "final",
-		Type: loinc(LoincGeneticReport, "Genetic analysis report"), Subject: ref(g.patient), Date: g.signedAt,
+		Type: g.loinc(LoincGeneticReport, "Genetic analysis report"), Subject: ref(g.patient), Date: g.signedAt,
 		Content:    []DocumentReferenceContent{{Attachment: g.pdfAttachment()}},
 		Context:    &DocumentReferenceContext{Related: []Reference{g.report}},
 		Identifier: []Identifier{g.identifier("DocumentReference", 0, g.r.ID)},

@@ -273,3 +273,7 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func loinc(code, display string) *CodeableConcept {
+	return &CodeableConcept{Coding: []Coding{{System: LOINC, Code: code, Display: display}}}
+}

@@ -42,15 +42,15 @@ func (v *validator) add(code string, err error, path, msg string) {
 	v.issues = append(v.issues, &Issue{Code: code, Err: err, Expression: path, Message: msg})
 }
 
-func (v *validator) required(ok bool, path string) {
+func (v *validator) required(ok bool, path, elem string) {
 	if !ok {
-		v.add(CodeRequired, ErrRequired, path, "minimum cardinality 1")
+		v.add(CodeRequired, ErrRequired, path+elem, "minimum cardinality 1")
 	}
 }
 
-func (v *validator) oneOf(val, path string, allowed ...string) {
+func (v *validator) oneOf(val, path, elem string, allowed ...string) {
 	if val == "" {
-		v.required(false, path)
+		v.required(false, path, elem)
 		return
 	}
 	for _, a := range allowed {
@@ -58,12 +58,12 @@ func (v *validator) oneOf(val, path string, allowed ...string) {
 			return
 		}
 	}
-	v.add(CodeValue, ErrValue, path, "not a code of the required value set")
+	v.add(CodeValue, ErrValue, path+elem, "not a code of the required value set")
 }
 
-func (v *validator) optionalOneOf(val, path string, allowed ...string) {
+func (v *validator) optionalOneOf(val, path, elem string, allowed ...string) {
 	if val != "" {
-		v.oneOf(val, path, allowed...)
+		v.oneOf(val, path, elem, allowed...)
 	}
 }
 
@@ -74,26 +74,52 @@ var (
 	idRE       = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
 )
 
-func (v *validator) pattern(re *regexp.Regexp, val, path, what string) {
-	if val != "" && !re.MatchString(val) {
-		v.add(CodeValue, ErrValue, path, "not a valid "+what)
+func (v *validator) pattern(re *regexp.Regexp, val, path, elem, what string) {
+	if val != "" && !commonTime(re, val) && !re.MatchString(val) {
+		v.add(CodeValue, ErrValue, path+elem, "not a valid "+what)
 	}
+}
+
+// commonTime recognises, without the regular expression, the two shapes
+// of date and time nearly every value has: "2026-03-10" (a date or
+// dateTime) and "2026-03-10T14:30:00Z" (a dateTime or instant).
+func commonTime(re *regexp.Regexp, s string) bool {
+	digits := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	date := len(s) >= 10 && digits(s[0:4]) && s[0:4] != "0000" && s[4] == '-' && digits(s[5:7]) && s[7] == '-' && digits(s[8:10]) &&
+		s[5:7] >= "01" && s[5:7] <= "12" && s[8:10] >= "01" && s[8:10] <= "31"
+	switch {
+	case !date:
+		return false
+	case len(s) == 10:
+		return re == dateRE || re == dateTimeRE
+	case len(s) == 20:
+		return (re == dateTimeRE || re == instantRE) && s[10] == 'T' && s[19] == 'Z' && s[13] == ':' && s[16] == ':' &&
+			digits(s[11:13]) && digits(s[14:16]) && digits(s[17:19]) && s[11:13] <= "23" && s[14:16] <= "59" && s[17:19] <= "60"
+	}
+	return false
 }
 
 func idx(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 func (v *validator) base(path string, b *ResourceBase) {
-	v.pattern(idRE, b.Id, path+".id", "id")
+	v.pattern(idRE, b.Id, path, ".id", "id")
 	if b.Meta != nil {
-		v.pattern(instantRE, b.Meta.LastUpdated, path+".meta.lastUpdated", "instant")
+		v.pattern(instantRE, b.Meta.LastUpdated, path, ".meta.lastUpdated", "instant")
 	}
 }
 
 func (v *validator) domain(path string, d *DomainResource) {
 	v.base(path, &d.ResourceBase)
 	if d.Text != nil {
-		v.oneOf(d.Text.Status, path+".text.status", "generated", "extensions", "additional", "empty")
-		v.required(d.Text.Div != "", path+".text.div")
+		v.oneOf(d.Text.Status, path, ".text.status", "generated", "extensions", "additional", "empty")
+		v.required(d.Text.Div != "", path, ".text.div")
 	}
 	for i, c := range d.Contained {
 		v.resource(idx(path+".contained", i), c)
@@ -106,7 +132,7 @@ func (v *validator) extensions(path string, exts []Extension) {
 	for i := range exts {
 		e := &exts[i]
 		p := idx(path, i)
-		v.required(e.URL != "", p+".url")
+		v.required(e.URL != "", p, ".url")
 		hasValue := e.Value != (Value{}) || len(e.Extra) > 0 && hasValueKey(e.Extra)
 		if hasValue == (len(e.Extension) > 0) {
 			v.add(CodeInvalid, ErrValue, p, "ext-1: must have either extensions or value[x], not both")
@@ -124,31 +150,35 @@ func hasValueKey(x Extra) bool {
 	return false
 }
 
-func (v *validator) reference(path string, r *Reference) {
+func (v *validator) reference(path, elem string, r *Reference) {
 	if r == nil {
 		return
 	}
 	if r.Reference == "" && r.Identifier == nil && r.Display == "" && len(r.Extension) == 0 {
-		v.add(CodeInvalid, ErrRequired, path, "ref-1: a reference needs reference, identifier or display")
+		v.add(CodeInvalid, ErrRequired, path+elem, "ref-1: a reference needs reference, identifier or display")
 	}
 	if v.fullURLs != nil && strings.HasPrefix(r.Reference, "urn:uuid:") && !v.fullURLs[r.Reference] {
-		v.add(CodeInvalid, ErrValue, path+".reference", "urn:uuid reference does not resolve inside the bundle")
+		v.add(CodeInvalid, ErrValue, path+elem+".reference", "urn:uuid reference does not resolve inside the bundle")
 	}
 }
 
-func (v *validator) references(path string, rs []Reference) {
+func (v *validator) references(path, elem string, rs []Reference) {
 	for i := range rs {
-		v.reference(idx(path, i), &rs[i])
+		r := &rs[i]
+		if r.Reference == "" && r.Identifier == nil && r.Display == "" && len(r.Extension) == 0 ||
+			v.fullURLs != nil && strings.HasPrefix(r.Reference, "urn:uuid:") && !v.fullURLs[r.Reference] {
+			v.reference(idx(path+elem, i), "", r)
+		}
 	}
 }
 
-func (v *validator) codeable(path string, c *CodeableConcept) {
+func (v *validator) codeable(path, elem string, c *CodeableConcept) {
 	if c == nil {
 		return
 	}
 	for i := range c.Coding {
 		if c.Coding[i].Code != "" && c.Coding[i].System == "" {
-			v.add(CodeInvalid, ErrRequired, idx(path+".coding", i)+".system", "a code without its system")
+			v.add(CodeInvalid, ErrRequired, idx(path+elem+".coding", i)+".system", "a code without its system")
 		}
 	}
 }
@@ -184,26 +214,26 @@ func (v *validator) resource(path string, r Resource) {
 	case *CapabilityStatement:
 		v.capability(path, r)
 	case *RawResource:
-		v.required(validTypeName(r.Type), path+".resourceType")
+		v.required(validTypeName(r.Type), path, ".resourceType")
 	case nil:
-		v.required(false, path)
+		v.required(false, path, "")
 	}
 }
 
 func (v *validator) identifiers(path string, ids []Identifier) {
 	for i := range ids {
 		id := &ids[i]
-		v.optionalOneOf(id.Use, idx(path, i)+".use", "usual", "official", "temp", "secondary", "old")
-		v.codeable(idx(path, i)+".type", id.Type)
+		v.optionalOneOf(id.Use, idx(path, i), ".use", "usual", "official", "temp", "secondary", "old")
+		v.codeable(idx(path, i), ".type", id.Type)
 	}
 }
 
 func (v *validator) patient(path string, p *Patient) {
 	v.domain(path, &p.DomainResource)
 	v.identifiers(path+".identifier", p.Identifier)
-	v.optionalOneOf(p.Gender, path+".gender", "male", "female", "other", "unknown")
-	v.pattern(dateRE, p.BirthDate, path+".birthDate", "date")
-	v.reference(path+".managingOrganization", p.ManagingOrganization)
+	v.optionalOneOf(p.Gender, path, ".gender", "male", "female", "other", "unknown")
+	v.pattern(dateRE, p.BirthDate, path, ".birthDate", "date")
+	v.reference(path, ".managingOrganization", p.ManagingOrganization)
 }
 
 var requestStatus = []string{"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
@@ -211,27 +241,27 @@ var requestStatus = []string{"draft", "active", "on-hold", "revoked", "completed
 func (v *validator) serviceRequest(path string, s *ServiceRequest) {
 	v.domain(path, &s.DomainResource)
 	v.identifiers(path+".identifier", s.Identifier)
-	v.oneOf(s.Status, path+".status", requestStatus...)
-	v.oneOf(s.Intent, path+".intent", "proposal", "plan", "directive", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option")
-	v.optionalOneOf(s.Priority, path+".priority", "routine", "urgent", "asap", "stat")
-	v.required(s.Subject != nil, path+".subject")
-	v.reference(path+".subject", s.Subject)
-	v.codeable(path+".code", s.Code)
-	v.references(path+".basedOn", s.BasedOn)
-	v.references(path+".specimen", s.Specimen)
-	v.reference(path+".requester", s.Requester)
-	v.pattern(dateTimeRE, s.AuthoredOn, path+".authoredOn", "dateTime")
+	v.oneOf(s.Status, path, ".status", requestStatus...)
+	v.oneOf(s.Intent, path, ".intent", "proposal", "plan", "directive", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option")
+	v.optionalOneOf(s.Priority, path, ".priority", "routine", "urgent", "asap", "stat")
+	v.required(s.Subject != nil, path, ".subject")
+	v.reference(path, ".subject", s.Subject)
+	v.codeable(path, ".code", s.Code)
+	v.references(path, ".basedOn", s.BasedOn)
+	v.references(path, ".specimen", s.Specimen)
+	v.reference(path, ".requester", s.Requester)
+	v.pattern(dateTimeRE, s.AuthoredOn, path, ".authoredOn", "dateTime")
 }
 
 func (v *validator) specimen(path string, s *Specimen) {
 	v.domain(path, &s.DomainResource)
 	v.identifiers(path+".identifier", s.Identifier)
-	v.optionalOneOf(s.Status, path+".status", "available", "unavailable", "unsatisfactory", "entered-in-error")
-	v.reference(path+".subject", s.Subject)
-	v.references(path+".request", s.Request)
-	v.pattern(dateTimeRE, s.ReceivedTime, path+".receivedTime", "dateTime")
+	v.optionalOneOf(s.Status, path, ".status", "available", "unavailable", "unsatisfactory", "entered-in-error")
+	v.reference(path, ".subject", s.Subject)
+	v.references(path, ".request", s.Request)
+	v.pattern(dateTimeRE, s.ReceivedTime, path, ".receivedTime", "dateTime")
 	if s.Collection != nil {
-		v.pattern(dateTimeRE, s.Collection.CollectedDateTime, path+".collection.collectedDateTime", "dateTime")
+		v.pattern(dateTimeRE, s.Collection.CollectedDateTime, path, ".collection.collectedDateTime", "dateTime")
 	}
 }
 
@@ -240,17 +270,17 @@ var reportStatus = []string{"registered", "partial", "preliminary", "final", "am
 func (v *validator) diagnosticReport(path string, d *DiagnosticReport) {
 	v.domain(path, &d.DomainResource)
 	v.identifiers(path+".identifier", d.Identifier)
-	v.oneOf(d.Status, path+".status", reportStatus...)
-	v.required(d.Code != nil, path+".code")
-	v.codeable(path+".code", d.Code)
-	v.reference(path+".subject", d.Subject)
-	v.references(path+".basedOn", d.BasedOn)
-	v.references(path+".specimen", d.Specimen)
-	v.references(path+".result", d.Result)
-	v.references(path+".performer", d.Performer)
-	v.references(path+".resultsInterpreter", d.ResultsInterpreter)
-	v.pattern(dateTimeRE, d.EffectiveDateTime, path+".effectiveDateTime", "dateTime")
-	v.pattern(instantRE, d.Issued, path+".issued", "instant")
+	v.oneOf(d.Status, path, ".status", reportStatus...)
+	v.required(d.Code != nil, path, ".code")
+	v.codeable(path, ".code", d.Code)
+	v.reference(path, ".subject", d.Subject)
+	v.references(path, ".basedOn", d.BasedOn)
+	v.references(path, ".specimen", d.Specimen)
+	v.references(path, ".result", d.Result)
+	v.references(path, ".performer", d.Performer)
+	v.references(path, ".resultsInterpreter", d.ResultsInterpreter)
+	v.pattern(dateTimeRE, d.EffectiveDateTime, path, ".effectiveDateTime", "dateTime")
+	v.pattern(instantRE, d.Issued, path, ".issued", "instant")
 	for i := range d.PresentedForm {
 		v.attachment(idx(path+".presentedForm", i), &d.PresentedForm[i])
 	}
@@ -272,29 +302,33 @@ var observationStatus = []string{"registered", "preliminary", "final", "amended"
 func (v *validator) observation(path string, o *Observation) {
 	v.domain(path, &o.DomainResource)
 	v.identifiers(path+".identifier", o.Identifier)
-	v.oneOf(o.Status, path+".status", observationStatus...)
-	v.required(o.Code != nil, path+".code")
-	v.codeable(path+".code", o.Code)
-	v.reference(path+".subject", o.Subject)
-	v.reference(path+".specimen", o.Specimen)
-	v.references(path+".derivedFrom", o.DerivedFrom)
-	v.references(path+".performer", o.Performer)
-	v.references(path+".hasMember", o.HasMember)
-	v.pattern(dateTimeRE, o.EffectiveDateTime, path+".effectiveDateTime", "dateTime")
-	v.pattern(instantRE, o.Issued, path+".issued", "instant")
+	v.oneOf(o.Status, path, ".status", observationStatus...)
+	v.required(o.Code != nil, path, ".code")
+	v.codeable(path, ".code", o.Code)
+	v.reference(path, ".subject", o.Subject)
+	v.reference(path, ".specimen", o.Specimen)
+	v.references(path, ".derivedFrom", o.DerivedFrom)
+	v.references(path, ".performer", o.Performer)
+	v.references(path, ".hasMember", o.HasMember)
+	v.pattern(dateTimeRE, o.EffectiveDateTime, path, ".effectiveDateTime", "dateTime")
+	v.pattern(instantRE, o.Issued, path, ".issued", "instant")
 	if o.DataAbsentReason != nil && o.HasValue() {
 		v.add(CodeInvalid, ErrValue, path+".dataAbsentReason", "obs-6: dataAbsentReason only when there is no value")
 	}
-	v.quantity(path+".valueQuantity", o.ValueQuantity)
+	v.quantity(path, ".valueQuantity", o.ValueQuantity)
 	for i := range o.Component {
 		c := &o.Component[i]
-		p := idx(path+".component", i)
-		v.required(c.Code != nil, p+".code")
-		v.codeable(p+".code", c.Code)
-		v.codeable(p+".valueCodeableConcept", c.ValueCodeableConcept)
-		v.quantity(p+".valueQuantity", c.ValueQuantity)
-		if c.DataAbsentReason != nil && c.HasValue() {
-			v.add(CodeInvalid, ErrValue, p+".dataAbsentReason", "obs-6: dataAbsentReason only when there is no value")
+		// The location is built only for a component with a problem.
+		if c.Code == nil || !codeableOK(c.Code) || !codeableOK(c.ValueCodeableConcept) || !quantityOK(c.ValueQuantity) ||
+			c.DataAbsentReason != nil && c.HasValue() {
+			p := idx(path+".component", i)
+			v.required(c.Code != nil, p, ".code")
+			v.codeable(p, ".code", c.Code)
+			v.codeable(p, ".valueCodeableConcept", c.ValueCodeableConcept)
+			v.quantity(p, ".valueQuantity", c.ValueQuantity)
+			if c.DataAbsentReason != nil && c.HasValue() {
+				v.add(CodeInvalid, ErrValue, p+".dataAbsentReason", "obs-6: dataAbsentReason only when there is no value")
+			}
 		}
 	}
 	if claims(&o.ResourceBase, ProfileVariant) {
@@ -305,15 +339,33 @@ func (v *validator) observation(path string, o *Observation) {
 	}
 }
 
-func (v *validator) quantity(path string, q *Quantity) {
+// codeableOK says whether codeable would find nothing.
+func codeableOK(c *CodeableConcept) bool {
+	if c == nil {
+		return true
+	}
+	for i := range c.Coding {
+		if c.Coding[i].Code != "" && c.Coding[i].System == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// quantityOK says whether quantity would find nothing.
+func quantityOK(q *Quantity) bool {
+	return q == nil || (q.Code == "" || q.System != "") && (q.Value == "" || validNumber(string(q.Value)))
+}
+
+func (v *validator) quantity(path, elem string, q *Quantity) {
 	if q == nil {
 		return
 	}
 	if q.Code != "" && q.System == "" {
-		v.add(CodeInvalid, ErrRequired, path+".system", "qty-3: a unit code needs its system")
+		v.add(CodeInvalid, ErrRequired, path+elem+".system", "qty-3: a unit code needs its system")
 	}
 	if q.Value != "" && !validNumber(string(q.Value)) {
-		v.add(CodeValue, ErrValue, path+".value", "not a decimal")
+		v.add(CodeValue, ErrValue, path+elem+".value", "not a decimal")
 	}
 }
 
@@ -323,20 +375,35 @@ func (v *validator) genomicBase(path, profile string, o *Observation) {
 	if countCoding(o.Category, ObsCategory, "laboratory") != 1 || countCoding(o.Category, V2DiagService, "GE") != 1 {
 		v.add(CodeRequired, ErrProfile, path+".category", profile+": categories laboratory and GE required, once each")
 	}
-	v.required(o.Subject != nil, path+".subject")
+	v.required(o.Subject != nil, path, ".subject")
 }
 
-// variantSlices are the Variant profile's component slices with at most
+// variantCodes are the Variant profile's component slices with at most
 // one repetition, by LOINC code, and the value type each requires.
-var variantSlices = map[string]string{
-	LoincCHGVS: "CodeableConcept", LoincGHGVS: "CodeableConcept", LoincGenomicRefSeq: "CodeableConcept",
-	LoincTranscriptRefSeq: "CodeableConcept", LoincExactStartEnd: "Range", LoincCoordinateSystem: "CodeableConcept",
-	LoincRefAllele: "string", LoincAltAllele: "string", LoincGenomicSourceClass: "CodeableConcept",
-	LoincAlleleFrequency: "Quantity", LoincAllelicReadDepth: "Quantity", LoincAllelicState: "CodeableConcept",
-	LoincPHGVS: "CodeableConcept",
+var variantCodes = [...][2]string{
+	{LoincCHGVS, "CodeableConcept"}, {LoincGHGVS, "CodeableConcept"}, {LoincGenomicRefSeq, "CodeableConcept"},
+	{LoincTranscriptRefSeq, "CodeableConcept"}, {LoincExactStartEnd, "Range"}, {LoincCoordinateSystem, "CodeableConcept"},
+	{LoincRefAllele, "string"}, {LoincAltAllele, "string"}, {LoincGenomicSourceClass, "CodeableConcept"},
+	{LoincAlleleFrequency, "Quantity"}, {LoincAllelicReadDepth, "Quantity"}, {LoincAllelicState, "CodeableConcept"},
+	{LoincPHGVS, "CodeableConcept"},
 	// GenomicFinding's slices
-	LoincAssembly: "CodeableConcept", LoincChromosome: "CodeableConcept",
+	{LoincAssembly, "CodeableConcept"}, {LoincChromosome, "CodeableConcept"},
 }
+
+// variantSlice is a component slice: its index in variantCodes and the
+// value type it requires.
+type variantSlice struct {
+	slot int
+	typ  string
+}
+
+var variantSlices = func() map[string]variantSlice {
+	m := make(map[string]variantSlice, len(variantCodes))
+	for i, c := range variantCodes {
+		m[c[0]] = variantSlice{i, c[1]}
+	}
+	return m
+}()
 
 func componentValueType(c *ObservationComponent) string {
 	switch {
@@ -363,30 +430,31 @@ func (v *validator) variantProfile(path string, o *Observation) {
 	if o.ValueCodeableConcept == nil || !hasAnyCoding(o.ValueCodeableConcept, LOINC, "LA9633-4", "LA9634-2", "LA18198-4", "LA18199-2") {
 		v.add(CodeValue, ErrProfile, path+".valueCodeableConcept", "variant: value must be from LL1971-2 (Present, Absent, No call, Indeterminate)")
 	}
-	seen := map[string]int{}
+	var seen [len(variantCodes)]int
 	for i := range o.Component {
 		c := &o.Component[i]
 		code := loincCode(c.Code)
-		want, ok := variantSlices[code]
+		slice, ok := variantSlices[code]
 		if !ok {
 			continue
 		}
-		p := idx(path+".component", i)
-		if seen[code]++; seen[code] == 2 {
-			v.add(CodeStructure, ErrCardinality, p, "variant: component "+code+" allowed at most once")
+		slot, want := slice.slot, slice.typ
+		p := func() string { return idx(path+".component", i) }
+		if seen[slot]++; seen[slot] == 2 {
+			v.add(CodeStructure, ErrCardinality, p(), "variant: component "+code+" allowed at most once")
 		}
 		got := componentValueType(c)
 		switch {
 		case got == "":
 			if code != LoincAlleleFrequency && code != LoincAllelicReadDepth && code != LoincExactStartEnd &&
 				code != LoincRefAllele && code != LoincAltAllele {
-				v.add(CodeRequired, ErrProfile, p+".value[x]", "variant: component "+code+" needs a value")
+				v.add(CodeRequired, ErrProfile, p()+".value[x]", "variant: component "+code+" needs a value")
 			}
 		case got != want && !(code == LoincExactStartEnd && got == "Range"):
-			v.add(CodeStructure, ErrProfile, p+".value[x]", "variant: component "+code+" value must be "+want)
+			v.add(CodeStructure, ErrProfile, p()+".value[x]", "variant: component "+code+" value must be "+want)
 		}
 		if code == LoincAlleleFrequency && c.ValueQuantity != nil && c.ValueQuantity.System != "" && c.ValueQuantity.System != UCUM {
-			v.add(CodeValue, ErrProfile, p+".valueQuantity.system", "variant: allelic frequency must be in UCUM")
+			v.add(CodeValue, ErrProfile, p()+".valueQuantity.system", "variant: allelic frequency must be in UCUM")
 		}
 	}
 }
@@ -421,7 +489,7 @@ func (v *validator) implicationProfile(path string, o *Observation) {
 
 func (v *validator) bundle(path string, b *Bundle) {
 	v.base(path, &b.ResourceBase)
-	v.oneOf(b.Type, path+".type", "document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection")
+	v.oneOf(b.Type, path, ".type", "document", "message", "transaction", "transaction-response", "batch", "batch-response", "history", "searchset", "collection")
 	outer := v.fullURLs
 	v.fullURLs = make(map[string]bool, len(b.Entry))
 	for i := range b.Entry {
@@ -442,18 +510,18 @@ func (v *validator) bundle(path string, b *Bundle) {
 		p := idx(path+".entry", i)
 		switch b.Type {
 		case "transaction", "batch":
-			v.required(e.Request != nil, p+".request")
+			v.required(e.Request != nil, p, ".request")
 			if e.Request != nil {
-				v.oneOf(e.Request.Method, p+".request.method", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
-				v.required(e.Request.URL != "", p+".request.url")
+				v.oneOf(e.Request.Method, p, ".request.method", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
+				v.required(e.Request.URL != "", p, ".request.url")
 				if (e.Request.Method == "POST" || e.Request.Method == "PUT") && e.Resource == nil {
-					v.required(false, p+".resource")
+					v.required(false, p, ".resource")
 				}
 			}
 		case "transaction-response", "batch-response", "history":
-			v.required(e.Response != nil, p+".response")
+			v.required(e.Response != nil, p, ".response")
 			if e.Response != nil {
-				v.required(e.Response.Status != "", p+".response.status")
+				v.required(e.Response.Status != "", p, ".response.status")
 			}
 		}
 		if e.Request != nil && b.Type != "transaction" && b.Type != "batch" && b.Type != "history" {
@@ -468,86 +536,86 @@ func (v *validator) bundle(path string, b *Bundle) {
 
 func (v *validator) provenance(path string, p *Provenance) {
 	v.domain(path, &p.DomainResource)
-	v.required(len(p.Target) > 0, path+".target")
-	v.references(path+".target", p.Target)
-	v.required(p.Recorded != "", path+".recorded")
-	v.pattern(instantRE, p.Recorded, path+".recorded", "instant")
-	v.required(len(p.Agent) > 0, path+".agent")
+	v.required(len(p.Target) > 0, path, ".target")
+	v.references(path, ".target", p.Target)
+	v.required(p.Recorded != "", path, ".recorded")
+	v.pattern(instantRE, p.Recorded, path, ".recorded", "instant")
+	v.required(len(p.Agent) > 0, path, ".agent")
 	for i := range p.Agent {
 		a := &p.Agent[i]
-		v.required(a.Who != nil, idx(path+".agent", i)+".who")
-		v.reference(idx(path+".agent", i)+".who", a.Who)
+		v.required(a.Who != nil, idx(path+".agent", i), ".who")
+		v.reference(idx(path+".agent", i), ".who", a.Who)
 	}
 	for i := range p.Entity {
 		e := &p.Entity[i]
-		v.oneOf(e.Role, idx(path+".entity", i)+".role", "derivation", "revision", "quotation", "source", "removal")
-		v.required(e.What != nil, idx(path+".entity", i)+".what")
-		v.reference(idx(path+".entity", i)+".what", e.What)
+		v.oneOf(e.Role, idx(path+".entity", i), ".role", "derivation", "revision", "quotation", "source", "removal")
+		v.required(e.What != nil, idx(path+".entity", i), ".what")
+		v.reference(idx(path+".entity", i), ".what", e.What)
 	}
 }
 
 func (v *validator) documentReference(path string, d *DocumentReference) {
 	v.domain(path, &d.DomainResource)
 	v.identifiers(path+".identifier", d.Identifier)
-	v.oneOf(d.Status, path+".status", "current", "superseded", "entered-in-error")
-	v.optionalOneOf(d.DocStatus, path+".docStatus", "preliminary", "final", "amended", "entered-in-error")
-	v.reference(path+".subject", d.Subject)
-	v.pattern(instantRE, d.Date, path+".date", "instant")
-	v.required(len(d.Content) > 0, path+".content")
+	v.oneOf(d.Status, path, ".status", "current", "superseded", "entered-in-error")
+	v.optionalOneOf(d.DocStatus, path, ".docStatus", "preliminary", "final", "amended", "entered-in-error")
+	v.reference(path, ".subject", d.Subject)
+	v.pattern(instantRE, d.Date, path, ".date", "instant")
+	v.required(len(d.Content) > 0, path, ".content")
 	for i := range d.Content {
 		c := &d.Content[i]
-		v.required(c.Attachment != nil, idx(path+".content", i)+".attachment")
+		v.required(c.Attachment != nil, idx(path+".content", i), ".attachment")
 		if c.Attachment != nil {
 			v.attachment(idx(path+".content", i)+".attachment", c.Attachment)
 		}
 	}
 	if d.Context != nil {
-		v.references(path+".context.related", d.Context.Related)
+		v.references(path, ".context.related", d.Context.Related)
 	}
 }
 
 func (v *validator) task(path string, t *Task) {
 	v.domain(path, &t.DomainResource)
 	v.identifiers(path+".identifier", t.Identifier)
-	v.oneOf(t.Status, path+".status", "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress", "on-hold", "failed", "completed", "entered-in-error")
-	v.oneOf(t.Intent, path+".intent", "unknown", "proposal", "plan", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option")
-	v.reference(path+".focus", t.Focus)
-	v.reference(path+".for", t.For)
+	v.oneOf(t.Status, path, ".status", "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress", "on-hold", "failed", "completed", "entered-in-error")
+	v.oneOf(t.Intent, path, ".intent", "unknown", "proposal", "plan", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option")
+	v.reference(path, ".focus", t.Focus)
+	v.reference(path, ".for", t.For)
 	for i := range t.Input {
-		v.required(t.Input[i].Type != nil, idx(path+".input", i)+".type")
+		v.required(t.Input[i].Type != nil, idx(path+".input", i), ".type")
 	}
 	for i := range t.Output {
-		v.required(t.Output[i].Type != nil, idx(path+".output", i)+".type")
+		v.required(t.Output[i].Type != nil, idx(path+".output", i), ".type")
 	}
 }
 
 func (v *validator) operationOutcome(path string, o *OperationOutcome) {
 	v.domain(path, &o.DomainResource)
-	v.required(len(o.Issue) > 0, path+".issue")
+	v.required(len(o.Issue) > 0, path, ".issue")
 	for i := range o.Issue {
 		is := &o.Issue[i]
 		p := idx(path+".issue", i)
-		v.oneOf(is.Severity, p+".severity", "fatal", "error", "warning", "information")
-		v.required(is.Code != "", p+".code")
+		v.oneOf(is.Severity, p, ".severity", "fatal", "error", "warning", "information")
+		v.required(is.Code != "", p, ".code")
 	}
 }
 
 func (v *validator) capability(path string, c *CapabilityStatement) {
 	v.domain(path, &c.DomainResource)
-	v.oneOf(c.Status, path+".status", "draft", "active", "retired", "unknown")
-	v.required(c.Date != "", path+".date")
-	v.pattern(dateTimeRE, c.Date, path+".date", "dateTime")
-	v.oneOf(c.Kind, path+".kind", "instance", "capability", "requirements")
-	v.required(c.FHIRVersion != "", path+".fhirVersion")
-	v.required(len(c.Format) > 0, path+".format")
+	v.oneOf(c.Status, path, ".status", "draft", "active", "retired", "unknown")
+	v.required(c.Date != "", path, ".date")
+	v.pattern(dateTimeRE, c.Date, path, ".date", "dateTime")
+	v.oneOf(c.Kind, path, ".kind", "instance", "capability", "requirements")
+	v.required(c.FHIRVersion != "", path, ".fhirVersion")
+	v.required(len(c.Format) > 0, path, ".format")
 	for i := range c.Rest {
 		r := &c.Rest[i]
 		p := idx(path+".rest", i)
-		v.oneOf(r.Mode, p+".mode", "client", "server")
+		v.oneOf(r.Mode, p, ".mode", "client", "server")
 		for j := range r.Resource {
-			v.required(r.Resource[j].Type != "", idx(p+".resource", j)+".type")
+			v.required(r.Resource[j].Type != "", idx(p+".resource", j), ".type")
 			for k := range r.Resource[j].Interaction {
-				v.required(r.Resource[j].Interaction[k].Code != "", idx(idx(p+".resource", j)+".interaction", k)+".code")
+				v.required(r.Resource[j].Interaction[k].Code != "", idx(idx(p+".resource", j)+".interaction", k), ".code")
 			}
 		}
 	}

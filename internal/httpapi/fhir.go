@@ -1,12 +1,19 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/clinomics/clinomics/internal/auth"
+	"github.com/clinomics/clinomics/internal/fhir"
 	"github.com/clinomics/clinomics/internal/fhir/server"
 )
 
@@ -32,6 +39,9 @@ type FHIRAPI struct {
 	// a person's session or an API token is not, and role permissions
 	// alone decide). nil: no credential is scope-limited.
 	Scopes func(p *auth.Principal) (scopes []string, limited bool)
+	// Orders, when set, takes the ServiceRequests POSTed to
+	// [base]/ServiceRequest (permission orders:write); nil: 405.
+	Orders OrderAcceptor
 
 	once sync.Once
 	h    *server.Server
@@ -50,6 +60,18 @@ func (f *FHIRAPI) handler(s *Server) *server.Server {
 	return f.h
 }
 
+// OrderAcceptor applies a ServiceRequest posted to the API (the clinical
+// order and its patient) and puts it into the FHIR store, returning it as
+// stored. An error that is an *fhir.Issue (or fhir.Issues) is the
+// request's fault and names the element; an *server.Error has its own
+// status and public message; anything else is internal.
+type OrderAcceptor interface {
+	AcceptServiceRequest(ctx context.Context, sr []byte, actor string) (server.Record, error)
+}
+
+// maxOrderBody bounds a posted ServiceRequest.
+const maxOrderBody = 1 << 20
+
 // fhirRoutes are the FHIR API's routes: read and search of each type with
 // its permission, the CapabilityStatement (any authenticated principal), and writes (any
 // authenticated principal) answered 405: the API is read-only.
@@ -65,6 +87,7 @@ func (s *Server) fhirRoutes() []Route {
 			Route{"GET", FHIRBase + "/" + t, fhirPerms[t], s.serveFHIR},
 			Route{"GET", FHIRBase + "/" + t + "/{id}", fhirPerms[t], s.serveFHIR})
 	}
+	rs = append(rs, Route{"POST", FHIRBase + "/ServiceRequest", auth.PermOrdersWrite, s.postServiceRequest})
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
 		rs = append(rs, Route{m, FHIRBase + "/{path...}", auth.PermSelf, s.serveFHIR})
 	}
@@ -132,4 +155,103 @@ func (s *Server) fhirSeen(r *http.Request, recs []server.Record) error {
 // failFHIR answers an error of a FHIR route as an OperationOutcome.
 func failFHIR(w http.ResponseWriter, he *Error) {
 	server.WriteError(w, &server.Error{Status: he.Status, Public: he.Public})
+}
+
+// postServiceRequest answers POST [base]/ServiceRequest: the order is
+// applied (found or created with its patient, audited) and the
+// ServiceRequest stored for reading back: 201 with its Location, or an
+// OperationOutcome naming the element at fault (400 when the body is not
+// a ServiceRequest at all, 422 when an element is missing or wrong).
+func (s *Server) postServiceRequest(w http.ResponseWriter, r *http.Request) error {
+	f := s.FHIR
+	if f == nil || f.Orders == nil {
+		server.WriteError(w, &server.Error{Status: http.StatusMethodNotAllowed, Code: "not-supported", Public: "orders are not taken here"})
+		return nil
+	}
+	p := principal(r.Context())
+	if f.Scopes != nil {
+		if scopes, limited := f.Scopes(p); limited && !server.ScopeAllows(scopes, "ServiceRequest", true) {
+			server.WriteError(w, &server.Error{Status: http.StatusForbidden, Code: "forbidden", Public: "the token's scopes do not allow writing ServiceRequest"})
+			return nil
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
+			server.WriteError(w, &server.Error{Status: http.StatusUnsupportedMediaType, Code: "not-supported", Public: "send application/fhir+json"})
+			return nil
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOrderBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			server.WriteError(w, &server.Error{Status: http.StatusRequestEntityTooLarge, Code: "too-costly", Public: "the ServiceRequest is larger than 1 MiB"})
+			return nil
+		}
+		server.WriteError(w, &server.Error{Status: http.StatusBadRequest, Code: "invalid", Public: "the body could not be read"})
+		return nil
+	}
+	rec, err := f.Orders.AcceptServiceRequest(r.Context(), body, p.Actor())
+	if err != nil {
+		s.writeOrderError(w, r, err)
+		return nil
+	}
+	if err := s.recordAccess(r, "fhir create", rec.Type+"/"+rec.ID, rec.Patient); err != nil {
+		return err
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	w.Header().Set("Location", scheme+"://"+r.Host+FHIRBase+"/"+rec.Type+"/"+rec.ID+"/_history/"+strconv.Itoa(rec.Version))
+	w.Header().Set("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
+	w.Header().Set("Content-Type", server.ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusCreated)
+	w.Write(append(rec.Body, '\n'))
+	return nil
+}
+
+// writeOrderError answers a refused order: an Issue's OperationOutcome
+// (it names elements, never content), a server.Error as it says, and
+// anything else as an internal error whose cause is only logged.
+func (s *Server) writeOrderError(w http.ResponseWriter, r *http.Request, err error) {
+	var is *fhir.Issue
+	var iss fhir.Issues
+	if errors.As(err, &is) || errors.As(err, &iss) {
+		status := http.StatusUnprocessableEntity
+		switch {
+		case errors.Is(err, fhir.ErrTooLarge):
+			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, fhir.ErrSyntax), errors.Is(err, fhir.ErrResourceType), errors.Is(err, fhir.ErrType):
+			status = http.StatusBadRequest
+		}
+		b, merr := json.Marshal(fhir.OutcomeOf(err))
+		if merr == nil {
+			w.Header().Set("Content-Type", server.ContentType)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(status)
+			w.Write(append(b, '\n'))
+			return
+		}
+		err = merr
+	}
+	var se *server.Error
+	if !errors.As(err, &se) {
+		se = &server.Error{Status: http.StatusInternalServerError, Code: "exception", Public: "internal error", Cause: err}
+	}
+	if se.Status >= 500 || se.Cause != nil {
+		s.Log.Error("FHIR order refused", "status", se.Status, "err", errString(se.Cause))
+	}
+	server.WriteError(w, se)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"Clinical", clinicalTables},
 		{"Outbox", outbox},
 		{"Reports", reports},
+		{"FHIR", fhirResources},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

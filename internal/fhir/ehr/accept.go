@@ -30,16 +30,36 @@ const MaxServiceRequest = 1 << 20
 // fhir.OutcomeOf; a conflict with stored records wraps
 // clinical.ErrConflict. Other errors are internal.
 func AcceptServiceRequest(ctx context.Context, db *clinical.DB, sr []byte, actor string) (string, error) {
+	a, err := Accept(ctx, db, sr, actor)
+	return a.OrderID, err
+}
+
+// Accepted is what AcceptServiceRequest made of a ServiceRequest: the
+// order's id and its patient's pseudonymous id.
+type Accepted struct {
+	OrderID, PatientID string
+}
+
+// Accept is AcceptServiceRequest, returning the patient's id too.
+func Accept(ctx context.Context, db *clinical.DB, sr []byte, actor string) (Accepted, error) {
+	oid, pid, err := accept(ctx, db, sr, actor)
+	if err != nil {
+		return Accepted{}, err
+	}
+	return Accepted{OrderID: oid, PatientID: pid}, nil
+}
+
+func accept(ctx context.Context, db *clinical.DB, sr []byte, actor string) (string, string, error) {
 	if len(sr) > MaxServiceRequest {
-		return "", &fhir.Issue{Code: fhir.CodeTooLong, Expression: "ServiceRequest", Message: "the resource is too large", Err: fhir.ErrTooLarge}
+		return "", "", &fhir.Issue{Code: fhir.CodeTooLong, Expression: "ServiceRequest", Message: "the resource is too large", Err: fhir.ErrTooLarge}
 	}
 	req, err := parseServiceRequest(sr)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	r, err := mapOrder(req, "")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if r.Order.AsOf.IsZero() {
 		r.Order.AsOf = time.Now().UTC()
@@ -56,20 +76,20 @@ func AcceptServiceRequest(ctx context.Context, db *clinical.DB, sr []byte, actor
 	case strings.HasPrefix(ref, "#"):
 		b, ok := contained[ref]
 		if !ok {
-			return "", invalid("ServiceRequest.subject.reference", fhir.ErrValue, "no contained resource has that id")
+			return "", "", invalid("ServiceRequest.subject.reference", fhir.ErrValue, "no contained resource has that id")
 		}
 		if r.Patient, err = mapPatient(b, "ServiceRequest.subject"); err != nil {
-			return "", err
+			return "", "", err
 		}
 	case strings.HasPrefix(ref, "Patient/"):
 		r.PatientID = strings.TrimPrefix(ref, "Patient/")
 		if r.PatientID == "" || strings.ContainsAny(r.PatientID, "/?#") {
-			return "", invalid("ServiceRequest.subject.reference", fhir.ErrValue, "not a Patient/<id> reference")
+			return "", "", invalid("ServiceRequest.subject.reference", fhir.ErrValue, "not a Patient/<id> reference")
 		}
 	case ref == "" && subj.Identifier != nil && subj.Identifier.Value != "":
 		r.Patient = clinical.Patient{Identifiers: []clinical.Identifier{mapIdentifier(*subj.Identifier)}}
 	default:
-		return "", invalid("ServiceRequest.subject", fhir.ErrValue,
+		return "", "", invalid("ServiceRequest.subject", fhir.ErrValue,
 			"name the patient by a contained Patient, an identifier, or a Patient/<id> of this server")
 	}
 	for i, sp := range req.Specimen {
@@ -77,7 +97,7 @@ func AcceptServiceRequest(ctx context.Context, db *clinical.DB, sr []byte, actor
 		case strings.HasPrefix(sp.Reference, "#"):
 			b, ok := contained[sp.Reference]
 			if !ok {
-				return "", invalid(fmt.Sprintf("ServiceRequest.specimen[%d].reference", i), fhir.ErrValue, "no contained resource has that id")
+				return "", "", invalid(fmt.Sprintf("ServiceRequest.specimen[%d].reference", i), fhir.ErrValue, "no contained resource has that id")
 			}
 			applySpecimen(&r.Order, b)
 		case sp.Identifier != nil:
@@ -87,13 +107,13 @@ func AcceptServiceRequest(ctx context.Context, db *clinical.DB, sr []byte, actor
 	if actor == "" {
 		actor = "fhir-api"
 	}
-	var oid string
+	var oid, patient string
 	err = db.Update(ctx, func(tx *clinical.Tx) error {
 		pid, id, changed, err := storeOrder(tx, r)
 		if err != nil {
 			return err
 		}
-		oid = id
+		oid, patient = id, pid
 		if !changed {
 			return nil
 		}
@@ -106,10 +126,10 @@ func AcceptServiceRequest(ctx context.Context, db *clinical.DB, sr []byte, actor
 		return err
 	})
 	if errors.Is(err, clinical.ErrNoIdentifier) {
-		return "", invalid("Patient.identifier", fhir.ErrRequired, "the patient has no identifier")
+		return "", "", invalid("Patient.identifier", fhir.ErrRequired, "the patient has no identifier")
 	}
 	if errors.Is(err, clinical.ErrConflict) {
-		return "", fmt.Errorf("ServiceRequest: %w", err)
+		return "", "", fmt.Errorf("ServiceRequest: %w", err)
 	}
-	return oid, err
+	return oid, patient, err
 }

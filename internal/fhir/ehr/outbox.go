@@ -57,5 +57,5 @@ func Enqueue(ctx context.Context, q *outbox.Queue, patientID string, bundle []by
 	if _, err := rand.Read(b); err != nil {
 		return catalog.OutboxItem{}, err
 	}
-	return q.Enqueue(ctx, "f"+hex.EncodeToString(b), "fhir-transaction", patientID, bundle)
+	return q.Enqueue(ctx, "f"+hex.EncodeToString(b), BundleKind, patientID, bundle)
 }

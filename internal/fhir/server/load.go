@@ -45,3 +45,40 @@ func Put(ctx context.Context, st WritableStore, now time.Time, resources ...[]by
 		return nil
 	})
 }
+
+// PutBundle applies a transaction Bundle (a signed report's, as the
+// report builder makes it) to st as the transaction interaction would,
+// with the same code: conditional creates (ifNoneExist) find existing
+// resources, conditional updates (PUT Type?search) find the resource they
+// replace, and urn:uuid references between entries are rewritten to the
+// ids the entries got. Any resource type is written. A Patient the Bundle
+// creates gets the id patientID (the pseudonymous patient id, so the
+// audit trail of FHIR reads names the patient as the rest of the platform
+// does) when it is not ""; other created resources get new random ids.
+// All entries are written or none. Errors are *Error with a public
+// message naming the entry, never content.
+func PutBundle(ctx context.Context, st WritableStore, now time.Time, bundle []byte, patientID string) ([]Record, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(bundle, &raw); err != nil || raw == nil {
+		return nil, errorf(400, "structure", "the Bundle is not a JSON object")
+	}
+	if patientID != "" && !validID(patientID) {
+		return nil, fmt.Errorf("fhir put bundle: the patient id is not a FHIR id")
+	}
+	s := &Server{opt: Options{Store: st, Writable: st, Now: func() time.Time { return now }}, anyType: true,
+		idFor: func(typ string) string {
+			if typ == "Patient" {
+				return patientID
+			}
+			return ""
+		}}
+	plan, _, err := s.transact(ctx, "", raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]Record, len(plan))
+	for i, p := range plan {
+		recs[i] = p.rec
+	}
+	return recs, nil
+}

@@ -46,6 +46,10 @@ type Options struct {
 type Server struct {
 	opt   Options
 	types map[string]bool
+	// For PutBundle: any resource type is written, and idFor (when it
+	// returns an id) names the resources a transaction creates.
+	anyType bool
+	idFor   func(typ string) string
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,8 +112,8 @@ func conditional(typ, query string) (Query, error) {
 
 // findExisting runs a conditional create's query: the one match, nil when
 // none, 412 when several.
-func findExisting(r *http.Request, tx Tx, q Query) (*Record, error) {
-	res, err := tx.Search(r.Context(), q)
+func findExisting(ctx context.Context, tx Tx, q Query) (*Record, error) {
+	res, err := tx.Search(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, typ string) erro
 	status := http.StatusCreated
 	err = s.opt.Writable.Apply(r.Context(), func(tx Tx) error {
 		if cond != nil {
-			found, err := findExisting(r, tx, *cond)
+			found, err := findExisting(r.Context(), tx, *cond)
 			if err != nil || found != nil {
 				if found != nil {
 					rec, status = *found, http.StatusOK
@@ -255,6 +256,7 @@ type planned struct {
 	typ, id string
 	res     map[string]any
 	create  bool
+	cond    string  // a conditional update's search query
 	found   *Record // a conditional create's existing match: nothing written
 	ifMatch string
 	rec     Record
@@ -262,8 +264,9 @@ type planned struct {
 }
 
 // transaction answers POST [base] with a transaction Bundle: every entry
-// (POST, conditional POST, PUT) applies, or none does. References to an
-// entry's fullUrl (urn:uuid:...) are rewritten to the id it got.
+// (POST, conditional POST, PUT, conditional PUT) applies, or none does.
+// References to an entry's fullUrl (urn:uuid:...) are rewritten to the id
+// it got.
 func (s *Server) transaction(w http.ResponseWriter, r *http.Request) error {
 	if err := s.readOnly(); err != nil {
 		return err
@@ -272,6 +275,40 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	base := s.base(r)
+	plan, now, err := s.transact(r.Context(), base, raw, func(typ string) error { return s.check(r, typ, true) })
+	if err != nil {
+		return err
+	}
+	out := bundle{ResourceType: "Bundle", ID: newID(), Type: "transaction-response",
+		Meta: map[string]any{"lastUpdated": now.UTC().Format(time.RFC3339Nano)}}
+	var recs []Record
+	for _, p := range plan {
+		recs = append(recs, p.rec)
+		out.Entry = append(out.Entry, entry{
+			FullURL:  base + "/" + p.rec.Type + "/" + p.rec.ID,
+			Resource: p.rec.Body,
+			Response: &entryResponse{
+				Status:       strconv.Itoa(p.status) + " " + http.StatusText(p.status),
+				Location:     p.rec.Type + "/" + p.rec.ID + "/_history/" + strconv.Itoa(p.rec.Version),
+				Etag:         `W/"` + strconv.Itoa(p.rec.Version) + `"`,
+				LastModified: p.rec.Updated.UTC().Format(time.RFC3339Nano),
+			},
+		})
+	}
+	if err := s.seen(r, recs); err != nil {
+		return err
+	}
+	writeResource(w, http.StatusOK, out, pretty(r))
+	return nil
+}
+
+// transact applies a transaction Bundle (raw, decoded) to the writable
+// store: what the transaction interaction and PutBundle share. base is
+// the server's base URL (request.url may start with it); check, when not
+// nil, is asked before each entry's type is written. It returns each
+// entry's outcome and the time the writes carry.
+func (s *Server) transact(ctx context.Context, base string, raw map[string]any, check func(typ string) error) ([]planned, time.Time, error) {
 	var b struct {
 		ResourceType string    `json:"resourceType"`
 		Type         string    `json:"type"`
@@ -279,42 +316,47 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request) error {
 	}
 	buf, _ := json.Marshal(raw)
 	if err := json.Unmarshal(buf, &b); err != nil || b.ResourceType != "Bundle" {
-		return errorf(http.StatusBadRequest, "structure", "POST to the base takes a Bundle")
+		return nil, time.Time{}, errorf(http.StatusBadRequest, "structure", "POST to the base takes a Bundle")
 	}
 	if b.Type != "transaction" {
-		return errorf(http.StatusBadRequest, "not-supported", "only transaction Bundles are accepted (type %q)", b.Type)
+		return nil, time.Time{}, errorf(http.StatusBadRequest, "not-supported", "only transaction Bundles are accepted (type %q)", b.Type)
 	}
 	if len(b.Entry) > maxEntries {
-		return errorf(http.StatusRequestEntityTooLarge, "too-costly", "at most %d entries", maxEntries)
+		return nil, time.Time{}, errorf(http.StatusRequestEntityTooLarge, "too-costly", "at most %d entries", maxEntries)
 	}
 	plan := make([]planned, len(b.Entry))
 	for i, e := range b.Entry {
-		p, err := s.planEntry(r, i, e)
+		p, err := s.planEntry(base, check, i, e)
 		if err != nil {
-			return err
+			return nil, time.Time{}, err
 		}
 		plan[i] = p
 	}
 	now := s.opt.Now()
-	err = s.opt.Writable.Apply(r.Context(), func(tx Tx) error {
+	err := s.opt.Writable.Apply(ctx, func(tx Tx) error {
 		refs := map[string]string{} // fullUrl -> Type/id
 		targets := map[string]bool{}
 		for i := range plan {
 			p := &plan[i]
-			if p.create {
+			switch {
+			case p.create:
 				if cond := b.Entry[i].Request.IfNoneExist; cond != "" {
 					q, err := conditional(p.typ, cond)
 					if err != nil {
 						return entryErr(i, err)
 					}
-					if p.found, err = findExisting(r, tx, q); err != nil {
+					if p.found, err = findExisting(ctx, tx, q); err != nil {
 						return entryErr(i, err)
 					}
 				}
 				if p.found != nil {
 					p.id = p.found.ID
 				} else {
-					p.id = newID()
+					p.id = s.newIDFor(p.typ)
+				}
+			case p.cond != "":
+				if err := s.resolveConditionalUpdate(ctx, tx, p); err != nil {
+					return entryErr(i, err)
 				}
 			}
 			if targets[p.typ+"/"+p.id] && p.found == nil {
@@ -334,7 +376,7 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request) error {
 			if bad := rewriteRefs(p.res, refs); bad != "" {
 				return entryErr(i, errorf(http.StatusBadRequest, "invalid", "reference %s is to no entry of the Bundle", bad))
 			}
-			prev, err := tx.Get(r.Context(), p.typ, p.id)
+			prev, err := tx.Get(ctx, p.typ, p.id)
 			var pp *Record
 			switch {
 			case errors.Is(err, ErrNotFound):
@@ -357,46 +399,66 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if err != nil {
-		return writeErr(err)
+		return nil, time.Time{}, writeErr(err)
 	}
-	out := bundle{ResourceType: "Bundle", ID: newID(), Type: "transaction-response",
-		Meta: map[string]any{"lastUpdated": now.UTC().Format(time.RFC3339Nano)}}
-	var recs []Record
-	base := s.base(r)
-	for _, p := range plan {
-		recs = append(recs, p.rec)
-		out.Entry = append(out.Entry, entry{
-			FullURL:  base + "/" + p.rec.Type + "/" + p.rec.ID,
-			Resource: p.rec.Body,
-			Response: &entryResponse{
-				Status:       strconv.Itoa(p.status) + " " + http.StatusText(p.status),
-				Location:     p.rec.Type + "/" + p.rec.ID + "/_history/" + strconv.Itoa(p.rec.Version),
-				Etag:         `W/"` + strconv.Itoa(p.rec.Version) + `"`,
-				LastModified: p.rec.Updated.UTC().Format(time.RFC3339Nano),
-			},
-		})
+	return plan, now, nil
+}
+
+// newIDFor is the id of a resource of typ a transaction creates.
+func (s *Server) newIDFor(typ string) string {
+	if s.idFor != nil {
+		if id := s.idFor(typ); id != "" {
+			return id
+		}
 	}
-	if err := s.seen(r, recs); err != nil {
+	return newID()
+}
+
+// resolveConditionalUpdate finds the resource a conditional update
+// (PUT Type?query) writes: the one match (412 when several), else the
+// resource's own id, else a new one.
+func (s *Server) resolveConditionalUpdate(ctx context.Context, tx Tx, p *planned) error {
+	q, err := conditional(p.typ, p.cond)
+	if err != nil {
 		return err
 	}
-	writeResource(w, http.StatusOK, out, pretty(r))
+	found, err := findExisting(ctx, tx, q)
+	if err != nil {
+		return err
+	}
+	bid, _ := p.res["id"].(string)
+	switch {
+	case found != nil && bid != "" && bid != found.ID:
+		return errorf(http.StatusBadRequest, "invalid", "the resource's id is not the id of the resource the conditional update matches")
+	case found != nil:
+		p.id = found.ID
+	case bid != "":
+		if !validID(bid) {
+			return errorf(http.StatusBadRequest, "invalid", "not a valid id")
+		}
+		p.id = bid
+	default:
+		p.id = s.newIDFor(p.typ)
+	}
 	return nil
 }
 
 // planEntry checks one entry of a transaction before anything is read.
-func (s *Server) planEntry(r *http.Request, i int, e txEntry) (planned, error) {
+func (s *Server) planEntry(base string, check func(string) error, i int, e txEntry) (planned, error) {
 	if e.Request == nil || e.Resource == nil {
 		return planned{}, entryErr(i, errorf(http.StatusBadRequest, "required", "entry needs request and resource"))
 	}
 	typ, _ := e.Resource["resourceType"].(string)
-	if !s.types[typ] {
+	if !s.types[typ] && !(s.anyType && validType(typ)) {
 		return planned{}, entryErr(i, errorf(http.StatusBadRequest, "not-supported", "resource type %q is not supported here", typ))
 	}
-	if err := s.check(r, typ, true); err != nil {
-		return planned{}, err
+	if check != nil {
+		if err := check(typ); err != nil {
+			return planned{}, err
+		}
 	}
 	p := planned{typ: typ, res: e.Resource, ifMatch: e.Request.IfMatch}
-	u := strings.TrimPrefix(e.Request.URL, s.base(r)+"/")
+	u := strings.TrimPrefix(e.Request.URL, base+"/")
 	switch e.Request.Method {
 	case http.MethodPost:
 		if u != typ {
@@ -404,9 +466,16 @@ func (s *Server) planEntry(r *http.Request, i int, e txEntry) (planned, error) {
 		}
 		p.create = true
 	case http.MethodPut:
+		if t, query, ok := strings.Cut(u, "?"); ok {
+			if t != typ || query == "" {
+				return planned{}, entryErr(i, errorf(http.StatusBadRequest, "invalid", "request.url of a conditional PUT must be %s?search", typ))
+			}
+			p.cond = query
+			return p, nil
+		}
 		t, id, ok := strings.Cut(u, "/")
 		if !ok || t != typ || !validID(id) {
-			return planned{}, entryErr(i, errorf(http.StatusBadRequest, "invalid", "request.url of a PUT must be %s/id (conditional update is not supported)", typ))
+			return planned{}, entryErr(i, errorf(http.StatusBadRequest, "invalid", "request.url of a PUT must be %s/id or %s?search", typ, typ))
 		}
 		if bid, _ := e.Resource["id"].(string); bid != id {
 			return planned{}, entryErr(i, errorf(http.StatusBadRequest, "invalid", "the resource's id must be the id in request.url"))

@@ -11,7 +11,12 @@
 // Messages from all connections go through one writer in arrival order
 // (HL7 ordering per patient holds), committed in groups: one disk sync
 // covers every message in the group, and a savepoint per message lets one
-// fail without the others.
+// fail without the others. Everything that needs no database — parsing,
+// the header, the positive ACK, sealing the message body — is done on
+// the sender's connection before the message reaches the writer, so the
+// writer's time goes to the database. Under load the writer waits a
+// moment (MaxWait) for the senders it has just answered, so that the
+// next group, and its one sync, covers them too.
 package inbox
 
 import (
@@ -48,7 +53,12 @@ type Inbox struct {
 	Audit    AuditLog // may be nil
 	Log      *slog.Logger
 	MaxBatch int // messages per transaction; default 64
-	Limits   hl7.Limits
+	// MaxWait bounds how long the writer holds a group open for the
+	// senders of the previous group to send again (default 1ms; negative:
+	// never wait). It waits only for as many messages as the previous
+	// group had, and not at all for a lone sender.
+	MaxWait time.Duration
+	Limits  hl7.Limits
 	now      func() time.Time
 
 	queue chan *pending
@@ -61,11 +71,44 @@ type pending struct {
 	raw    []byte
 	msg    *hl7.Message // nil when it could not be parsed
 	perr   error
+
+	// Made on the sender's connection, before the writer.
+	now       time.Time
+	ctl       string // the ACK's control id
+	id        string // the stored message's id
+	sealed    []byte // raw, sealed for id
+	sealErr   error
+	header    hl7.Header // when msg != nil
+	sender    string     // MSH-3^MSH-4
+	mode      hl7.Mode
+	acceptAck []byte // the AA/CA to send once the message is applied
+
 	ack    []byte
 	state  string
 	result Applied
 	err    error // commit failed: no ACK
 	ready  chan struct{}
+}
+
+// prepare does the work of a message that needs no database.
+func (in *Inbox) prepare(p *pending) {
+	p.msg, p.perr = in.Limits.Parse(p.raw)
+	if p.perr == nil {
+		p.perr = Supported.Check(p.msg)
+	}
+	p.now = in.now()
+	p.ctl = fmt.Sprintf("ACK%d", p.now.UnixNano())
+	p.id = clinical.NewMessageID()
+	p.sealed, p.sealErr = in.DB.SealMessage(p.id, p.raw)
+	if p.msg == nil {
+		return
+	}
+	p.header = p.msg.Header()
+	p.sender = p.header.SendingApp.Namespace + "^" + p.header.SendingFacility.Namespace
+	p.mode = hl7.AckMode(p.msg)
+	if p.perr == nil {
+		p.acceptAck = hl7.Ack(p.msg, p.mode.Accept(), nil, p.now, p.ctl).Bytes()
+	}
 }
 
 // Start begins the writer.
@@ -78,6 +121,9 @@ func (in *Inbox) Start() {
 	}
 	if in.now == nil {
 		in.now = time.Now
+	}
+	if in.MaxWait == 0 {
+		in.MaxWait = time.Millisecond
 	}
 	in.queue = make(chan *pending, 4*in.MaxBatch)
 	in.done = make(chan struct{})
@@ -108,9 +154,9 @@ func (in *Inbox) HandleMLLP(ctx context.Context, peer mllp.Peer, msg []byte) []b
 // not be acknowledged).
 func (in *Inbox) Receive(ctx context.Context, source string, raw []byte) ([]byte, error) {
 	p := &pending{ctx: ctx, source: source, raw: raw, ready: make(chan struct{})}
-	p.msg, p.perr = in.Limits.Parse(raw)
-	if p.perr == nil {
-		p.perr = Supported.Check(p.msg)
+	in.prepare(p)
+	if p.sealErr != nil {
+		return nil, p.sealErr
 	}
 	select {
 	case in.queue <- p:
@@ -121,11 +167,19 @@ func (in *Inbox) Receive(ctx context.Context, source string, raw []byte) ([]byte
 	return p.ack, p.err
 }
 
-// writer commits messages in groups, in arrival order.
+// writer commits messages in groups, in arrival order. A group takes
+// what is queued; when the previous group had more messages than that
+// (its senders, just answered, are sending their next), it waits up to
+// MaxWait for as many as the previous group had, so that one sync
+// covers them all instead of the groups alternating half full.
 func (in *Inbox) writer() {
 	defer close(in.done)
+	last := 0 // messages in the previous group
+	var timer *time.Timer
 	for p := range in.queue {
 		batch := []*pending{p}
+		want := min(in.MaxBatch, max(last, 1))
+		var expired <-chan time.Time
 	fill:
 		for len(batch) < in.MaxBatch {
 			select {
@@ -134,18 +188,47 @@ func (in *Inbox) writer() {
 					break fill
 				}
 				batch = append(batch, q)
+				continue
 			default:
+			}
+			if len(batch) >= want || in.MaxWait < 0 {
+				break
+			}
+			if expired == nil {
+				if timer == nil {
+					timer = time.NewTimer(in.MaxWait)
+				} else {
+					timer.Reset(in.MaxWait)
+				}
+				expired = timer.C
+			}
+			select {
+			case q, ok := <-in.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, q)
+			case <-expired:
 				break fill
 			}
 		}
+		if expired != nil {
+			timer.Stop()
+		}
+		last = len(batch)
 		in.commit(batch)
 	}
 }
 
+var DebugGroups, DebugMsgs, DebugApplyNs, DebugTotalNs int64 // TEMP
+
 func (in *Inbox) commit(batch []*pending) {
 	ctx := context.Background()
 	var appended []catalog.AuditEvent
+	t0 := time.Now()
+	defer func() { DebugGroups++; DebugMsgs += int64(len(batch)); DebugTotalNs += int64(time.Since(t0)) }()
 	err := in.DB.Update(ctx, func(tx *clinical.Tx) error {
+		defer func(t1 time.Time) { DebugApplyNs += int64(time.Since(t1)) }(time.Now())
 		var es []catalog.AuditEvent
 		for i, p := range batch {
 			if err := in.one(ctx, tx, i, p); err != nil {
@@ -180,24 +263,21 @@ func (in *Inbox) commit(batch []*pending) {
 
 // one stores and applies one message inside the group's transaction.
 func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) error {
-	now := in.now()
-	ctl := fmt.Sprintf("ACK%d", now.UnixNano())
+	now, ctl := p.now, p.ctl
 	if p.msg == nil { // unreadable: reject, keep it in the error queue
 		ack := hl7.AckUnparsed(p.raw, p.perr, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
-		return tx.PutMessage(catalog.HL7Message{ID: clinical.NewMessageID(), Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
-			Received: now, Type: "", State: StateRejected, Error: hl7.AckErrorFor(p.perr).Message, Ack: p.ack}, p.raw)
+		return tx.PutSealedMessage(catalog.HL7Message{ID: p.id, Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
+			Received: now, Type: "", State: StateRejected, Error: hl7.AckErrorFor(p.perr).Message, Ack: p.ack, Sealed: p.sealed})
 	}
-	h := p.msg.Header()
-	sender := h.SendingApp.Namespace + "^" + h.SendingFacility.Namespace
-	mode := hl7.AckMode(p.msg)
+	h, sender, mode := p.header, p.sender, p.mode
 	if prev, err := tx.Message(sender, h.ControlID); err == nil {
 		p.ack, p.state = prev.Ack, "duplicate"
 		return nil
 	} else if !errors.Is(err, clinical.ErrNotFound) {
 		return err
 	}
-	m := catalog.HL7Message{ID: clinical.NewMessageID(), Sender: sender, ControlID: h.ControlID, Received: now, Type: h.Type.String()}
+	m := catalog.HL7Message{ID: p.id, Sender: sender, ControlID: h.ControlID, Received: now, Type: h.Type.String(), Sealed: p.sealed}
 	if h.ControlID == "" {
 		m.ControlID = "none-" + m.ID // nothing to deduplicate by
 	}
@@ -205,7 +285,7 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) er
 		ack := hl7.Ack(p.msg, mode.Reject(), []hl7.AckError{hl7.AckErrorFor(p.perr)}, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
 		m.State, m.Error, m.Ack = StateRejected, hl7.AckErrorFor(p.perr).Message, p.ack
-		return tx.PutMessage(m, p.raw)
+		return tx.PutSealedMessage(m)
 	}
 	const sp = "m" // released or rolled back before the next message's
 	if err := tx.Savepoint(sp); err != nil {
@@ -229,11 +309,10 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) er
 			in.Log.Error("hl7: message not applied", "message", m.ID, "type", m.Type, "err", aerr.Error())
 		}
 	} else {
-		ack := hl7.Ack(p.msg, mode.Accept(), nil, now, ctl)
-		p.ack, p.state, p.result = ack.Bytes(), StateProcessed, res
+		p.ack, p.state, p.result = p.acceptAck, StateProcessed, res
 		m.State, m.Ack, m.PatientID = StateProcessed, p.ack, res.PatientID
 	}
-	if err := tx.PutMessage(m, p.raw); err != nil {
+	if err := tx.PutSealedMessage(m); err != nil {
 		return err
 	}
 	return tx.Release(sp)

@@ -1,0 +1,191 @@
+package genemodel
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+const vepData = "../../../../shared/data/annotation/ensembl-vep"
+
+func TestWarnings(t *testing.T) {
+	cases := []struct {
+		file string
+		want []Warning // Kind and Line
+		keep []string  // transcripts built
+	}{
+		{"missing_parent.gff3", []Warning{{Kind: WarnMissingParent, Line: 8}, {Kind: WarnMissingParent, Line: 9}}, []string{"T1"}},
+		{"bad_cds_phase.gff3", []Warning{{Kind: WarnCDSPhase, Line: 6}, {Kind: WarnCDSOverlap, Line: 12}, {Kind: WarnCDSOutsideExon, Line: 16}, {Kind: WarnNoExons, Line: 17}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			m, err := BuildFile(filepath.Join("testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Warnings) != len(c.want) {
+				t.Fatalf("warnings %v, want %d", m.Warnings, len(c.want))
+			}
+			for i, w := range c.want {
+				got := m.Warnings[i]
+				if got.Kind != w.Kind || got.Line != w.Line || got.File != filepath.Join("testdata", c.file) {
+					t.Errorf("warning %d: %v, want %s at line %d", i, got, w.Kind, w.Line)
+				}
+			}
+			var ids []string
+			for _, tr := range m.Transcripts {
+				ids = append(ids, tr.ID)
+			}
+			if len(ids) != len(c.keep) || (len(ids) > 0 && ids[0] != c.keep[0]) {
+				t.Errorf("transcripts %v, want %v", ids, c.keep)
+			}
+		})
+	}
+}
+
+func load(t *testing.T, name string) *Model {
+	t.Helper()
+	m, err := BuildFile(filepath.Join(vepData, name))
+	if err != nil {
+		t.Skipf("shared data: %v", err)
+	}
+	return m
+}
+
+func TestRealModels(t *testing.T) {
+	for _, c := range []struct {
+		file          string
+		tx, canonical string
+		coding        bool
+	}{
+		{"test.gff.gz", "ENST00000307301", "", true},
+		{"test.gtf.gz", "ENST00000307301", "", true},
+		{"refseq.gff.gz", "NM_080794.3", "", true},
+	} {
+		m := load(t, c.file)
+		if len(m.Genes) < 20 || len(m.Transcripts) < 50 {
+			t.Errorf("%s: %d genes, %d transcripts", c.file, len(m.Genes), len(m.Transcripts))
+		}
+		var found *Transcript
+		for _, tr := range m.Transcripts {
+			if tr.ID == c.tx {
+				found = tr
+			}
+		}
+		if found == nil {
+			t.Errorf("%s: %s not built", c.file, c.tx)
+			continue
+		}
+		if found.Coding() != c.coding || found.CDSLen()%3 != 0 && found.StartPhase == 0 {
+			t.Errorf("%s: %s coding %v, CDS length %d", c.file, c.tx, found.Coding(), found.CDSLen())
+		}
+		for _, g := range m.Genes {
+			if g.Canonical == nil || !g.Canonical.Canonical {
+				t.Fatalf("%s: gene %s without canonical transcript", c.file, g.ID)
+			}
+		}
+		t.Logf("%s: %d genes, %d transcripts, warnings %v", c.file, len(m.Genes), len(m.Transcripts), m.WarningCounts())
+	}
+}
+
+func TestGTFAndGFF3Agree(t *testing.T) {
+	a, b := load(t, "test.gff.gz"), load(t, "test.gtf.gz")
+	byID := map[string]*Transcript{}
+	for _, tr := range b.Transcripts {
+		byID[tr.ID] = tr
+	}
+	same := 0
+	for _, tr := range a.Transcripts {
+		o := byID[tr.ID]
+		if o == nil {
+			continue
+		}
+		if tr.CDSLen() != o.CDSLen() || len(tr.Exons) != len(o.Exons) || tr.Strand != o.Strand {
+			t.Errorf("%s: GFF3 CDS %d exons %d, GTF CDS %d exons %d", tr.ID, tr.CDSLen(), len(tr.Exons), o.CDSLen(), len(o.Exons))
+			continue
+		}
+		same++
+	}
+	if same < 100 {
+		t.Errorf("only %d transcripts in both", same)
+	}
+}
+
+func TestCanonicalChoice(t *testing.T) {
+	g := &Gene{}
+	mk := func(id, bt string, cds, ex int64, mane, ens bool) *Transcript {
+		tr := &Transcript{ID: id, Biotype: bt, Exons: []Range{{1, ex}}, MANE: mane, EnsemblCanonical: ens}
+		if cds > 0 {
+			tr.CDS = []Range{{1, cds}}
+		}
+		g.Transcripts = append(g.Transcripts, tr)
+		return tr
+	}
+	long := mk("T1", "retained_intron", 0, 9000, false, false)
+	coding := mk("T2", "protein_coding", 300, 400, false, false)
+	chooseCanonical(g)
+	if g.Canonical != coding {
+		t.Errorf("longest CDS: got %s", g.Canonical.ID)
+	}
+	ens := mk("T3", "protein_coding", 99, 100, false, true)
+	chooseCanonical(g)
+	if g.Canonical != ens {
+		t.Errorf("Ensembl_canonical: got %s", g.Canonical.ID)
+	}
+	mane := mk("T4", "protein_coding", 99, 100, true, false)
+	chooseCanonical(g)
+	if g.Canonical != mane || long.Canonical || coding.Canonical {
+		t.Errorf("MANE: got %s", g.Canonical.ID)
+	}
+}
+
+func TestOverlapMatchesScan(t *testing.T) {
+	m := load(t, "test.gff.gz")
+	for pos := int64(25_000_000); pos < 26_000_000; pos += 7919 {
+		got := m.Overlapping("21", pos, pos+10)
+		want := 0
+		for _, tr := range m.Transcripts {
+			if tr.Chrom == "21" && tr.Start-Flank <= pos+10 && tr.End+Flank >= pos {
+				want++
+			}
+		}
+		if len(got) != want {
+			t.Fatalf("%d: %d transcripts, scan finds %d", pos, len(got), want)
+		}
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	m := load(t, "test.gff.gz")
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	blob := buf.Bytes()
+	m2, err := Load(bytes.NewReader(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m2.Transcripts) != len(m.Transcripts) || len(m2.Warnings) != len(m.Warnings) {
+		t.Fatalf("round trip: %d transcripts, want %d", len(m2.Transcripts), len(m.Transcripts))
+	}
+	for i, tr := range m.Transcripts {
+		o := m2.Transcripts[i]
+		if o.ID != tr.ID || o.CDSLen() != tr.CDSLen() || o.Start != tr.Start || o.End != tr.End || o.Canonical != tr.Canonical || o.Gene.Name != tr.Gene.Name {
+			t.Fatalf("transcript %d differs: %+v vs %+v", i, o, tr)
+		}
+	}
+	t.Logf("stored size %d bytes for %d transcripts", len(blob), len(m.Transcripts))
+	if _, err := Load(bytes.NewReader(blob[:len(blob)-7])); !errors.Is(err, ErrTruncated) {
+		t.Errorf("truncated: %v", err)
+	}
+	bad := append([]byte(nil), blob...)
+	bad[len(bad)/2] ^= 0x40
+	if _, err := Load(bytes.NewReader(bad)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("corrupt: %v", err)
+	}
+	if _, err := Load(bytes.NewReader([]byte("##gff-version 3\nchr1\t"))); !errors.Is(err, ErrNotModel) {
+		t.Errorf("not a model: %v", err)
+	}
+}

@@ -1,0 +1,122 @@
+package annotate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/clinomics/clinomics/internal/annotate/csq"
+	"github.com/clinomics/clinomics/internal/format/fasta"
+)
+
+// Reference serves reference bases: a plain FASTA with a .fai index is
+// mapped into memory and read in place; any other FASTA (gzip, or no
+// index) is read whole.
+type Reference struct {
+	seqs  map[string][]byte           // whole sequences, when read whole
+	index map[string]fasta.IndexEntry // when mapped
+	data  []byte                      // the mapped file
+	unmap func() error
+}
+
+var _ csq.Reference = (*Reference)(nil)
+
+// LoadReference opens a FASTA file (plain or gzip). Close releases it.
+func LoadReference(path string) (*Reference, error) {
+	if ref, err := mapIndexed(path); ref != nil || err != nil {
+		return ref, err
+	}
+	seqs, err := fasta.LoadAll(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Reference{seqs: seqs}, nil
+}
+
+// mapIndexed maps path when it is plain FASTA with a .fai beside it; nil
+// and no error when it is not.
+func mapIndexed(path string) (*Reference, error) {
+	if _, err := os.Stat(path + ".fai"); err != nil {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var magic [2]byte
+	if n, _ := f.Read(magic[:]); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		return nil, nil
+	}
+	entries, err := fasta.ReadIndexFile(path + ".fai")
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data, unmap, err := mapFile(f, st.Size())
+	if err != nil || data == nil {
+		return nil, err
+	}
+	r := &Reference{index: map[string]fasta.IndexEntry{}, data: data, unmap: unmap}
+	for _, e := range entries {
+		if e.LineBases <= 0 || e.Offset+(e.Length/e.LineBases)*e.LineWidth > st.Size()+e.LineWidth {
+			unmap()
+			return nil, fmt.Errorf("%s.fai: entry %s does not fit the FASTA (stale index?)", path, e.Name)
+		}
+		r.index[e.Name] = e
+	}
+	return r, nil
+}
+
+// NewReference wraps sequences already in memory.
+func NewReference(seqs map[string][]byte) *Reference { return &Reference{seqs: seqs} }
+
+// Close releases a mapped file.
+func (r *Reference) Close() error {
+	if r.unmap != nil {
+		return r.unmap()
+	}
+	return nil
+}
+
+// Seq returns bases start..end (1-based, inclusive) of chrom; outside the
+// sequence, or on an unknown one, it is an error. Case is as in the file.
+func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
+	if r.index == nil {
+		s, ok := r.seqs[chrom]
+		if !ok {
+			return nil, fmt.Errorf("sequence %q is not in the reference", chrom)
+		}
+		if start < 1 || end < start || end > int64(len(s)) {
+			return nil, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, len(s))
+		}
+		return s[start-1 : end], nil
+	}
+	e, ok := r.index[chrom]
+	if !ok {
+		return nil, fmt.Errorf("sequence %q is not in the reference", chrom)
+	}
+	if start < 1 || end < start || end > e.Length {
+		return nil, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, e.Length)
+	}
+	off := func(p int64) int64 { // file offset of 0-based base p
+		return e.Offset + p/e.LineBases*e.LineWidth + p%e.LineBases
+	}
+	a, b := off(start-1), off(end-1)+1
+	if b-a == end-start+1 {
+		return r.data[a:b], nil // within one line
+	}
+	out := make([]byte, 0, end-start+1)
+	for _, c := range r.data[a:b] {
+		if c != '\n' && c != '\r' {
+			out = append(out, c)
+		}
+	}
+	if int64(len(out)) != end-start+1 {
+		return nil, fmt.Errorf("%s:%d-%d: the FASTA does not match its .fai index", chrom, start, end)
+	}
+	return bytes.Clone(out), nil
+}

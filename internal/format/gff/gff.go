@@ -1,0 +1,390 @@
+// Package gff reads gene annotations in GFF3 and GTF (GFF2) form, one
+// feature line at a time. Open compressed input with format.OpenFile first.
+//
+// Coordinates are kept as written: 1-based, inclusive. GFF3 attribute
+// values are percent-decoded and split at commas; GTF values are unquoted,
+// and a tag that repeats (tag "basic"; tag "MANE_Select") keeps every
+// value. A "##FASTA" section ends the features.
+package gff
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Sentinel causes wrapped by ParseError.
+var (
+	ErrFieldCount = errors.New("wrong number of tab-separated columns (want 9)")
+	ErrCoordinate = errors.New("invalid start or end")
+	ErrStrand     = errors.New("invalid strand (want +, -, . or ?)")
+	ErrPhase      = errors.New("invalid phase (want 0, 1, 2 or .)")
+	ErrAttribute  = errors.New("malformed attribute")
+	ErrLineLength = errors.New("line too long")
+	ErrEmptyField = errors.New("empty seqid or type")
+)
+
+// MaxLine is the longest line accepted, in bytes (a variable so tests can
+// lower it).
+var MaxLine = 1 << 20
+
+// Dialect says how the ninth column is written.
+type Dialect int
+
+// Dialects. Auto decides from the "##gff-version" pragma or, without it,
+// from the first attribute column.
+const (
+	Auto Dialect = iota
+	GFF3
+	GTF
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case GFF3:
+		return "GFF3"
+	case GTF:
+		return "GTF"
+	}
+	return "auto"
+}
+
+// ParseError is a problem at one line of the input.
+type ParseError struct {
+	File   string
+	Line   int
+	Column int // 1-based column (tab-separated field); 0 when not known
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	if e.Column > 0 {
+		return fmt.Sprintf("%s: line %d: column %d: %v", e.File, e.Line, e.Column, e.Err)
+	}
+	return fmt.Sprintf("%s: line %d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Attribute is one key of the ninth column with its values in order.
+type Attribute struct {
+	Key    string
+	Values []string
+}
+
+// Record is one feature line.
+type Record struct {
+	Seqid, Source, Type string
+	Start, End          int64 // 1-based, inclusive
+	Score               string
+	Strand              byte // '+', '-', '.' or '?'
+	Phase               int  // 0..2, or -1 for "."
+	Attributes          []Attribute
+	Line                int
+}
+
+// Attr returns the first value of key, or "".
+func (r *Record) Attr(key string) string {
+	for _, a := range r.Attributes {
+		if a.Key == key && len(a.Values) > 0 {
+			return a.Values[0]
+		}
+	}
+	return ""
+}
+
+// Values returns every value of key (all Parent IDs, all GTF tags).
+func (r *Record) Values(key string) []string {
+	var out []string
+	for _, a := range r.Attributes {
+		if a.Key == key {
+			out = append(out, a.Values...)
+		}
+	}
+	return out
+}
+
+// HasValue says whether key has the value v.
+func (r *Record) HasValue(key, v string) bool {
+	for _, a := range r.Attributes {
+		if a.Key == key {
+			for _, x := range a.Values {
+				if x == v {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Reader reads records in file order. Errors are sticky.
+type Reader struct {
+	br      *bufio.Reader
+	file    string
+	line    int
+	dialect Dialect
+	err     error
+	// ClampStart reads a start below 1 as 1 instead of failing. Files
+	// cut out of a genome (bcftools' test data) shift chromosome and gene
+	// lines below 1; their exons are in range.
+	ClampStart bool
+}
+
+// NewReader reads from r; file names the input in errors. Pass Auto to
+// detect the dialect.
+func NewReader(r io.Reader, file string, d Dialect) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 256<<10), file: file, dialect: d}
+}
+
+// Dialect returns the dialect in use (Auto until it has been decided).
+func (r *Reader) Dialect() Dialect { return r.dialect }
+
+func (r *Reader) fail(col int, err error) error {
+	r.err = &ParseError{File: r.file, Line: r.line, Column: col, Err: err}
+	return r.err
+}
+
+func (r *Reader) readLine() ([]byte, error) {
+	var long []byte
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(long)+len(chunk) > MaxLine {
+			r.line++
+			return nil, r.fail(0, fmt.Errorf("%w: more than %d bytes", ErrLineLength, MaxLine))
+		}
+		if err == bufio.ErrBufferFull {
+			long = append(long, chunk...)
+			continue
+		}
+		if err != nil && err != io.EOF {
+			r.err = fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
+			return nil, r.err
+		}
+		if long != nil {
+			chunk = append(long, chunk...)
+		}
+		if len(chunk) == 0 {
+			return nil, io.EOF
+		}
+		r.line++
+		return bytes.TrimRight(chunk, "\r\n"), nil
+	}
+}
+
+// Next returns the next feature, or io.EOF after the last one.
+func (r *Reader) Next() (*Record, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	for {
+		b, err := r.readLine()
+		if err != nil {
+			if err == io.EOF {
+				r.err = io.EOF
+			}
+			return nil, err
+		}
+		if len(b) == 0 {
+			continue
+		}
+		if b[0] == '#' {
+			if bytes.HasPrefix(b, []byte("##FASTA")) {
+				r.err = io.EOF
+				return nil, io.EOF
+			}
+			if v, ok := bytes.CutPrefix(b, []byte("##gff-version")); ok && r.dialect == Auto {
+				if strings.HasPrefix(strings.TrimSpace(string(v)), "3") {
+					r.dialect = GFF3
+				} else {
+					r.dialect = GTF
+				}
+			}
+			continue
+		}
+		return r.parse(string(b))
+	}
+}
+
+func (r *Reader) parse(line string) (*Record, error) {
+	var f [9]string
+	rest := line
+	for i := 0; i < 8; i++ {
+		j := strings.IndexByte(rest, '\t')
+		if j < 0 {
+			return nil, r.fail(0, fmt.Errorf("%w: found %d", ErrFieldCount, i+1))
+		}
+		f[i], rest = rest[:j], rest[j+1:]
+	}
+	f[8] = rest
+	if strings.IndexByte(rest, '\t') >= 0 {
+		return nil, r.fail(0, fmt.Errorf("%w: found more", ErrFieldCount))
+	}
+	rec := &Record{Seqid: f[0], Source: f[1], Type: f[2], Score: f[5], Line: r.line}
+	if rec.Seqid == "" {
+		return nil, r.fail(1, ErrEmptyField)
+	}
+	if rec.Type == "" {
+		return nil, r.fail(3, ErrEmptyField)
+	}
+	var err error
+	rec.Start, err = strconv.ParseInt(f[3], 10, 64)
+	if err == nil && rec.Start < 1 && r.ClampStart {
+		rec.Start = 1
+	}
+	if err != nil || rec.Start < 1 {
+		return nil, r.fail(4, fmt.Errorf("%w: start %q", ErrCoordinate, f[3]))
+	}
+	if rec.End, err = strconv.ParseInt(f[4], 10, 64); err != nil || rec.End < rec.Start {
+		return nil, r.fail(5, fmt.Errorf("%w: end %q (start %d)", ErrCoordinate, f[4], rec.Start))
+	}
+	if len(f[6]) != 1 || strings.IndexByte("+-.?", f[6][0]) < 0 {
+		return nil, r.fail(7, fmt.Errorf("%w: %q", ErrStrand, f[6]))
+	}
+	rec.Strand = f[6][0]
+	switch f[7] {
+	case ".":
+		rec.Phase = -1
+	case "0", "1", "2":
+		rec.Phase = int(f[7][0] - '0')
+	default:
+		return nil, r.fail(8, fmt.Errorf("%w: %q", ErrPhase, f[7]))
+	}
+	if r.dialect == Auto {
+		r.dialect = detect(f[8])
+	}
+	if r.dialect == GTF {
+		rec.Attributes, err = parseGTF(f[8])
+	} else {
+		rec.Attributes, err = parseGFF3(f[8])
+	}
+	if err != nil {
+		return nil, r.fail(9, err)
+	}
+	return rec, nil
+}
+
+// detect guesses the dialect from one attribute column: GTF writes
+// key "value"; GFF3 writes key=value.
+func detect(col string) Dialect {
+	eq := strings.IndexByte(col, '=')
+	sp := strings.IndexAny(col, " \"")
+	if eq >= 0 && (sp < 0 || eq < sp) {
+		return GFF3
+	}
+	if sp >= 0 {
+		return GTF
+	}
+	return GFF3
+}
+
+func parseGFF3(col string) ([]Attribute, error) {
+	col = strings.TrimSpace(col)
+	if col == "." || col == "" {
+		return nil, nil
+	}
+	var out []Attribute
+	for _, kv := range strings.Split(col, ";") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%w: %q is not key=value", ErrAttribute, clip(kv))
+		}
+		key, err := unescape(k)
+		if err != nil {
+			return nil, err
+		}
+		a := Attribute{Key: key}
+		for _, p := range strings.Split(v, ",") {
+			val, err := unescape(p)
+			if err != nil {
+				return nil, err
+			}
+			a.Values = append(a.Values, val)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("%w: bad percent escape in %q", ErrAttribute, clip(s))
+		}
+		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", fmt.Errorf("%w: bad percent escape in %q", ErrAttribute, clip(s))
+		}
+		b.WriteByte(byte(n))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func parseGTF(col string) ([]Attribute, error) {
+	var out []Attribute
+	s := col
+	for {
+		s = strings.TrimLeft(s, " ;")
+		if s == "" || s == "." {
+			return out, nil
+		}
+		sp := strings.IndexAny(s, " \t")
+		if sp <= 0 {
+			return nil, fmt.Errorf("%w: key without a value near %q", ErrAttribute, clip(s))
+		}
+		key := s[:sp]
+		s = strings.TrimLeft(s[sp:], " ")
+		var val string
+		if strings.HasPrefix(s, "\"") {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("%w: unterminated quote after %q", ErrAttribute, key)
+			}
+			val, s = s[1:1+end], s[2+end:]
+		} else {
+			end := strings.IndexByte(s, ';')
+			if end < 0 {
+				end = len(s)
+			}
+			val, s = strings.TrimSpace(s[:end]), s[end:]
+		}
+		if rest := strings.TrimLeft(s, " "); rest != "" && rest[0] != ';' {
+			return nil, fmt.Errorf("%w: missing ';' after %s", ErrAttribute, key)
+		}
+		appended := false
+		for i := range out {
+			if out[i].Key == key {
+				out[i].Values = append(out[i].Values, val)
+				appended = true
+				break
+			}
+		}
+		if !appended {
+			out = append(out, Attribute{Key: key, Values: []string{val}})
+		}
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
