@@ -208,21 +208,22 @@ func fhirJWKS(ctx context.Context, e *env, args []string) error {
 
 // startFHIR starts the delivery of report bundles and the order poller of
 // fhir.*, registering how to stop them, and returns the JWKS handler to
-// serve at /.well-known/jwks.json (nil when no EHR is configured).
-func startFHIR(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) (http.Handler, error) {
+// serve at /.well-known/jwks.json and the queue of report bundles (both
+// nil when no EHR is configured).
+func startFHIR(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) (http.Handler, *outbox.Queue, error) {
 	if cfg.FHIR.EHR.BaseURL == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	db, err := clinical.Open(ctx, st, lk.Keys())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := newFHIR(cfg, st, db, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := f.keys.KeyID(ctx); err != nil { // made now, not at the EHR's first fetch
-		return nil, err
+		return nil, nil, err
 	}
 	q := fhirQueue(cfg, st, db, f.client, log)
 	qctx, stop := context.WithCancel(ctx)
@@ -241,7 +242,7 @@ func startFHIR(ctx context.Context, cfg *config.Config, st catalog.Store, lk *la
 		c.add(func() { stopPull(); <-pdone })
 	}
 	log.Info("EHR connection", "base", cfg.FHIR.EHR.BaseURL, "poll", cfg.FHIR.Orders.PollInterval.String())
-	return smart.JWKSHandler(f.keys, log), nil
+	return smart.JWKSHandler(f.keys, log), q, nil
 }
 
 // withJWKS serves jwks at /.well-known/jwks.json in front of next.

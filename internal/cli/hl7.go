@@ -292,14 +292,14 @@ func (c *cleanups) run() {
 
 // startHL7 starts the MLLP listener (hl7.listen) over the inbox and the
 // outbound feed (hl7.outbound), registering how to stop them.
-func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) error {
+func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) (*outbox.Queue, error) {
 	h := cfg.HL7
 	if h.Listen == "" && h.Outbound.Address == "" {
-		return nil
+		return nil, nil
 	}
 	db, err := clinical.Open(ctx, st, lk.Keys())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if h.Listen != "" {
 		in := &inbox.Inbox{DB: db, Audit: alog, Log: log, Limits: hl7.Limits{MaxSize: h.MaxMessage}}
@@ -307,11 +307,11 @@ func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lak
 		c.add(in.Close)
 		srv, err := hl7Listener(cfg, in, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ln, err := net.Listen("tcp", h.Listen)
 		if err != nil {
-			return fmt.Errorf("hl7.listen: %w", err)
+			return nil, fmt.Errorf("hl7.listen: %w", err)
 		}
 		go srv.Serve(ln)
 		c.add(func() {
@@ -321,10 +321,12 @@ func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lak
 		})
 		log.Info("MLLP listener", "addr", ln.Addr().String(), "tls", h.TLS)
 	}
+	var q *outbox.Queue
 	if h.Outbound.Address != "" {
-		q, client, err := outboundQueue(cfg, st, db, log)
+		var client *mllp.Client
+		q, client, err = outboundQueue(cfg, st, db, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		qctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -332,5 +334,5 @@ func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lak
 		c.add(func() { stop(); <-done; client.Close() })
 		log.Info("HL7 outbound feed", "to", h.Outbound.Address)
 	}
-	return nil
+	return q, nil
 }

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"github.com/clinomics/clinomics/internal/report"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -43,7 +44,7 @@ func TestReportCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alog.Close()
-	reports, err := app.OpenReports(ctx, store, kr, alog, log)
+	reports, err := app.OpenReports(ctx, store, kr, alog, log, report.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

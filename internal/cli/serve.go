@@ -21,7 +21,9 @@ import (
 	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/httpapi"
+	"github.com/clinomics/clinomics/internal/outbox"
 	"github.com/clinomics/clinomics/internal/pipeline"
+	"github.com/clinomics/clinomics/internal/report"
 	"github.com/clinomics/clinomics/internal/tlsconf"
 )
 
@@ -104,22 +106,45 @@ func serve(ctx context.Context, e *env, args []string) error {
 		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
 	}
 	defer cleanup.run() // also what startHL7 started before failing
-	if err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup); err != nil {
+	hl7q, err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup)
+	if err != nil {
 		return err
 	}
-	jwks, err := startFHIR(ctx, cfg, a.Store, lk, alog, log, &cleanup)
+	jwks, ehrq, err := startFHIR(ctx, cfg, a.Store, lk, alog, log, &cleanup)
 	if err != nil {
 		return err
 	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
-	if api.Reports, err = app.OpenReports(ctx, a.Store, lk.Keys(), alog, log); err != nil {
-		return err
-	}
 	fst, err := app.OpenFHIRStore(ctx, a.Store, lk.Keys())
 	if err != nil {
 		return err
 	}
+	// A signed report's ORU^R01 and FHIR Bundle are queued in the signing
+	// transaction; after it commits, the queues and the publisher of our
+	// own FHIR API are woken.
+	var pub *app.ReportPublisher
+	notify := func(r report.Report) {
+		for _, q := range []*outbox.Queue{hl7q, ehrq} {
+			if q != nil {
+				q.Wake()
+			}
+		}
+		if pub != nil {
+			pub.Notify(r)
+		}
+	}
+	reports, err := app.OpenReports(ctx, a.Store, lk.Keys(), alog, log,
+		report.Options{Hooks: app.ResultHooks(cfg, hl7q, ehrq), Notify: notify})
+	if err != nil {
+		return err
+	}
+	api.Reports = reports
+	pub = app.NewReportPublisher(reports, fst, app.BundleOptions(cfg), log)
+	pctx, stopPub := context.WithCancel(ctx)
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); pub.Run(pctx) }()
+	cleanup.add(func() { stopPub(); <-pubDone })
 	// SMART scopes narrow what a scope-limited credential reads (and
 	// posts) through the FHIR API; see auth.Principal.SMARTScopes.
 	api.FHIR = &httpapi.FHIRAPI{Store: fst.Store, Scopes: (*auth.Principal).SMARTScopes, Orders: fst}

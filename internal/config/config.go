@@ -49,9 +49,17 @@ type Config struct {
 // FHIR configures the connection to the EHR's FHIR API: results out,
 // orders in.
 type FHIR struct {
-	EHR    FHIREHR    `yaml:"ehr"`
-	Orders FHIROrders `yaml:"orders"`
-	Outbox FHIROutbox `yaml:"outbox"`
+	EHR     FHIREHR     `yaml:"ehr"`
+	Orders  FHIROrders  `yaml:"orders"`
+	Outbox  FHIROutbox  `yaml:"outbox"`
+	Results FHIRResults `yaml:"results"`
+}
+
+// FHIRResults is how signed reports become FHIR Bundles.
+type FHIRResults struct {
+	IdentifierSystem string `yaml:"identifier_system"`
+	PatientSystem    string `yaml:"patient_system"`
+	PDF              string `yaml:"pdf"` // presented_form, document or none
 }
 
 // FHIREHR is the EHR and how we authenticate to it (SMART Backend Services).
@@ -97,6 +105,12 @@ type HL7Outbound struct {
 	MaxAttempts int           `yaml:"max_attempts"`
 	Backoff     time.Duration `yaml:"backoff"`
 	MaxBackoff  time.Duration `yaml:"max_backoff"`
+
+	SendingApplication   string `yaml:"sending_application"`
+	SendingFacility      string `yaml:"sending_facility"`
+	ReceivingApplication string `yaml:"receiving_application"`
+	ReceivingFacility    string `yaml:"receiving_facility"`
+	SendPDF              bool   `yaml:"send_pdf"`
 }
 
 // Compliance records what the compliance check cannot see for itself.
@@ -485,6 +499,11 @@ func (c *Config) Validate() error {
 		bad("hl7.outbound", "max_attempts >= 1 and 0 < backoff <= max_backoff")
 	}
 	c.validateFHIR(bad)
+	switch c.FHIR.Results.PDF {
+	case "presented_form", "document", "none":
+	default:
+		bad("fhir.results.pdf", "must be presented_form, document or none")
+	}
 	if c.Ingest.Interval <= 0 {
 		bad("ingest.interval", "must be positive")
 	}

@@ -49,6 +49,11 @@ type Options struct {
 	// a nudge for the senders (wake up, the outbox has work). It must not
 	// block, and nothing may depend on it being called.
 	Notify func(Report)
+	// Complete, when set, fills in a new draft from the clinical database
+	// before it is stored: the patient's demographics and identifiers from
+	// Patient.ID, the order from Order.ID or the specimen's sample id. The
+	// annotator's draft names the patient by pseudonymous id only.
+	Complete func(ctx context.Context, r *Report) error
 	Audit  AuditNotifier // may be nil
 	Log    *slog.Logger  // may be nil
 	Now    func() time.Time

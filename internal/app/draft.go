@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/report"
+)
+
+// CompleteDraft fills in what a report draft leaves out from the clinical
+// database (report.Options.Complete): the patient named by Patient.ID
+// (demographics, MRN and its authority), and the order named by Order.ID
+// or, failing that, the patient's order of the specimen's sample id. What
+// the draft already holds is kept. A patient unknown here is an error
+// naming the field unless the draft carries the MRN itself; a draft
+// without an order is allowed (a research sample).
+func CompleteDraft(db *clinical.DB) func(context.Context, *report.Report) error {
+	return func(ctx context.Context, r *report.Report) error {
+		p, _, orders, _, err := db.Records(ctx, r.Patient.ID)
+		if errors.Is(err, clinical.ErrNotFound) {
+			if r.Patient.MRN != "" {
+				return nil // a draft that carries the patient's details itself
+			}
+			return &report.FieldError{Field: "Patient.ID", Problem: "no such patient in the clinical database, and the draft has no MRN"}
+		}
+		if err != nil {
+			return fmt.Errorf("reading the patient of a draft: %w", err)
+		}
+		fillPatient(&r.Patient, p)
+		for _, o := range orders {
+			if o.ID == r.Order.ID || r.Order.ID == "" && r.Specimen.SampleID != "" && o.SampleID == r.Specimen.SampleID {
+				fillOrder(r, o)
+				return nil
+			}
+		}
+		if r.Order.ID != "" {
+			return &report.FieldError{Field: "Order.ID", Problem: "not an order of this patient"}
+		}
+		return nil
+	}
+}
+
+func fillPatient(dst *report.Patient, p clinical.Patient) {
+	set := func(d *string, v string) {
+		if *d == "" {
+			*d = v
+		}
+	}
+	if dst.MRN == "" {
+		if id, ok := mrnOf(p.Identifiers); ok {
+			dst.MRN, dst.Authority = id.Value, id.Authority
+		}
+	}
+	set(&dst.Family, p.Family)
+	set(&dst.Given, p.Given)
+	set(&dst.BirthDate, isoDate(p.BirthDate))
+	set(&dst.Sex, sexOf(p.Sex))
+}
+
+func fillOrder(r *report.Report, o clinical.Order) {
+	set := func(d *string, v string) {
+		if *d == "" {
+			*d = v
+		}
+	}
+	set(&r.Order.ID, o.ID)
+	set(&r.Order.Placer, o.PlacerNumber)
+	set(&r.Order.Filler, o.FillerNumber)
+	set(&r.Order.Code, o.Code)
+	set(&r.Order.Display, o.Display)
+	set(&r.Order.OrderedBy, o.Orderer)
+	set(&r.Order.OrderedDate, isoDate(o.Ordered))
+	if o.CodeSystem == "LN" {
+		set(&r.Order.CodeSystem, "http://loinc.org")
+	}
+	set(&r.Specimen.SampleID, o.SampleID)
+}
+
+// mrnOf is the patient's medical record number: the identifier of type
+// MR, else the first.
+func mrnOf(ids []clinical.Identifier) (clinical.Identifier, bool) {
+	for _, id := range ids {
+		if id.Type == "MR" {
+			return id, true
+		}
+	}
+	if len(ids) > 0 {
+		return ids[0], true
+	}
+	return clinical.Identifier{}, false
+}
+
+// isoDate turns an HL7 date (YYYYMMDD…) into YYYY-MM-DD; "" when it has
+// no day.
+func isoDate(s string) string {
+	if len(s) < 8 {
+		return ""
+	}
+	d := s[:4] + "-" + s[4:6] + "-" + s[6:8]
+	if _, err := time.Parse(time.DateOnly, d); err != nil {
+		return ""
+	}
+	return d
+}
+
+// sexOf maps HL7 administrative sex to the report's words.
+func sexOf(s string) string {
+	switch s {
+	case "M":
+		return "male"
+	case "F":
+		return "female"
+	case "O", "A", "N":
+		return "other"
+	case "":
+		return ""
+	}
+	return "unknown"
+}

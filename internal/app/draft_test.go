@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/report"
+)
+
+func TestCompleteDraft(t *testing.T) {
+	keys.DefaultKDF.MemoryKiB = 8 * 1024
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kr, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := clinical.Open(ctx, st, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid, oid string
+	err = db.Update(ctx, func(tx *clinical.Tx) error {
+		if pid, err = tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{{Value: "V1", Authority: "VISIT", Type: "VN"}, {Value: "MRN77", Authority: "HOSP", Type: "MR"}},
+			Family: "Roe", Given: "Ann", BirthDate: "19800401", Sex: "F"}); err != nil {
+			return err
+		}
+		oid, err = tx.UpsertOrder(pid, clinical.Order{PlacerNumber: "PL1", PlacerIssuer: "EPIC", FillerNumber: "FI1", Code: "51969-4", CodeSystem: "LN",
+			Display: "Genetic analysis", SampleID: "S9", Ordered: "20260302101500", Status: "new"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := CompleteDraft(db)
+
+	r := report.Report{Patient: report.Patient{ID: pid}, Specimen: report.Specimen{SampleID: "S9"}, Test: report.Test{Name: "panel"}}
+	if err := complete(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := report.Patient{ID: pid, MRN: "MRN77", Authority: "HOSP", Family: "Roe", Given: "Ann", BirthDate: "1980-04-01", Sex: "female"}
+	if r.Patient != want {
+		t.Errorf("patient = %+v, want %+v", r.Patient, want)
+	}
+	if r.Order.ID != oid || r.Order.Placer != "PL1" || r.Order.Filler != "FI1" || r.Order.CodeSystem != "http://loinc.org" || r.Order.OrderedDate != "2026-03-02" {
+		t.Errorf("order = %+v", r.Order)
+	}
+
+	// What the draft gives is kept.
+	r = report.Report{Patient: report.Patient{ID: pid, Given: "Anne"}, Order: report.Order{ID: oid, Display: "Mine"}}
+	if err := complete(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Patient.Given != "Anne" || r.Order.Display != "Mine" || r.Specimen.SampleID != "S9" {
+		t.Errorf("draft values replaced: %+v %+v", r.Patient, r.Order)
+	}
+
+	var fe *report.FieldError
+	r = report.Report{Patient: report.Patient{ID: pid}, Order: report.Order{ID: "ord-elsewhere"}}
+	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Order.ID" {
+		t.Errorf("another patient's order: %v", err)
+	}
+	r = report.Report{Patient: report.Patient{ID: "pat-unknown"}}
+	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Patient.ID" {
+		t.Errorf("unknown patient: %v", err)
+	}
+	r = report.Report{Patient: report.Patient{ID: "pat-unknown", MRN: "X1"}}
+	if err := complete(ctx, &r); err != nil {
+		t.Errorf("a draft with its own MRN: %v", err)
+	}
+}

@@ -1,0 +1,151 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/config"
+	"github.com/clinomics/clinomics/internal/fhir"
+	"github.com/clinomics/clinomics/internal/fhir/ehr"
+	"github.com/clinomics/clinomics/internal/hl7"
+	"github.com/clinomics/clinomics/internal/hl7/oru"
+	"github.com/clinomics/clinomics/internal/outbox"
+	"github.com/clinomics/clinomics/internal/report"
+)
+
+// ReportPDF renders r as PDF: what goes with a report to the EHR.
+func ReportPDF(_ context.Context, r report.Report) ([]byte, error) {
+	var b bytes.Buffer
+	if err := report.PDF(&b, r); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// BundleOptions are fhir.results' choices for the Bundle of a signed report.
+func BundleOptions(cfg *config.Config) fhir.BundleOptions {
+	r := cfg.FHIR.Results
+	return fhir.BundleOptions{IdentifierSystem: r.IdentifierSystem, PatientSystem: r.PatientSystem,
+		PDFAsDocument: r.PDF == "document", PDFTitle: "Genetic analysis report"}
+}
+
+// ResultHooks are the report-signing hooks of the configured result
+// destinations: the ORU^R01 on the HL7 outbound feed (hl7q, nil when there
+// is none) and the Genomics Reporting Bundle for the EHR (ehrq, nil when
+// there is none). Each queues in the signing transaction (report.SignedHook).
+func ResultHooks(cfg *config.Config, hl7q, ehrq *outbox.Queue) []report.SignedHook {
+	var hooks []report.SignedHook
+	if hl7q != nil {
+		o := cfg.HL7.Outbound
+		opt := oru.Options{SendingApp: hl7.HD{Namespace: o.SendingApplication}, SendingFacility: hl7.HD{Namespace: o.SendingFacility},
+			ReceivingApp: hl7.HD{Namespace: o.ReceivingApplication}, ReceivingFacility: hl7.HD{Namespace: o.ReceivingFacility}}
+		var pdf func(context.Context, report.Report) ([]byte, error)
+		if o.SendPDF {
+			pdf = ReportPDF
+		}
+		hooks = append(hooks, oru.OnSigned(hl7q, opt, pdf))
+	}
+	if ehrq != nil {
+		var pdf func(context.Context, report.Report) ([]byte, error)
+		if cfg.FHIR.Results.PDF != "none" {
+			pdf = ReportPDF
+		}
+		hooks = append(hooks, ehr.OnSigned(ehrq, BundleOptions(cfg), pdf))
+	}
+	return hooks
+}
+
+// ReportPublisher puts the Bundle of each signed report into the
+// platform's own FHIR store, so that our FHIR API serves it. It works
+// from a watermark (the signing time of the last report it put, kept in
+// the catalog), so it catches up at start on reports signed while it was
+// not running, and after a failure it retries from the same report:
+// nothing is skipped. Notify (report.Options.Notify) wakes it after each
+// signing; it also looks every Every.
+type ReportPublisher struct {
+	Reports *report.Store
+	FHIR    *FHIRStore
+	Options fhir.BundleOptions
+	Every   time.Duration // default 1 minute
+	Log     *slog.Logger
+
+	wake chan struct{}
+}
+
+// publisherWatermark names the publisher's watermark in the catalog.
+const publisherWatermark = "fhir-api:signed-reports"
+
+// NewReportPublisher returns a publisher of reports' Bundles into f.
+func NewReportPublisher(reports *report.Store, f *FHIRStore, opt fhir.BundleOptions, log *slog.Logger) *ReportPublisher {
+	return &ReportPublisher{Reports: reports, FHIR: f, Options: opt, Every: time.Minute, Log: log, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the publisher; it never blocks.
+func (p *ReportPublisher) Notify(report.Report) {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx ends.
+func (p *ReportPublisher) Run(ctx context.Context) {
+	t := time.NewTicker(p.Every)
+	defer t.Stop()
+	for {
+		if err := p.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			p.Log.Error("publishing signed reports to the FHIR API", "err", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// CatchUp puts every report signed after the watermark, in signing
+// order, moving the watermark after each.
+func (p *ReportPublisher) CatchUp(ctx context.Context) error {
+	since, err := p.FHIR.db.Watermark(ctx, publisherWatermark)
+	if err != nil {
+		return err
+	}
+	reports, err := p.Reports.SignedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, r := range reports {
+		at := signedAt(r)
+		if !at.After(since) {
+			continue
+		}
+		b, err := ehr.ReportBundle(ctx, r, p.Options, nil)
+		if err != nil {
+			return err
+		}
+		if err := p.FHIR.PutBundle(ctx, b, r.Patient.ID); err != nil {
+			return fmt.Errorf("report %s: %w", r.ID, err)
+		}
+		if err := p.FHIR.db.PutWatermark(ctx, publisherWatermark, at); err != nil {
+			return err
+		}
+		since = at
+	}
+	return nil
+}
+
+// signedAt is when r was signed.
+func signedAt(r report.Report) time.Time {
+	var t time.Time
+	for _, s := range r.Review {
+		if s.Action == string(report.ActSign) {
+			t = s.At
+		}
+	}
+	return t
+}
