@@ -22,11 +22,16 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "output prefix: writes OUT.vcf and OUT.tsv")
 	threads := fs.Int("threads", 0, "annotation workers (default: all CPUs)")
 	saveModel := fs.String("save-model", "", "also store the built gene model here (binary, checksummed)")
+	var sf sourceFlags
+	sf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if *vcfPath == "" || *gffPath == "" || *fastaPath == "" || *out == "" {
 		return usagef("--vcf, --gff, --fasta and --out are required")
+	}
+	if err := sf.check(); err != nil {
+		return err
 	}
 	model, err := loadModel(*gffPath)
 	if err != nil {
@@ -45,12 +50,16 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ref.Close()
+	sources, clinvar, err := sf.sources(ref)
+	if err != nil {
+		return err
+	}
 	in, err := format.OpenFile(*vcfPath)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	ann := annotate.New(model, ref, annotate.Options{Threads: *threads})
+	ann := annotate.New(model, ref, annotate.Options{Threads: *threads, Sources: sources})
 	var sum *annotate.Summary
 	err = writeFileAtomic(*out+".vcf", func(vw io.Writer) error {
 		return writeFileAtomic(*out+".tsv", func(tw io.Writer) error {
@@ -75,6 +84,10 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, x)
 	}
 	fmt.Fprintf(e.stdout, "wrote %s.vcf and %s.tsv\n", *out, *out)
+	if sf.draft != "" {
+		files := map[string]string{"fasta": *fastaPath, "gene models": *gffPath, "ClinVar": sf.clinvar, "population frequencies": sf.gnomad}
+		return sf.writeDraft(ctx, e, *out+".vcf", model, ref, clinvar, files)
+	}
 	return nil
 }
 

@@ -8,10 +8,10 @@ import (
 // Reference gives reference bases; it lets normalisation left-align
 // indels.
 type Reference interface {
-	// Seq returns the bases of chrom in [start, end), 0-based half-open
-	// as in BED, in either case. A range running past the end of the
-	// chromosome returns the bases that exist; an unknown chromosome is
-	// an error.
+	// Seq returns the bases of chrom from start to end, 1-based and
+	// inclusive as in VCF (the annotator's csq.Reference), in either
+	// case. A range past the end of the chromosome or an unknown
+	// chromosome is an error.
 	Seq(chrom string, start, end int64) ([]byte, error)
 }
 
@@ -117,12 +117,12 @@ func leftAlign(chrom string, pos int64, ref, alt string, refSeq Reference) (int6
 			break
 		}
 		if len(window) == 0 {
-			winStart := max(pos-1-64, 0) // 0-based start of the window
+			winStart := max(pos-64, 1) // 1-based first base of the window
 			b, err := refSeq.Seq(chrom, winStart, pos-1)
 			if err != nil {
 				return 0, "", "", fmt.Errorf("left-aligning %s:%d: %w", chrom, pos, err)
 			}
-			if int64(len(b)) != pos-1-winStart {
+			if int64(len(b)) != pos-winStart {
 				return 0, "", "", fmt.Errorf("%w: reference ends before %s:%d", ErrAllele, chrom, pos)
 			}
 			window = b

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// seqRef is a Reference over in-memory sequences.
+// seqRef is a Reference over in-memory sequences (1-based, inclusive).
 type seqRef map[string]string
 
 func (s seqRef) Seq(chrom string, start, end int64) ([]byte, error) {
@@ -14,11 +14,10 @@ func (s seqRef) Seq(chrom string, start, end int64) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no sequence %q", chrom)
 	}
-	end = min(end, int64(len(seq)))
-	if start < 0 || start > end {
+	if start < 1 || start > end+1 || end > int64(len(seq)) {
 		return nil, fmt.Errorf("bad range %d-%d", start, end)
 	}
-	return []byte(seq[start:end]), nil
+	return []byte(seq[start-1 : end]), nil
 }
 
 func TestNormalize(t *testing.T) {

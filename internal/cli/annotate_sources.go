@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/clinomics/clinomics/internal/annotate"
+	"github.com/clinomics/clinomics/internal/annotate/csq"
+	"github.com/clinomics/clinomics/internal/annotate/findings"
+	"github.com/clinomics/clinomics/internal/annotate/genemodel"
+	"github.com/clinomics/clinomics/internal/annotate/interpret"
+	"github.com/clinomics/clinomics/internal/annotate/known"
+	"github.com/clinomics/clinomics/internal/app"
+	"github.com/clinomics/clinomics/internal/format"
+	"github.com/clinomics/clinomics/internal/format/bed"
+	"github.com/clinomics/clinomics/internal/report"
+)
+
+// sourceFlags are annotate's known-variant sources and report options.
+type sourceFlags struct {
+	clinvar, gnomad, assembly string
+	extra                     stringList
+	panel, lofGenes           string
+	maxAF                     float64
+	draft, patient, sample    string
+	testName, assay           string
+}
+
+func (f *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.clinvar, "clinvar", "", "ClinVar: its VCF (plain or gzip), or its ClinVarSet release XML (converted on the fly)")
+	fs.StringVar(&f.gnomad, "gnomad", "", "population frequencies: a gnomAD-style VCF (AF, AC, AN, nhomalt, AF_<population>)")
+	fs.StringVar(&f.assembly, "assembly", "GRCh38", "reference assembly (for ClinVar XML positions and the report)")
+	fs.Var(&f.extra, "extra", "another source, repeatable: NAME=FILE.bed (interval names) or NAME=FILE.vcf:KEY[,KEY] (INFO keys)")
+	fs.StringVar(&f.panel, "panel", "", "gene panel for the report draft: a gene list (one symbol per line) or a BED (gene names in column 4)")
+	fs.StringVar(&f.lofGenes, "lof-genes", "", "genes where loss of function causes disease (one symbol per line), for PVS1")
+	fs.Float64Var(&f.maxAF, "max-af", 0.05, "report draft: leave out variants more frequent than this in the population")
+	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft (JSON, for `clinomics report create`) with the reportable variants")
+	fs.StringVar(&f.patient, "patient", "", "report draft: the patient's internal (pseudonymous) id; demographics come from the clinical database")
+	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column (default: the first)")
+	fs.StringVar(&f.testName, "test-name", "", "report draft: the test performed (default from --panel)")
+	fs.StringVar(&f.assay, "assay", "", "report draft: wgs, exome, panel or rnaseq (default: panel with --panel, else wgs)")
+}
+
+// check reports a flag combination that cannot work, before any work.
+func (f *sourceFlags) check() error {
+	if f.draft != "" && f.patient == "" {
+		return usagef("--report-draft needs --patient (the patient's internal id)")
+	}
+	if f.maxAF < 0 || f.maxAF > 1 {
+		return usagef("--max-af must be a frequency from 0 to 1")
+	}
+	for _, x := range f.extra {
+		name, _, ok := strings.Cut(x, "=")
+		if !ok || name == "" {
+			return usagef("--extra %q: want NAME=FILE.bed or NAME=FILE.vcf:KEY[,KEY]", x)
+		}
+	}
+	return nil
+}
+
+// sources loads the known-variant sources, normalising their alleles
+// against ref; clinvar is the ClinVar source (nil without --clinvar).
+func (f *sourceFlags) sources(ref known.Reference) (srcs []annotate.Source, clinvar *known.ClinVar, err error) {
+	if f.clinvar != "" {
+		if clinvar, err = loadClinVar(f.clinvar, f.assembly, ref); err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, clinvar)
+	}
+	if f.gnomad != "" {
+		p, err := known.LoadPopulation("gnomad", f.gnomad, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, p)
+	}
+	for _, x := range f.extra {
+		name, spec, _ := strings.Cut(x, "=")
+		path, keys, hasKeys := strings.Cut(spec, ":")
+		var s annotate.Source
+		switch {
+		case strings.HasSuffix(path, ".bed") || strings.HasSuffix(path, ".bed.gz"):
+			s, err = known.LoadUserBED(name, path)
+		case !hasKeys || keys == "":
+			return nil, nil, usagef("--extra %s: a VCF source needs the INFO keys to take: NAME=FILE.vcf:KEY[,KEY]", name)
+		default:
+			var in io.ReadCloser
+			if in, err = format.OpenFile(path); err != nil {
+				return nil, nil, err
+			}
+			s, err = known.NewUserVCF(name, strings.Split(keys, ","), in, path, ref)
+			in.Close()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	return srcs, clinvar, nil
+}
+
+// loadClinVar reads ClinVar's VCF, or its XML release converted to VCF
+// in memory.
+func loadClinVar(path, assembly string, ref known.Reference) (*known.ClinVar, error) {
+	if !strings.HasSuffix(path, ".xml") && !strings.HasSuffix(path, ".xml.gz") {
+		return known.LoadClinVar(path, ref)
+	}
+	in, err := format.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	var b bytes.Buffer
+	if err := known.ClinVarXMLToVCF(in, &b, assembly); err != nil {
+		return nil, err
+	}
+	return known.NewClinVar(&b, path, ref)
+}
+
+// writeDraft writes the report draft from the annotated VCF.
+func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, model *genemodel.Model, ref csq.Reference, clinvar *known.ClinVar, files map[string]string) error {
+	opt := findings.Options{Sample: f.sample, MaxAF: f.maxAF, ACMG: interpret.DefaultConfig()}
+	rep := report.Report{Patient: report.Patient{ID: f.patient}, Specimen: report.Specimen{SampleID: f.sample},
+		Test: report.Test{Name: f.testName, Assay: f.assay, Assembly: f.assembly}}
+	if f.panel != "" {
+		var err error
+		if strings.HasSuffix(f.panel, ".bed") || strings.HasSuffix(f.panel, ".bed.gz") {
+			opt.Panel, err = interpret.LoadBED(f.panel, true)
+			if err == nil {
+				rep.Regions, err = regionsOf(f.panel)
+			}
+		} else {
+			opt.Panel, err = interpret.LoadGeneList(f.panel)
+		}
+		if err != nil {
+			return err
+		}
+		rep.Test.Panel = strings.TrimSuffix(filepath.Base(f.panel), filepath.Ext(f.panel))
+		if rep.Test.Assay == "" {
+			rep.Test.Assay = "panel"
+		}
+	}
+	if rep.Test.Assay == "" {
+		rep.Test.Assay = "wgs"
+	}
+	if rep.Test.Name == "" {
+		rep.Test.Name = "Germline variant analysis"
+		if rep.Test.Panel != "" {
+			rep.Test.Name += " (" + rep.Test.Panel + " panel)"
+		}
+	}
+	if f.lofGenes != "" {
+		p, err := interpret.LoadGeneList(f.lofGenes)
+		if err != nil {
+			return err
+		}
+		opt.LoFGenes = map[string]bool{}
+		for _, g := range p.Genes() {
+			opt.LoFGenes[strings.ToUpper(g)] = true
+		}
+	}
+	if clinvar != nil {
+		opt.Codons = interpret.NewCodonIndex(clinvar.Records(), locator(model, ref))
+	}
+	in, err := os.Open(vcfPath)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	vars, sum, err := findings.Read(in, vcfPath, opt)
+	if err != nil {
+		return err
+	}
+	rep.Variants = vars
+	rep.Limitations = []string{
+		"Classifications are suggestions of the automatable ACMG/AMP criteria until a qualified reviewer confirms them.",
+		"Copy-number and structural variants, repeat expansions and variants outside the regions studied are not assessed.",
+	}
+	rep.Methods = report.Methods{Pipeline: "clinomics annotate", Version: app.Version(), Reference: f.assembly + " (" + filepath.Base(files["fasta"]) + ")",
+		Tools: []report.Tool{{Name: "clinomics annotate", Version: app.Version()}}}
+	for _, k := range []string{"gene models", "ClinVar", "population frequencies"} {
+		if files[k] != "" {
+			rep.Methods.Databases = append(rep.Methods.Databases, report.Tool{Name: k, Version: filepath.Base(files[k])})
+		}
+	}
+	if err := report.Validate(rep); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(f.draft, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "report draft: %d reportable of %d alleles (not carried %d, filtered %d, outside the panel %d, frequent %d, no impact %d); wrote %s\n",
+		sum.Reportable, sum.Alleles, sum.NotCarried, sum.Filtered, sum.OutsidePanel, sum.Frequent, sum.NoImpact, f.draft)
+	return nil
+}
+
+// regionsOf reads a panel BED as the regions studied.
+func regionsOf(path string) ([]report.Region, error) {
+	ivs, err := bed.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]report.Region, len(ivs))
+	for i, iv := range ivs {
+		out[i] = report.Region{Chrom: iv.Chrom, Start: iv.Start, End: iv.End, Gene: iv.Name}
+	}
+	return out, nil
+}
+
+// locator places ClinVar's variants on codons with the annotator, for
+// PS1 and PM5: the MANE Select or canonical transcript's codon.
+func locator(model *genemodel.Model, ref csq.Reference) interpret.LocateFunc {
+	a := csq.New(model, ref)
+	return func(chrom string, pos int64, r, alt string) (string, int, string, bool) {
+		c := chrom
+		if !model.HasChrom(c) {
+			c = "chr" + chrom
+		}
+		res, err := a.Annotate(csq.Variant{Chrom: c, Pos: pos, Ref: r, Alt: alt})
+		if err != nil {
+			return "", 0, "", false
+		}
+		for _, want := range []func(*genemodel.Transcript) bool{
+			func(t *genemodel.Transcript) bool { return t.MANE },
+			func(t *genemodel.Transcript) bool { return t.Canonical },
+		} {
+			for _, ef := range res.Effects {
+				if ef.Transcript == nil || !want(ef.Transcript) {
+					continue
+				}
+				codon, err := strconv.Atoi(ef.ProteinPos)
+				_, altAA, ok := strings.Cut(ef.AminoAcids, "/")
+				if err != nil || !ok {
+					return "", 0, "", false
+				}
+				return ef.Transcript.Gene.Name, codon, altAA, true
+			}
+		}
+		return "", 0, "", false
+	}
+}

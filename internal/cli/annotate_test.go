@@ -1,0 +1,109 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clinomics/clinomics/internal/cli"
+	"github.com/clinomics/clinomics/internal/report"
+)
+
+// csqCase is one of bcftools' consequence test cases (TLR8 on X), from
+// the shared data.
+const csqCase = "../../../shared/data/annotation/bcftools_csq/csq/ENST00000218032/ENST00000218032"
+
+func annotateCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(append([]string{"annotate"}, args...), strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// TestAnnotateSourcesAndDraft annotates a sample VCF with ClinVar, a
+// population VCF and a panel, and writes the report draft: the variants
+// the sample carries in the panel, with ACMG suggestions left
+// unconfirmed, and the record whose REF disagrees with the reference
+// warned about and given no consequence.
+func TestAnnotateSourcesAndDraft(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	td := "testdata/annotate/"
+	out, errs, code := annotateCLI(t, "--vcf", td+"sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--clinvar", td+"clinvar.vcf", "--gnomad", td+"population.vcf", "--panel", td+"panel.txt", "--lof-genes", td+"panel.txt",
+		"--report-draft", filepath.Join(dir, "draft.json"), "--patient", "pat-1", "--out", filepath.Join(dir, "s1"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "warning ref_mismatch: 1") || !strings.Contains(errs, "sample.vcf:9: ref_mismatch") {
+		t.Errorf("REF mismatch not reported:\n%s%s", out, errs)
+	}
+	vcf, err := os.ReadFile(filepath.Join(dir, "s1.vcf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"##INFO=<ID=CLINVAR_CLNSIG,", "##INFO=<ID=POP_AF,", "p.(Phe5Cys)", "CLINVAR_CLNSIG=Likely_benign", "POP_AF=0.02"} {
+		if !bytes.Contains(vcf, []byte(want)) {
+			t.Errorf("annotated VCF lacks %q", want)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "draft.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := report.ParseDraft(f)
+	if err != nil {
+		t.Fatalf("the draft does not parse as a report: %v", err)
+	}
+	if r.Patient.ID != "pat-1" || r.Test.Assay != "panel" || r.Test.Panel != "panel" || len(r.Variants) != 2 {
+		t.Fatalf("draft = %+v", r)
+	}
+	start, missense := r.Variants[0], r.Variants[1]
+	if start.HGVSp != "p.(Met1?)" || start.Zygosity != "heterozygous" || start.AltDepth != 18 || start.Depth != 38 {
+		t.Errorf("start lost: %+v", start)
+	}
+	if missense.HGVSc != "ENST00000218032:c.14T>G" || missense.Zygosity != "homozygous" {
+		t.Errorf("missense: %+v", missense)
+	}
+	// ClinVar has a pathogenic change at the same codon (T>A): PM5.
+	// Neither is in the population data, which was searched: PM2.
+	crit := func(v report.Variant) string {
+		var c []string
+		for _, e := range v.Evidence {
+			if e.Confirmed {
+				t.Errorf("%s confirmed without a person", e.Criterion)
+			}
+			c = append(c, e.Criterion)
+		}
+		return strings.Join(c, ",")
+	}
+	if got := crit(start); got != "PVS1,PM2" {
+		t.Errorf("start lost criteria = %s", got)
+	}
+	if got := crit(missense); got != "PM2,PM5" {
+		t.Errorf("missense criteria = %s", got)
+	}
+	for _, v := range r.Variants {
+		if v.Classification != "" || !strings.HasPrefix(v.Comment, "Suggested, to be confirmed:") {
+			t.Errorf("%s: classified by the machine: %q %q", v.HGVSc, v.Classification, v.Comment)
+		}
+	}
+}
+
+func TestAnnotateUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--report-draft", "d.json"},
+		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--max-af", "2"},
+		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--extra", "nofile"},
+	} {
+		_, errs, code := annotateCLI(t, args...)
+		if code != 2 || !strings.Contains(errs, "usage: clinomics annotate") {
+			t.Errorf("%v: exit %d, %s", args, code, errs)
+		}
+	}
+}
