@@ -36,6 +36,8 @@ func BundleOptions(cfg *config.Config) fhir.BundleOptions {
 // destinations: the ORU^R01 on the HL7 outbound feed (hl7q, nil when there
 // is none) and the Genomics Reporting Bundle for the EHR (ehrq, nil when
 // there is none). Each queues in the signing transaction (report.SignedHook).
+// Without an EHR, a hook still refuses a report that cannot be written as
+// a bundle, since our own FHIR API serves every signed report.
 func ResultHooks(cfg *config.Config, hl7q, ehrq *outbox.Queue) []report.SignedHook {
 	var hooks []report.SignedHook
 	if hl7q != nil {
@@ -54,6 +56,10 @@ func ResultHooks(cfg *config.Config, hl7q, ehrq *outbox.Queue) []report.SignedHo
 			pdf = ReportPDF
 		}
 		hooks = append(hooks, ehr.OnSigned(ehrq, BundleOptions(cfg), pdf))
+	} else {
+		// Our own FHIR API serves every signed report: one that cannot be
+		// written as a bundle is not signed (the publisher would stall on it).
+		hooks = append(hooks, ehr.CheckSigned(BundleOptions(cfg)))
 	}
 	return hooks
 }
@@ -62,8 +68,9 @@ func ResultHooks(cfg *config.Config, hl7q, ehrq *outbox.Queue) []report.SignedHo
 // platform's own FHIR store, so that our FHIR API serves it. It works
 // from a watermark (the signing time of the last report it put, kept in
 // the catalog), so it catches up at start on reports signed while it was
-// not running, and after a failure it retries from the same report:
-// nothing is skipped. Notify (report.Options.Notify) wakes it after each
+// not running, and after a failure to store it retries from the same
+// report. A report that cannot be written as a bundle at all is logged and
+// passed over (signing refuses those, see ResultHooks). Notify (report.Options.Notify) wakes it after each
 // signing; it also looks every Every.
 type ReportPublisher struct {
 	Reports *report.Store
@@ -126,9 +133,11 @@ func (p *ReportPublisher) CatchUp(ctx context.Context) error {
 		}
 		b, err := ehr.ReportBundle(ctx, r, p.Options, nil)
 		if err != nil {
-			return err
-		}
-		if err := p.FHIR.PutBundle(ctx, b, r.Patient.ID); err != nil {
+			// Deterministic: retrying cannot help, and waiting would keep
+			// every later report from the API. Signing refuses such
+			// reports (ehr.CheckSigned); this is one signed before.
+			p.Log.Error("a signed report cannot be written as FHIR; it is not in the FHIR API", "report", r.ID, "err", err.Error())
+		} else if err := p.FHIR.PutBundle(ctx, b, r.Patient.ID); err != nil {
 			return fmt.Errorf("report %s: %w", r.ID, err)
 		}
 		if err := p.FHIR.db.PutWatermark(ctx, publisherWatermark, at); err != nil {

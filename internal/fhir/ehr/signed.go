@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -47,12 +48,16 @@ func ReportBundle(ctx context.Context, r report.Report, opt fhir.BundleOptions, 
 // transaction that signs a report, it builds the report's bundle and puts
 // it on q's destination (the EHR) through that transaction, sealed with
 // q.Sealer as q.Enqueue does, so the bundle is queued if and only if the
-// signing commits. It never touches the network; q.Run delivers.
+// signing commits. It never touches the network; q.Run delivers. A
+// report whose patient the bundle cannot identify (no MRN, or an MRN
+// without a system: fhir.results.patient_system unset and an assigning
+// authority that is no URI) is refused with a *report.FieldError, so the
+// signer is told why (HTTP 400) instead of getting an internal error.
 func OnSigned(q *outbox.Queue, opt fhir.BundleOptions, pdf func(context.Context, report.Report) ([]byte, error)) report.SignedHook {
 	return func(ctx context.Context, tx report.Enqueuer, r report.Report) error {
 		b, err := ReportBundle(ctx, r, opt, pdf)
 		if err != nil {
-			return err
+			return bundleError(r, err)
 		}
 		defer clear(b)
 		id := BundleItemID(r.ID, q.Destination)
@@ -66,4 +71,28 @@ func OnSigned(q *outbox.Queue, opt fhir.BundleOptions, pdf func(context.Context,
 		}
 		return nil
 	}
+}
+
+// CheckSigned returns a hook for a site without an EHR connection: it
+// refuses to sign a report that cannot be written as a bundle, which our
+// own FHIR API must serve, as OnSigned does; it queues nothing.
+func CheckSigned(opt fhir.BundleOptions) report.SignedHook {
+	return func(ctx context.Context, _ report.Enqueuer, r report.Report) error {
+		_, err := ReportBundle(ctx, r, opt, nil)
+		return bundleError(r, err)
+	}
+}
+
+// bundleError explains a bundle that cannot be built from the report's
+// data with this site's settings as a *report.FieldError, so the signer
+// is told why (HTTP 400) instead of getting an internal error.
+func bundleError(r report.Report, err error) error {
+	if !errors.Is(err, fhir.ErrNoPatientID) {
+		return err
+	}
+	if r.Patient.MRN == "" {
+		return &report.FieldError{Field: "Patient.MRN", Problem: "required to write the report as FHIR (for the EHR and our FHIR API)"}
+	}
+	return &report.FieldError{Field: "Patient.Authority", Problem: "the MRN's assigning authority is not a URI and fhir.results.patient_system " +
+		"(the system of this site's MRNs) is not set, so the report cannot be written as FHIR (for the EHR and our FHIR API)"}
 }

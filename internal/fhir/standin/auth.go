@@ -43,7 +43,11 @@ type accessToken struct {
 }
 
 func newTokenServer(cfg Config) *tokenServer {
-	return &tokenServer{cfg: cfg, client: &http.Client{Timeout: 10 * time.Second},
+	client := cfg.JWKSClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &tokenServer{cfg: cfg, client: client,
 		jtis: map[string]time.Time{}, tokens: map[string]accessToken{}}
 }
 

@@ -29,8 +29,12 @@ type Config struct {
 	// ClientID and JWKSURL register the one backend client; with no
 	// JWKSURL the FHIR endpoints are open (no token needed).
 	ClientID, JWKSURL string
-	TokenLifetime     time.Duration // of access tokens; default 5 minutes
-	ClockSkew         time.Duration // tolerated for iat; default 1 minute
+	// JWKSClient fetches JWKSURL; nil: a client trusting the system's
+	// roots, with a 10 s timeout. Give one trusting the client's CA when
+	// its JWKS is served under a private or self-signed certificate.
+	JWKSClient    *http.Client
+	TokenLifetime time.Duration // of access tokens; default 5 minutes
+	ClockSkew     time.Duration // tolerated for iat; default 1 minute
 	// Faults injected at start (also set at run time by POST /_faults).
 	FailNext, RejectTokens int
 	Log                    *slog.Logger

@@ -198,3 +198,35 @@ func TestFaults(t *testing.T) {
 		t.Errorf("after control: %d", resp.StatusCode)
 	}
 }
+
+// TestJWKSOverTLS: a JWKS served under a certificate the system does not
+// trust (the platform's self-signed one) is fetched only with a
+// JWKSClient trusting it (`fhir standin --jwks-ca`).
+func TestJWKSOverTLS(t *testing.T) {
+	c := newClient(t)
+	c.jwks.Close()
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: c.ec.Public(), KeyID: "ec1", Algorithm: "ES384", Use: "sig"}}}
+	jwks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(set) }))
+	defer jwks.Close()
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		want   int
+	}{{"system roots", nil, 400}, {"trusting the certificate", jwks.Client(), 200}} {
+		si, err := New(Config{DataDir: t.TempDir(), ClientID: "lab", JWKSURL: jwks.URL, JWKSClient: tc.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(si.Handler(false))
+		now := time.Now()
+		a := c.assertion(t, jose.ES384, jwt.Claims{Issuer: "lab", Subject: "lab", Audience: jwt.Audience{srv.URL + "/token"},
+			ID: tc.name, IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute))})
+		code, m := post(t, srv.URL+"/token", url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType},
+			"client_assertion": {a}, "scope": {"system/*.read"}})
+		if code != tc.want {
+			t.Errorf("%s: %d %v, want %d", tc.name, code, m, tc.want)
+		}
+		srv.Close()
+		si.Close()
+	}
+}

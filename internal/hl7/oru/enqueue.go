@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/outbox"
@@ -80,6 +82,11 @@ func OnSigned(q *outbox.Queue, opt Options, pdf func(context.Context, report.Rep
 			o.PDF = doc
 		}
 		b, err := payload(r, o)
+		if errors.Is(err, ErrMissing) {
+			// The report lacks what the message needs: refuse the signing
+			// saying what (HTTP 400), not as an internal error.
+			return &report.FieldError{Field: "HL7 ORU^R01", Problem: strings.TrimPrefix(err.Error(), "oru: ")}
+		}
 		if err != nil {
 			return err
 		}
