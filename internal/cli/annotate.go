@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
+	"strings"
+
 	"context"
 	"fmt"
+	"github.com/clinomics/clinomics/internal/lake"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/clinomics/clinomics/internal/annotate"
@@ -15,13 +18,13 @@ import (
 
 // annotateCmd annotates a VCF with consequences and HGVS.
 func annotateCmd(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "annotate")
+	fs, cfgPath := flags(e, "annotate")
 	vcfPath := fs.String("vcf", "", "input VCF (plain or gzip)")
-	gffPath := fs.String("gff", "", "gene models: GFF3 or GTF (plain or gzip), or a model saved with --save-model")
+	gffPath := fs.String("gff", "", "gene models: GFF3 or GTF (plain or gzip), or a model saved with --save-model (a file or lake:PATH)")
 	fastaPath := fs.String("fasta", "", "reference FASTA (plain or gzip)")
 	out := fs.String("out", "", "output prefix: writes OUT.vcf and OUT.tsv")
 	threads := fs.Int("threads", 0, "annotation workers (default: all CPUs)")
-	saveModel := fs.String("save-model", "", "also store the built gene model here (binary, checksummed)")
+	saveModel := fs.String("save-model", "", "also store the built gene model here (binary, checksummed): a file, or lake:PATH for the annotation database in the lake")
 	var sf sourceFlags
 	sf.register(fs)
 	if _, err := parse(fs, args); err != nil {
@@ -33,7 +36,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if err := sf.check(); err != nil {
 		return err
 	}
-	model, err := loadModel(*gffPath)
+	model, err := loadModel(ctx, *cfgPath, *gffPath)
 	if err != nil {
 		return err
 	}
@@ -41,7 +44,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "gene models: %d warnings %v; first: %s\n", len(model.Warnings), model.WarningCounts(), model.Warnings[0])
 	}
 	if *saveModel != "" {
-		if err := writeFileAtomic(*saveModel, model.Save); err != nil {
+		if err := saveModelTo(ctx, *cfgPath, *saveModel, model); err != nil {
 			return err
 		}
 	}
@@ -91,8 +94,29 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// loadModel builds gene models from GFF3/GTF, or loads a saved model.
-func loadModel(path string) (*genemodel.Model, error) {
+// loadModel builds gene models from GFF3/GTF, or loads a saved model
+// from a file or the lake (lake:PATH).
+func loadModel(ctx context.Context, cfgPath, path string) (*genemodel.Model, error) {
+	if p, ok := strings.CutPrefix(path, "lake:"); ok {
+		le, err := openLake(ctx, cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		defer le.Close()
+		r, err := le.lake.Open(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		if err := le.record(ctx, "lake.read", r.Version()); err != nil {
+			return nil, err
+		}
+		m, err := genemodel.Load(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return m, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -115,20 +139,25 @@ func loadModel(path string) (*genemodel.Model, error) {
 	return genemodel.BuildFile(path)
 }
 
-// writeFileAtomic writes path through a temporary file renamed into place
-// when write succeeds, so no partial output is left behind.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+// saveModelTo stores the model in a file, or in the lake (lake:PATH,
+// under the site key: gene models are not patient data).
+func saveModelTo(ctx context.Context, cfgPath, path string, m *genemodel.Model) error {
+	p, ok := strings.CutPrefix(path, "lake:")
+	if !ok {
+		return writeFileAtomic(path, m.Save)
+	}
+	var b bytes.Buffer
+	if err := m.Save(&b); err != nil {
+		return err
+	}
+	le, err := openLake(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
+	defer le.Close()
+	v, err := le.lake.Put(ctx, p, &b, lake.PutOptions{Kind: "annotation"})
+	if err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return le.record(ctx, "lake.write", v)
 }

@@ -107,3 +107,35 @@ func TestAnnotateUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnotateModelInLake stores the built gene model in the lake (the
+// annotation database) and annotates from it: the same output as from
+// the GFF3.
+func TestAnnotateModelInLake(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	t.Setenv("CLINOMICS_DATA_DIR", filepath.Join(dir, "data"))
+	t.Setenv("CLINOMICS_KEYRING_PASSPHRASE", "annotate test")
+	t.Setenv("CLINOMICS_CONFIG", "")
+	t.Setenv("CLINOMICS_CATALOG_DSN", "")
+	vcf := "testdata/annotate/sample.vcf"
+	if out, errs, code := annotateCLI(t, "--vcf", vcf, "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--save-model", "lake:annotation/tlr8.gmdb", "--out", filepath.Join(dir, "a")); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := annotateCLI(t, "--vcf", vcf, "--gff", "lake:annotation/tlr8.gmdb", "--fasta", csqCase+".fa",
+		"--out", filepath.Join(dir, "b")); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "a.tsv"))
+	b, _ := os.ReadFile(filepath.Join(dir, "b.tsv"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("annotation from the lake's model differs:\n%s\n---\n%s", a, b)
+	}
+	if _, errs, code := annotateCLI(t, "--vcf", vcf, "--gff", "lake:annotation/missing.gmdb", "--fasta", csqCase+".fa",
+		"--out", filepath.Join(dir, "c")); code == 0 || !strings.Contains(errs, "missing.gmdb") {
+		t.Errorf("a missing model: exit %d, %s", code, errs)
+	}
+}

@@ -142,21 +142,32 @@ func writeAtomically(path string, r io.Reader) error {
 		_, err := io.Copy(os.Stdout, r)
 		return err
 	}
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+// writeFileAtomic writes path through a temporary file, synced and
+// renamed into place only when write succeeds: no partial output is ever
+// left under path, even after a crash.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp, r); err != nil {
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := write(tmp); err != nil {
 		tmp.Close()
-		os.Remove(tmp.Name())
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		os.Remove(tmp.Name())
 		return err
 	}
-	tmp.Close()
+	if err := tmp.Close(); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
 }
 
