@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/clinical"
@@ -73,10 +74,21 @@ func fillOrder(r *report.Report, o clinical.Order) {
 	set(&r.Order.Display, o.Display)
 	set(&r.Order.OrderedBy, o.Orderer)
 	set(&r.Order.OrderedDate, isoDate(o.Ordered))
-	if o.CodeSystem == "LN" {
-		set(&r.Order.CodeSystem, "http://loinc.org")
-	}
+	set(&r.Order.CodeSystem, codeSystemURI(o.CodeSystem))
 	set(&r.Specimen.SampleID, o.SampleID)
+}
+
+// codeSystemURI is the URI of an order code's system: an HL7 v2 coding
+// system name (HL7 orders) we know, or the system as a FHIR order gives
+// it (already a URI); "" for a local or unknown one.
+func codeSystemURI(s string) string {
+	switch {
+	case s == "LN":
+		return "http://loinc.org"
+	case strings.Contains(s, ":"):
+		return s
+	}
+	return ""
 }
 
 // mrnOf is the patient's medical record number: the identifier of type

@@ -79,3 +79,14 @@ func TestCompleteDraft(t *testing.T) {
 		t.Errorf("a draft with its own MRN: %v", err)
 	}
 }
+
+// An order's code system reaches the report as a URI: HL7's LN mapped,
+// a FHIR order's URI kept (it was dropped before), a local name left out.
+func TestCodeSystemURI(t *testing.T) {
+	for in, want := range map[string]string{"LN": "http://loinc.org", "http://loinc.org": "http://loinc.org",
+		"urn:oid:2.16.840.1.113883.6.1": "urn:oid:2.16.840.1.113883.6.1", "99LOCAL": "", "": ""} {
+		if got := codeSystemURI(in); got != want {
+			t.Errorf("codeSystemURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

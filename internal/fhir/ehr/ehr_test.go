@@ -343,6 +343,44 @@ func TestPullOrders(t *testing.T) {
 	}
 }
 
+// The watermark moves after each page only when the EHR sorted by
+// _lastUpdated; an EHR that refuses _sort (a strict server, like the
+// stand-in) is searched again without it, and the watermark then moves
+// only when every page was read: a failure part-way leaves it in place.
+func TestPullWatermarkAndSort(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, noSort := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSort=%v", noSort), func(t *testing.T) {
+			f := newFakeEHR(t)
+			for i := range 7 {
+				f.addOrder(fmt.Sprintf("sr%d", i), fmt.Sprintf("pat%d", i%3), fmt.Sprintf("sp%d", i), t0.Add(time.Duration(i)*time.Minute), nil)
+			}
+			f.noSort, f.failPage = noSort, 1
+			p, _ := newPuller(t, f)
+			res, err := p.PullOrders(ctx, time.Time{})
+			if err == nil || res.Pages != 1 || len(res.Applied) != 3 {
+				t.Fatalf("pull failing on page 2: %d pages, %d applied, %v", res.Pages, len(res.Applied), err)
+			}
+			want := t0.Add(2 * time.Minute) // page 1's newest
+			if noSort {
+				want = time.Time{}
+				if len(f.requests) != 3 || !strings.Contains(f.requests[0], "_sort=") || strings.Contains(f.requests[1], "_sort=") {
+					t.Fatalf("searches %q: want one with _sort, then without", f.requests)
+				}
+			}
+			if w, err := p.Watermark(ctx); err != nil || !w.Equal(want) {
+				t.Fatalf("watermark after a failed page 2: %v (%v), want %v", w, err, want)
+			}
+			f.failPage = 0
+			res, err = p.PullOrders(ctx, time.Time{})
+			if err != nil || res.Pages == 0 || !res.Watermark.Equal(t0.Add(6*time.Minute)) {
+				t.Fatalf("pull: %d pages, watermark %v, %v", res.Pages, res.Watermark, err)
+			}
+		})
+	}
+}
+
 func TestPullStopsWhenEHRFails(t *testing.T) {
 	f := newFakeEHR(t)
 	f.addOrder("sr1", "pat1", "sp1", time.Now(), func(sr map[string]any) { sr["subject"] = map[string]any{"reference": "Patient/gone"} })

@@ -33,6 +33,8 @@ type fakeEHR struct {
 	specimens map[string]map[string]any
 	omit      map[string]bool // patients not _included (read separately)
 	pageSize  int
+	noSort    bool // _sort is refused (400), as a strict server that cannot sort does
+	failPage  int  // when not 0, pages from this one (0-based) are answered 503
 }
 
 func newFakeEHR(t *testing.T) *fakeEHR {
@@ -159,6 +161,15 @@ func (f *fakeEHR) search(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	q := r.URL.Query()
 	f.requests = append(f.requests, r.URL.RawQuery)
+	if f.noSort && q.Has("_sort") {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write(outcome(400, "search parameter _sort: not supported for ServiceRequest", "_sort"))
+		return
+	}
+	if p, _ := strconv.Atoi(q.Get("_page")); f.failPage > 0 && p >= f.failPage {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if q.Get("status") != "active" || !slices.Contains(q["_include"], "ServiceRequest:subject") {
 		f.t.Errorf("search %s", r.URL.RawQuery)
 	}

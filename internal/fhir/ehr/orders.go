@@ -84,8 +84,9 @@ func (p *Puller) advance(ctx context.Context, t time.Time) error {
 	})
 }
 
-// searchURL is the first page's URL.
-func (p *Puller) searchURL(since time.Time) string {
+// searchURL is the first page's URL; sorted asks the EHR to sort by
+// _lastUpdated.
+func (p *Puller) searchURL(since time.Time, sorted bool) string {
 	n := p.PageSize
 	if n <= 0 {
 		n = 50
@@ -101,7 +102,9 @@ func (p *Puller) searchURL(since time.Time) string {
 		// unchanged order again changes nothing.
 		q.Set("_lastUpdated", "ge"+since.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	}
-	q.Set("_sort", "_lastUpdated")
+	if sorted {
+		q.Set("_sort", "_lastUpdated")
+	}
 	q.Set("_count", strconv.Itoa(n))
 	q["_include"] = []string{"ServiceRequest:subject", "ServiceRequest:specimen"}
 	return p.Client.base() + "/ServiceRequest?" + q.Encode()
@@ -110,9 +113,12 @@ func (p *Puller) searchURL(since time.Time) string {
 // PullOrders searches the EHR for active orders of the category updated
 // since since (zero: since the stored watermark), through every result
 // page, and applies them. Each page's orders are committed (with their
-// audit records) before the watermark moves; when the EHR returns pages
-// in _lastUpdated order the watermark moves after each page, otherwise
-// only at the end. A ServiceRequest that cannot be applied is recorded in
+// audit records) before the watermark moves; when the EHR sorts by
+// _lastUpdated (its self link says it applied the _sort asked for, and
+// the pages come in that order) the watermark moves after each page,
+// otherwise only at the end. An EHR that refuses _sort (400 naming it, as
+// a strict FHIR server such as the stand-in does) is searched again
+// without it. A ServiceRequest that cannot be applied is recorded in
 // Rejected (and the audit trail) and does not stop the others; a failure
 // to reach the EHR stops the pull with the watermark where the last
 // committed page left it.
@@ -130,22 +136,32 @@ func (p *Puller) PullOrders(ctx context.Context, since time.Time) (PullResult, e
 		maxPages = 1000
 	}
 	var newest time.Time // newest lastUpdated seen
-	sorted := true       // pages came in _lastUpdated order so far
+	sorted := true       // the EHR sorts, and pages came in _lastUpdated order so far
 	seen := map[string]bool{}
-	next := p.searchURL(since)
+	next := p.searchURL(since, true)
 	for next != "" {
 		if res.Pages >= maxPages {
-			return res, fmt.Errorf("ehr: more than %d result pages; the rest is pulled next time", maxPages)
+			return res, fmt.Errorf("ehr: more than %d result pages; the pull stops here (the watermark is where the last sorted page left it)", maxPages)
 		}
 		if seen[next] {
 			return res, errors.New("ehr: the EHR's next link goes round in a circle")
 		}
 		seen[next] = true
 		page, err := p.page(ctx, next)
+		var se *searchError
+		if res.Pages == 0 && errors.As(err, &se) && se.status == http.StatusBadRequest && strings.Contains(se.outcome, "_sort") {
+			// The EHR cannot sort: unsorted pages, the watermark at the end.
+			next = p.searchURL(since, false)
+			seen[next] = true
+			page, err = p.page(ctx, next)
+		}
 		if err != nil {
 			return res, err
 		}
 		res.Pages++
+		if res.Pages == 1 && !page.sortedBy("_lastUpdated") {
+			sorted = false
+		}
 		recs, rejected, err := p.resolve(ctx, page)
 		if err != nil {
 			return res, err
@@ -199,17 +215,28 @@ func (p *Puller) page(ctx context.Context, u string) (*searchBundle, error) {
 		return nil, fmt.Errorf("ehr: order search: %w", err)
 	}
 	if a.Status != http.StatusOK {
-		msg := fmt.Sprintf("ehr: order search answered %d %s", a.Status, http.StatusText(a.Status))
-		if t := outcomeText(a.Body); t != "" {
-			msg += ": " + t
-		}
-		return nil, errors.New(msg)
+		return nil, &searchError{status: a.Status, outcome: outcomeText(a.Body)}
 	}
 	var b searchBundle
 	if err := json.Unmarshal(a.Body, &b); err != nil || b.ResourceType != "Bundle" {
 		return nil, errors.New("ehr: order search: the answer is not a Bundle")
 	}
 	return &b, nil
+}
+
+// searchError is an order search the EHR answered with an error status,
+// with the text of its OperationOutcome.
+type searchError struct {
+	status  int
+	outcome string
+}
+
+func (e *searchError) Error() string {
+	msg := fmt.Sprintf("ehr: order search answered %d %s", e.status, http.StatusText(e.status))
+	if e.outcome != "" {
+		msg += ": " + e.outcome
+	}
+	return msg
 }
 
 // resolve maps each ServiceRequest of a page with its subject and

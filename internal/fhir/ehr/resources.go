@@ -1,6 +1,9 @@
 package ehr
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/url"
+)
 
 // The parts of the FHIR resources this package reads. Unknown members are
 // ignored; nothing here is written back.
@@ -92,6 +95,18 @@ type searchBundle struct {
 			Mode string `json:"mode"`
 		} `json:"search"`
 	} `json:"entry"`
+}
+
+// sortedBy reports whether the page's self link, which names the
+// parameters the EHR applied, sorts by param (ascending).
+func (b *searchBundle) sortedBy(param string) bool {
+	for _, l := range b.Link {
+		if l.Relation == "self" {
+			u, err := url.Parse(l.URL)
+			return err == nil && u.Query().Get("_sort") == param
+		}
+	}
+	return false
 }
 
 func (b *searchBundle) next() string {
