@@ -75,9 +75,35 @@ func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, e
 	return out[0], nil
 }
 
-// auditRowsPerInsert bounds one multi-row INSERT (13 parameters a row)
-// well under SQLite's and PostgreSQL's parameter limits.
-const auditRowsPerInsert = 200
+// auditRowsPerInsert bounds one multi-row INSERT (12 parameters a row)
+// well under SQLite's and PostgreSQL's parameter limits. Inserts go in
+// chunks of a power of two rows, whose statements are prepared at Open:
+// the inbox appends a few records with every group it commits, and
+// parsing the statement each time cost more than running it.
+const auditRowsPerInsert = 128
+
+const qLastAudit = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+
+func qInsertAudit(n int) string {
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.Repeat(row+", ", n-1) + row
+}
+
+var auditQueries = func() []string {
+	qs := []string{qLastAudit}
+	for n := 1; n <= auditRowsPerInsert; n *= 2 {
+		qs = append(qs, qInsertAudit(n))
+	}
+	return qs
+}()
+
+// txStmt is the statement q prepared at Open, in tx; nil when q was not.
+func (s *sqlStore) txStmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	if v, ok := s.stmts.Load(q); ok {
+		return tx.StmtContext(ctx, v.(*sql.Stmt))
+	}
+	return nil
+}
 
 const auditCols = `seq, time, actor, action, resource, patient, source, outcome, detail, break_glass, prev, hash`
 
@@ -112,7 +138,13 @@ func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, es []AuditEvent)
 		}
 		var seq int64
 		var prev string
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		var row *sql.Row
+		if st := s.txStmt(ctx, tx, qLastAudit); st != nil {
+			row = st.QueryRowContext(ctx)
+		} else {
+			row = tx.QueryRowContext(ctx, qLastAudit)
+		}
+		err := row.Scan(&seq, &prev)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -128,14 +160,25 @@ func (s *sqlStore) appendAudit(ctx context.Context, tx *sql.Tx, es []AuditEvent)
 			e.Hash = AuditHash(*e)
 			prev = e.Hash
 		}
-		for chunk := range slices.Chunk(out, auditRowsPerInsert) {
+		for rest := out; len(rest) > 0; {
+			n := auditRowsPerInsert
+			for n > len(rest) {
+				n /= 2
+			}
+			chunk := rest[:n]
+			rest = rest[n:]
 			args := make([]any, 0, 12*len(chunk))
 			for _, e := range chunk {
 				args = append(args, e.Seq, nanos(e.Time), e.Actor, e.Action, e.Resource, e.Patient, e.Source, e.Outcome, e.Detail, e.BreakGlass, e.Prev, e.Hash)
 			}
-			row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			q := `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.Repeat(row+", ", len(chunk)-1) + row
-			if _, err := tx.ExecContext(ctx, s.q(q), args...); err != nil {
+			q := qInsertAudit(n)
+			var err error
+			if st := s.txStmt(ctx, tx, q); st != nil {
+				_, err = st.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, s.q(q), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}

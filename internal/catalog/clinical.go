@@ -124,6 +124,10 @@ type Clinical interface {
 	// InClinicalTx runs fn in one transaction, committed (durably) only if
 	// fn returns nil.
 	InClinicalTx(ctx context.Context, fn func(tx ClinicalTx) error) error
+	// InClinicalTxNoWait runs fn in one transaction and returns once it is
+	// committed; durable returns once it is on stable storage too (see
+	// the SQL store's doc). Acknowledge nothing before durable returns nil.
+	InClinicalTxNoWait(ctx context.Context, fn func(tx ClinicalTx) error) (durable func() error, err error)
 	GetSealingKey(ctx context.Context, name string) (SealingKey, error)
 	// PutSealingKey inserts k unless a key of that name exists (then it
 	// returns the existing one's ErrExists-free no-op; read it back).
@@ -205,12 +209,12 @@ func (c *clinicalTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// prepareClinical prepares the hot statements of the clinical tables
-// (and, on SQLite, the inbox's per-message savepoint).
+// prepareClinical prepares the hot statements of the clinical tables and
+// the audit trail (and, on SQLite, the inbox's per-message savepoint).
 func (s *sqlStore) prepareClinical(ctx context.Context) error {
-	qs := clinicalQueries
+	qs := slices.Concat(clinicalQueries, auditQueries)
 	if !s.postgres {
-		qs = append(slices.Clone(qs), `SAVEPOINT sp_m`, `ROLLBACK TO SAVEPOINT sp_m`, `RELEASE SAVEPOINT sp_m`)
+		qs = append(qs, `SAVEPOINT sp_m`, `ROLLBACK TO SAVEPOINT sp_m`, `RELEASE SAVEPOINT sp_m`)
 	}
 	for _, q := range qs {
 		if _, ok := s.stmts.Load(q); ok {
@@ -264,8 +268,8 @@ const (
 )
 
 // inList is "(?, ?, ...)" of n placeholders; rows is n such tuples of width w.
-func inList(n int) string { return "(" + strings.Repeat("?, ", n-1) + "?)" }
-func rows(n, w int) string  { return strings.Repeat(inList(w)+", ", n-1) + inList(w) }
+func inList(n int) string  { return "(" + strings.Repeat("?, ", n-1) + "?)" }
+func rows(n, w int) string { return strings.Repeat(inList(w)+", ", n-1) + inList(w) }
 
 func qPatientsByIDs(n int) string {
 	return `SELECT hash, patient_id FROM patient_ids WHERE hash IN ` + inList(n)

@@ -29,6 +29,7 @@ type sqlStore struct {
 	db       *sql.DB
 	postgres bool
 	stmts    sync.Map // query -> *sql.Stmt, prepared once (clinical.go)
+	wal      *walSync // SQLite in WAL mode: syncs the log (walsync.go)
 }
 
 // Open connects to the catalog named by dsn and applies pending
@@ -37,6 +38,7 @@ type sqlStore struct {
 func Open(ctx context.Context, dsn string) (Store, error) {
 	s := &sqlStore{}
 	var err error
+	var dbPath, dsnSQLite string // SQLite
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.postgres = true
 		s.db, err = sql.Open("pgx", dsn)
@@ -53,17 +55,20 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		dbPath = abs
 		q := url.Values{}
 		// A 64 MiB page cache (SQLite's default is 2 MiB) keeps the
 		// clinical tables' keyed-hash indexes, whose inserts land on
 		// random pages, in memory; temp_store in memory keeps the
 		// statement and savepoint journals (the inbox's savepoint per
 		// message) from spilling to a temporary file.
-		for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+		for _, p := range []string{"busy_timeout(30000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)", "cache_size(-65536)", "temp_store(MEMORY)",
+			fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointBackstop)} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
-		s.db, err = sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
+		dsnSQLite = "file:" + abs + "?" + q.Encode()
+		s.db, err = sql.Open("sqlite", dsnSQLite)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
@@ -82,6 +87,20 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	if err := s.prepareClinical(ctx); err != nil {
 		s.db.Close()
 		return nil, err
+	}
+	if !s.postgres {
+		var mode string
+		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		if strings.EqualFold(mode, "wal") { // else every commit syncs itself (InClinicalTxNoWait)
+			s.wal = &walSync{db: dbPath}
+			if err := s.wal.startCheckpointer(dsnSQLite); err != nil {
+				s.db.Close()
+				return nil, fmt.Errorf("catalog: %w", err)
+			}
+		}
 	}
 	return s, nil
 }
@@ -209,8 +228,15 @@ func fromNanos(n int64) time.Time {
 }
 
 func (s *sqlStore) Close() error {
+	if s.wal != nil {
+		s.wal.stopCheckpointer()
+	}
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
-	return s.db.Close()
+	err := s.db.Close()
+	if s.wal != nil {
+		s.wal.close()
+	}
+	return err
 }
 
 func (s *sqlStore) PutSample(ctx context.Context, sm Sample) error {

@@ -180,6 +180,17 @@ func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	})
 }
 
+// UpdateNoWait runs fn in one transaction and returns once it is
+// committed; durable returns once the commit is on stable storage (as
+// Update's return means), sharing one disk sync with other commits while
+// the caller goes on with its next transaction. Acknowledge nothing to a
+// sender before durable returns nil.
+func (d *DB) UpdateNoWait(ctx context.Context, fn func(*Tx) error) (durable func() error, err error) {
+	return d.st.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {
+		return fn(&Tx{d: d, tx: tx, ctx: ctx})
+	})
+}
+
 // Tx is the clinical database inside one transaction.
 type Tx struct {
 	d   *DB

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -231,12 +232,12 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 	// Which patient each record is, in the serial part: the lookups are done.
 	type work struct {
 		cur     catalog.PatientRow // zero for a new patient
-		next    Patient
 		write   bool
 		sealed  []byte
 		sealErr error
 	}
 	ws := make([]work, n)
+	var fresh []int // records of new patients
 	for i, p := range ps {
 		if errs[i] != nil {
 			continue
@@ -263,8 +264,26 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 		}
 		if pid != "" {
 			ws[i].cur = rows[pid]
+		} else {
+			fresh = append(fresh, i)
 		}
 		ids[i] = pid
+	}
+	// New patients get random ids, handed out in the order of their
+	// identifiers' keyed hashes: the batch's writes to the patients and
+	// identifier tables then run in key order in both (and their index
+	// pages are each read once), and the ids are as random as before.
+	newIDs := make([]string, len(fresh))
+	for k := range newIDs {
+		newIDs[k] = newID("p")
+	}
+	slices.Sort(newIDs)
+	first := func(i int) string {
+		return hashes[i][slices.IndexFunc(hashes[i], func(h string) bool { return h != "" })]
+	}
+	slices.SortFunc(fresh, func(a, b int) int { return strings.Compare(first(a), first(b)) })
+	for k, i := range fresh {
+		ids[i] = newIDs[k]
 	}
 
 	// Open the stored demographics, merge, and seal what changed: no
@@ -276,12 +295,12 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 				continue
 			}
 			w, p := &ws[i], ps[i]
-			var cur Patient
-			if ids[i] == "" {
-				ids[i] = newID("p")
-			} else if err := t.d.open("patient", ids[i], w.cur.Sealed, &cur); err != nil {
-				w.sealErr = err
-				continue
+			var cur Patient // none stored for a new patient
+			if w.cur.ID != "" {
+				if err := t.d.open("patient", ids[i], w.cur.Sealed, &cur); err != nil {
+					w.sealErr = err
+					continue
+				}
 			}
 			next := cur
 			if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
@@ -297,7 +316,7 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 			if w.cur.ID != "" && samePatient(cur, next) {
 				continue // nothing new: no write
 			}
-			w.next, w.write = next, true
+			w.write = true
 			w.sealed, w.sealErr = t.d.seal("patient", ids[i], next)
 		}
 	})
@@ -328,6 +347,10 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 			}
 		}
 	}
+	// In key order, each insert lands next to the one before in the
+	// tables' indexes, on pages just read.
+	slices.SortFunc(prows, func(a, b catalog.PatientRow) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(idrows, func(a, b catalog.IdentifierRow) int { return strings.Compare(a.Hash, b.Hash) })
 	if err := t.tx.PutPatients(t.ctx, prows); err != nil {
 		return nil, nil, err
 	}

@@ -54,9 +54,9 @@ type Options struct {
 	// Patient.ID, the order from Order.ID or the specimen's sample id. The
 	// annotator's draft names the patient by pseudonymous id only.
 	Complete func(ctx context.Context, r *Report) error
-	Audit  AuditNotifier // may be nil
-	Log    *slog.Logger  // may be nil
-	Now    func() time.Time
+	Audit    AuditNotifier // may be nil
+	Log      *slog.Logger  // may be nil
+	Now      func() time.Time
 }
 
 // Store keeps clinical reports in the catalog: the content sealed (it is

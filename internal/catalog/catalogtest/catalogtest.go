@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"SequencerRuns", sequencerRuns},
 		{"APITokens", apiTokens},
 		{"Clinical", clinicalTables},
+		{"ClinicalBatches", clinicalBatches},
 		{"Outbox", outbox},
 		{"Reports", reports},
 		{"FHIR", fhirResources},
@@ -582,6 +584,65 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	if m, err := s.GetHL7MessageByID(ctx, "m1"); err != nil || m.Type != "ADT^A01" {
 		t.Errorf("message by id: %+v %v", m, err)
 	}
+}
+
+// clinicalBatches: the batch forms of the patient lookups and writes
+// (chunked past their statement size, a row given twice in one call), and
+// a commit whose sync is waited for apart.
+func clinicalBatches(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	const n = 1234 // more than one chunk of every batch statement
+	var ps []catalog.PatientRow
+	var ids []catalog.IdentifierRow
+	var hashes, pids []string
+	for i := range n {
+		pid := fmt.Sprintf("bp%04d", i)
+		ps = append(ps, catalog.PatientRow{ID: pid, Sealed: []byte("v1-" + pid), Created: now, Updated: now})
+		ids = append(ids, catalog.IdentifierRow{Hash: fmt.Sprintf("bh%04d", i), PatientID: pid})
+		hashes, pids = append(hashes, fmt.Sprintf("bh%04d", i)), append(pids, pid)
+	}
+	// The later of two rows with one key wins.
+	ps = append(ps, catalog.PatientRow{ID: "bp0007", MergedInto: "bp0008", Sealed: []byte("v2"), Created: now, Updated: now.Add(time.Hour)})
+	ids = append(ids, catalog.IdentifierRow{Hash: "bh0009", PatientID: "bp0010"})
+	durable, err := s.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {
+		if err := tx.PutPatients(ctx, ps); err != nil {
+			return err
+		}
+		return tx.PutPatientIdentifiers(ctx, ids)
+	})
+	must(t, err)
+	must(t, durable())
+	must(t, durable()) // again: nothing more to wait for
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		found, err := tx.PatientsByIdentifiers(ctx, append(slices.Clone(hashes), "bh-none", "bh0001"))
+		must(t, err)
+		if len(found) != n || found["bh0001"] != "bp0001" || found["bh0009"] != "bp0010" || found["bh-none"] != "" {
+			t.Errorf("%d identifiers found; bh0001 %q, bh0009 %q", len(found), found["bh0001"], found["bh0009"])
+		}
+		rows, err := tx.GetPatients(ctx, append(slices.Clone(pids), "bp-none"))
+		must(t, err)
+		if r := rows["bp0007"]; len(rows) != n || r.MergedInto != "bp0008" || string(r.Sealed) != "v2" || !r.Created.Equal(now) || !r.Updated.Equal(now.Add(time.Hour)) {
+			t.Errorf("%d patients read; bp0007 %+v", len(rows), r)
+		}
+		if r := rows["bp1233"]; string(r.Sealed) != "v1-bp1233" {
+			t.Errorf("bp1233 %+v", r)
+		}
+		return nil
+	}))
+	// A failing function commits nothing and has nothing to wait for.
+	boom := errors.New("boom")
+	if _, err := s.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {
+		must(t, tx.PutPatients(ctx, []catalog.PatientRow{{ID: "bp-x", Sealed: []byte("x"), Created: now, Updated: now}}))
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("InClinicalTxNoWait returned %v, want the function's error", err)
+	}
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if _, err := tx.GetPatient(ctx, "bp-x"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("rolled-back patient: %v", err)
+		}
+		return nil
+	}))
 }
 
 func outbox(t *testing.T, s catalog.Store, _ func() catalog.Store) {

@@ -9,14 +9,17 @@
 // before gets the original ACK again and is not applied twice.
 //
 // Messages from all connections go through one writer in arrival order
-// (HL7 ordering per patient holds), committed in groups: one disk sync
-// covers every message in the group, and a savepoint per message lets one
-// fail without the others. Everything that needs no database — parsing,
-// the header, the positive ACK, sealing the message body — is done on
-// the sender's connection before the message reaches the writer, so the
-// writer's time goes to the database. Under load the writer waits a
-// moment (MaxWait) for the senders it has just answered, so that the
-// next group, and its one sync, covers them too.
+// (HL7 ordering per patient holds), committed in groups: a group runs
+// without a savepoint per message first, and again with them only when
+// one of its messages cannot be applied, so that one fails without the
+// others. Everything that needs no database — parsing, the header, the
+// positive ACK, sealing the message body — is done on the sender's
+// connection before the message reaches the writer. A committed group is
+// answered by a second goroutine once the disk sync that covers it is
+// done, while the writer goes on with the next group; one sync covers
+// every group committed while the previous one ran. Under load the writer
+// waits a moment (MaxWait) for the senders just answered, so that a group
+// holds all the senders instead of groups alternating half full.
 package inbox
 
 import (
@@ -24,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/audit"
@@ -54,15 +58,26 @@ type Inbox struct {
 	Log      *slog.Logger
 	MaxBatch int // messages per transaction; default 64
 	// MaxWait bounds how long the writer holds a group open for the
-	// senders of the previous group to send again (default 1ms; negative:
-	// never wait). It waits only for as many messages as the previous
-	// group had, and not at all for a lone sender.
+	// senders it has answered to send again (default 1ms; negative: never
+	// wait). It waits only for as many messages as are queued plus those
+	// answered since its last group began, so not at all for a lone
+	// sender.
 	MaxWait time.Duration
 	Limits  hl7.Limits
-	now      func() time.Time
+	now     func() time.Time
 
-	queue chan *pending
-	done  chan struct{}
+	queue    chan *pending
+	synced   chan group   // committed groups, in order, to the syncer
+	answered atomic.Int64 // messages answered since the writer last started a group
+	done     chan struct{}
+}
+
+// group is a committed group on its way to its ACKs.
+type group struct {
+	batch    []*pending
+	durable  func() error // nil when err is set
+	err      error        // not stored: no ACK
+	appended []catalog.AuditEvent
 }
 
 type pending struct {
@@ -126,8 +141,10 @@ func (in *Inbox) Start() {
 		in.MaxWait = time.Millisecond
 	}
 	in.queue = make(chan *pending, 4*in.MaxBatch)
+	in.synced = make(chan group, 64)
 	in.done = make(chan struct{})
 	go in.writer()
+	go in.syncer()
 }
 
 // Close stops accepting and waits for the messages in flight.
@@ -168,17 +185,18 @@ func (in *Inbox) Receive(ctx context.Context, source string, raw []byte) ([]byte
 }
 
 // writer commits messages in groups, in arrival order. A group takes
-// what is queued; when the previous group had more messages than that
-// (its senders, just answered, are sending their next), it waits up to
-// MaxWait for as many as the previous group had, so that one sync
-// covers them all instead of the groups alternating half full.
+// what is queued, and waits up to MaxWait for the senders of the
+// previous group (just answered, they are sending their next) so that
+// one sync covers them and the ones queued, instead of the groups
+// alternating half full.
 func (in *Inbox) writer() {
-	defer close(in.done)
-	last := 0 // messages in the previous group
+	defer close(in.synced)
 	var timer *time.Timer
 	for p := range in.queue {
+		// The senders waiting now and those answered since the last
+		// group started are the ones sending: wait for them all.
 		batch := []*pending{p}
-		want := min(in.MaxBatch, max(last, 1))
+		want := min(in.MaxBatch, max(int(in.answered.Swap(0))+len(in.queue), 1))
 		var expired <-chan time.Time
 	fill:
 		for len(batch) < in.MaxBatch {
@@ -215,23 +233,57 @@ func (in *Inbox) writer() {
 		if expired != nil {
 			timer.Stop()
 		}
-		last = len(batch)
 		in.commit(batch)
 	}
 }
 
-var DebugGroups, DebugMsgs, DebugApplyNs, DebugTotalNs int64 // TEMP
+// syncer waits for each committed group to be on stable storage and only
+// then answers its senders; meanwhile the writer goes on with the next
+// group, and one disk sync covers the groups committed while the last
+// one ran.
+func (in *Inbox) syncer() {
+	defer close(in.done)
+	for g := range in.synced {
+		err := g.err
+		if err == nil {
+			err = g.durable()
+		}
+		if err != nil && g.err == nil {
+			in.Log.Error("hl7: committed messages not known to be on disk; no ACKs sent", "messages", len(g.batch), "err", err.Error())
+		}
+		for _, p := range g.batch {
+			if err != nil {
+				p.ack, p.err = nil, err
+			}
+			close(p.ready)
+		}
+		if err == nil && in.Audit != nil {
+			in.Audit.Appended(g.appended)
+		}
+		in.answered.Add(int64(len(g.batch)))
+	}
+}
 
+// errGuard: a message of a group run without savepoints could not be
+// applied; the group is rolled back and run again with them.
+var errGuard = errors.New("inbox: a message failed; run the group with savepoints")
+
+// commit stores and applies a group in one transaction. It first runs
+// the group without a savepoint per message (each costs a journal copy
+// of every page the message touches); only when a message cannot be
+// applied is the group rolled back and run again with savepoints, so
+// that message is stored as an error and the others as processed.
 func (in *Inbox) commit(batch []*pending) {
+	in.commitGroup(batch, false)
+}
+
+func (in *Inbox) commitGroup(batch []*pending, guarded bool) {
 	ctx := context.Background()
 	var appended []catalog.AuditEvent
-	t0 := time.Now()
-	defer func() { DebugGroups++; DebugMsgs += int64(len(batch)); DebugTotalNs += int64(time.Since(t0)) }()
-	err := in.DB.Update(ctx, func(tx *clinical.Tx) error {
-		defer func(t1 time.Time) { DebugApplyNs += int64(time.Since(t1)) }(time.Now())
+	durable, err := in.DB.UpdateNoWait(ctx, func(tx *clinical.Tx) error {
 		var es []catalog.AuditEvent
 		for i, p := range batch {
-			if err := in.one(ctx, tx, i, p); err != nil {
+			if err := in.one(ctx, tx, i, p, guarded); err != nil {
 				return err
 			}
 			if e, ok := auditOf(p); ok {
@@ -242,28 +294,29 @@ func (in *Inbox) commit(batch []*pending) {
 		appended, err = tx.AppendAudit(es)
 		return err
 	})
+	if errors.Is(err, errGuard) {
+		in.commitGroup(batch, true)
+		return
+	}
 	if err != nil && len(batch) > 1 {
 		// Something failed for the whole group (the database): try each
 		// message alone so one bad write does not hold the others.
 		for _, p := range batch {
-			in.commit([]*pending{p})
+			in.commitGroup([]*pending{p}, true)
 		}
 		return
 	}
-	for _, p := range batch {
-		if err != nil {
-			p.ack, p.err = nil, err
-		}
-		close(p.ready)
-	}
-	if err == nil && in.Audit != nil {
-		in.Audit.Appended(appended)
-	}
+	in.synced <- group{batch: batch, durable: durable, err: err, appended: appended}
 }
 
-// one stores and applies one message inside the group's transaction.
-func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) error {
+// one stores and applies one message inside the group's transaction;
+// unguarded (no savepoint around it), a message that cannot be applied
+// returns errGuard.
+func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending, guarded bool) error {
 	now, ctl := p.now, p.ctl
+	// A group run again (with savepoints, or each message alone) starts
+	// each message afresh.
+	p.result = Applied{}
 	if p.msg == nil { // unreadable: reject, keep it in the error queue
 		ack := hl7.AckUnparsed(p.raw, p.perr, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
@@ -288,10 +341,15 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) er
 		return tx.PutSealedMessage(m)
 	}
 	const sp = "m" // released or rolled back before the next message's
-	if err := tx.Savepoint(sp); err != nil {
-		return err
+	if guarded {
+		if err := tx.Savepoint(sp); err != nil {
+			return err
+		}
 	}
 	res, aerr := Apply(tx, p.msg)
+	if aerr != nil && !guarded {
+		return errGuard
+	}
 	if aerr != nil {
 		if err := tx.RollbackTo(sp); err != nil {
 			return err
@@ -314,6 +372,9 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending) er
 	}
 	if err := tx.PutSealedMessage(m); err != nil {
 		return err
+	}
+	if !guarded {
+		return nil
 	}
 	return tx.Release(sp)
 }

@@ -288,3 +288,73 @@ func TestManyConnectionsKeepOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestBadMessagesAmongGoodOnes: groups are first run without a savepoint
+// per message; one that cannot be applied sends its group round again
+// with savepoints. Every sender's messages, good and bad, arriving in the
+// same groups, come out as they would alone: AA and applied, or AE and in
+// the error queue with nothing of them applied.
+func TestBadMessagesAmongGoodOnes(t *testing.T) {
+	f := newFixture(t)
+	// Patient X: a bad message names its sender's patient and X, two
+	// patients, and is refused after the first one's lookups.
+	receive(t, f, "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301070000||ADT^A04^ADT_A01|X0|P|2.5.1\rPID|1||X^^^HOSP^MR||Other^Person||19700101|F")
+	const senders, each = 8, 20
+	bad := func(c, i int) bool { return c%2 == 1 && i%3 == 1 }
+	var wg sync.WaitGroup
+	for c := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				pid := fmt.Sprintf("M%d^^^HOSP^MR", c)
+				if bad(c, i) {
+					pid += "~X^^^HOSP^MR"
+				}
+				raw := fmt.Sprintf("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|202603010800%02d||ADT^A08^ADT_A01|G%d-%d|P|2.5.1\rPID|1||%s||Name%d^Given||19700101|F",
+					i, c, i, pid, i)
+				ack, err := f.in.Receive(context.Background(), "test", []byte(raw))
+				want := "MSA|AA"
+				if bad(c, i) {
+					want = "MSA|AE"
+				}
+				if err != nil || !bytes.Contains(ack, []byte(want)) {
+					t.Errorf("sender %d message %d: want %s, got %v %q", c, i, want, err, ack)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	errs, err := f.st.ListHL7Messages(context.Background(), inbox.StateError, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErrs, last := 0, make([]int, senders)
+	for c := range senders {
+		for i := range each {
+			if bad(c, i) {
+				wantErrs++
+			} else {
+				last[c] = i
+			}
+		}
+	}
+	if len(errs) != wantErrs {
+		t.Fatalf("%d messages in the error queue, want %d", len(errs), wantErrs)
+	}
+	all, _ := f.st.ListHL7Messages(context.Background(), "", 0)
+	if len(all) != senders*each+1 {
+		t.Fatalf("%d messages stored, want %d", len(all), senders*each+1)
+	}
+	for c := range senders {
+		pid, err := f.db.FindPatient(context.Background(), []clinical.Identifier{{Value: fmt.Sprintf("M%d", c), Authority: "HOSP", Type: "MR"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, _, _, _ := f.db.Records(context.Background(), pid)
+		if p.Family != fmt.Sprintf("Name%d", last[c]) || len(p.Identifiers) != 1 {
+			t.Errorf("patient %d: %+v, want the last good update's name and one identifier", c, p)
+		}
+	}
+}
