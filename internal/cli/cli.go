@@ -78,7 +78,7 @@ func init() {
 			fmt.Fprintln(e.stdout, "clinomics", app.Version())
 			return nil
 		}},
-		{name: "fhir orders pull", args: "[--since T]", summary: "pull the EHR's active genetic orders (FHIR ServiceRequest) now", run: fhirOrdersPull},
+		{name: "fhir orders pull", args: "[--since T]", summary: "pull the EHR's genetic orders (FHIR ServiceRequest) and their cancellations now", run: fhirOrdersPull},
 		{name: "fhir outbox", args: "[--state pending|delivered|dead] [--json]", summary: "report bundles waiting for the EHR or refused by it, with the reason", run: fhirOutbox},
 		{name: "fhir retry", args: "ID", summary: "send a dead-lettered report bundle to the EHR again", run: fhirRetry},
 		{name: "fhir jwks", args: "[--rotate]", summary: "print our public signing keys (JWKS), to register clinomics with the EHR", run: fhirJWKS},

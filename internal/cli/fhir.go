@@ -96,11 +96,17 @@ func fhirOrdersPull(ctx context.Context, e *env, args []string) error {
 	for _, o := range res.Applied {
 		fmt.Fprintf(e.stdout, "%s\torder %s\tpatient %s\n", o.Ref, o.OrderID, o.PatientID)
 	}
+	for _, o := range res.Cancelled {
+		fmt.Fprintf(e.stdout, "%s\tcancelled order %s\tpatient %s\n", o.Ref, o.OrderID, o.PatientID)
+	}
+	for _, ref := range res.Skipped {
+		fmt.Fprintf(e.stdout, "%s\tskipped: cancelled at the EHR, never pulled\n", ref)
+	}
 	for _, r := range res.Rejected {
 		fmt.Fprintf(e.stdout, "%s\trejected: %v\n", r.Ref, r.Err)
 	}
-	fmt.Fprintf(e.stderr, "%d pages: %d orders applied, %d unchanged, %d rejected; watermark %s\n",
-		res.Pages, len(res.Applied), res.Unchanged, len(res.Rejected), res.Watermark.Format(time.RFC3339Nano))
+	fmt.Fprintf(e.stderr, "%d pages: %d orders applied, %d cancelled, %d skipped, %d unchanged, %d rejected; watermark %s\n",
+		res.Pages, len(res.Applied), len(res.Cancelled), len(res.Skipped), res.Unchanged, len(res.Rejected), res.Watermark.Format(time.RFC3339Nano))
 	if err != nil {
 		return err
 	}

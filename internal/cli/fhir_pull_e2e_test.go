@@ -36,7 +36,10 @@ import (
 // patient (found by MRN) and its sample id, with an audit record each,
 // and the watermark is at the orders' last update. A second pull changes
 // nothing; an order changed at the EHR afterwards is updated by the
-// next. A report draft naming only the patient's internal id and the
+// next. The search asks for status=active,revoked,entered-in-error (the
+// stand-in's token OR): an order the EHR then revokes is cancelled by the
+// next pull (status cancelled, audited fhir.order.cancel), and a revoked
+// order we never had is skipped, creating nothing. A report draft naming only the patient's internal id and the
 // sample id is completed from the pulled order: MRN, name and placer
 // order number.
 func TestOrdersPulledFromTheEHR(t *testing.T) {
@@ -148,6 +151,7 @@ func TestOrdersPulledFromTheEHR(t *testing.T) {
 	}
 	// The EHR's ids of the ServiceRequests, by placer number.
 	srID := map[string]string{}
+	patID := map[string]string{} // the EHR's Patient ids, by MRN
 	var seeded struct {
 		Entry []struct {
 			Resource struct {
@@ -163,6 +167,9 @@ func TestOrdersPulledFromTheEHR(t *testing.T) {
 		if e.Resource.ResourceType == "ServiceRequest" && len(e.Resource.Identifier) > 0 {
 			srID[e.Resource.Identifier[0].Value] = e.Resource.ID
 			seedTime = e.Resource.Meta.LastUpdated
+		}
+		if e.Resource.ResourceType == "Patient" && len(e.Resource.Identifier) > 0 {
+			patID[e.Resource.Identifier[0].Value] = e.Resource.ID
 		}
 	}
 	if len(srID) != len(orders) || seedTime.IsZero() {
@@ -191,18 +198,26 @@ func TestOrdersPulledFromTheEHR(t *testing.T) {
 		return out, errs
 	}
 	applied := regexp.MustCompile(`(?m)^ServiceRequest/(\S+)\torder (\S+)\tpatient (\S+)$`)
-	summary := regexp.MustCompile(`(\d+) pages: (\d+) orders applied, (\d+) unchanged, (\d+) rejected; watermark (\S+)`)
+	summary := regexp.MustCompile(`(\d+) pages: (\d+) orders applied, (\d+) cancelled, (\d+) skipped, (\d+) unchanged, (\d+) rejected; watermark (\S+)`)
 	counts := func(errs string) (pages, app, unch, rej string, wm time.Time) {
 		t.Helper()
 		m := summary.FindStringSubmatch(errs)
 		if m == nil {
 			t.Fatalf("no summary in the pull's output:\n%s", errs)
 		}
-		wm, err := time.Parse(time.RFC3339Nano, m[5])
+		wm, err := time.Parse(time.RFC3339Nano, m[7])
 		if err != nil {
-			t.Fatalf("watermark %q: %v", m[5], err)
+			t.Fatalf("watermark %q: %v", m[7], err)
 		}
-		return m[1], m[2], m[3], m[4], wm
+		return m[1], m[2], m[5], m[6], wm
+	}
+	cancels := func(errs string) (cancelled, skipped string) {
+		t.Helper()
+		m := summary.FindStringSubmatch(errs)
+		if m == nil {
+			t.Fatalf("no summary in the pull's output:\n%s", errs)
+		}
+		return m[3], m[4]
 	}
 
 	// 2. The first pull: three pages, seven orders, one rejected (exit 3:
@@ -211,6 +226,9 @@ func TestOrdersPulledFromTheEHR(t *testing.T) {
 	pages, nApplied, nUnchanged, nRejected, wm := counts(errs)
 	if pages != "3" || nApplied != "7" || nUnchanged != "0" || nRejected != "1" {
 		t.Errorf("first pull: %s pages, %s applied, %s unchanged, %s rejected; want 3, 7, 0, 1\n%s%s", pages, nApplied, nUnchanged, nRejected, out, errs)
+	}
+	if c, sk := cancels(errs); c != "0" || sk != "0" {
+		t.Errorf("first pull: %s cancelled, %s skipped; want 0, 0 (the completed order is not searched for)", c, sk)
 	}
 	if !wm.Equal(seedTime) {
 		t.Errorf("watermark after the first pull %s, want the orders' lastUpdated %s", wm, seedTime)
@@ -345,7 +363,89 @@ func TestOrdersPulledFromTheEHR(t *testing.T) {
 		t.Errorf("%d pull records of the changed order, want 2", n)
 	}
 
-	// 5. A report draft naming only the patient and the sample is
+	// 5. The EHR revokes a pulled order (PULL-6, patient 3), and holds a
+	// revoked genetic order we never had (PULL-NEVER, patient 3 too): the
+	// next pull cancels the first (status cancelled, the rest as pulled)
+	// and skips the second, creating no order; both are audited.
+	time.Sleep(5 * time.Millisecond)
+	revoked := srID["PULL-6"]
+	code, body = ehrSend(t, "GET", ehrBase+"/ServiceRequest/"+revoked, tok, nil)
+	if code != 200 {
+		t.Fatalf("reading ServiceRequest/%s at the EHR: %d %s", revoked, code, body)
+	}
+	sr = nil
+	json.Unmarshal([]byte(body), &sr)
+	sr["status"] = "revoked"
+	code, body = ehrSend(t, "PUT", ehrBase+"/ServiceRequest/"+revoked, tok, sr)
+	if code != 200 {
+		t.Fatalf("revoking ServiceRequest/%s at the EHR: %d %s", revoked, code, body)
+	}
+	var rev struct {
+		Meta struct{ LastUpdated time.Time }
+	}
+	json.Unmarshal([]byte(body), &rev)
+	time.Sleep(5 * time.Millisecond)
+	code, body = ehrSend(t, "POST", ehrBase+"/ServiceRequest", tok, map[string]any{"resourceType": "ServiceRequest", "status": "revoked", "intent": "order",
+		"identifier": []any{map[string]any{"system": placerSystem, "value": "PULL-NEVER",
+			"type": map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "PLAC"}}}}},
+		"category":   []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}}}},
+		"code":       map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "51969-4", "display": "Genetic analysis report"}}},
+		"subject":    map[string]any{"reference": "Patient/" + patID[pats[2].mrn]},
+		"authoredOn": "2026-03-03T09:00:00+01:00"})
+	if code != 201 {
+		t.Fatalf("a revoked ServiceRequest at the EHR: %d %s", code, body)
+	}
+	var never struct {
+		ID   string
+		Meta struct{ LastUpdated time.Time }
+	}
+	json.Unmarshal([]byte(body), &never)
+	out, errs = pull(0)
+	_, nApplied, nUnchanged, nRejected, wm = counts(errs)
+	nCancelled, nSkipped := cancels(errs)
+	// PULL-4 is at the watermark (ge): matched again, unchanged.
+	if nApplied != "0" || nCancelled != "1" || nSkipped != "1" || nUnchanged != "1" || nRejected != "0" || !wm.Equal(never.Meta.LastUpdated) {
+		t.Errorf("pull after the revocation: %s applied, %s cancelled, %s skipped, %s unchanged, %s rejected, watermark %s; want 0, 1, 1, 1, 0, %s\n%s%s",
+			nApplied, nCancelled, nSkipped, nUnchanged, nRejected, wm, never.Meta.LastUpdated, out, errs)
+	}
+	if line := fmt.Sprintf("ServiceRequest/%s\tcancelled order %s\tpatient %s\n", revoked, orderOf[revoked], pids[2]); !strings.Contains(out, line) {
+		t.Errorf("the pull does not print %q:\n%s", line, out)
+	}
+	if !strings.Contains(out, "ServiceRequest/"+never.ID+"\tskipped: ") {
+		t.Errorf("the pull does not print the skipped ServiceRequest/%s:\n%s", never.ID, out)
+	}
+	total = 0
+	for i, pid := range pids {
+		_, _, got, _, err := cv.db.Records(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(got)
+		for _, o := range got {
+			switch {
+			case o.PlacerNumber == "PULL-NEVER":
+				t.Errorf("patient %d: the order never pulled was created: %+v", i+1, o)
+			case o.PlacerNumber == "PULL-6":
+				if o.Status != "cancelled" || o.ID != orderOf[revoked] || !o.AsOf.Equal(rev.Meta.LastUpdated) || o.SampleID != "SMP-6" || o.Orderer != "Dr. Original" {
+					t.Errorf("the revoked order: %+v (want cancelled as of %s, sample SMP-6)", o, rev.Meta.LastUpdated)
+				}
+			case o.Status != "new":
+				t.Errorf("patient %d: order %s is %q, want new", i+1, o.PlacerNumber, o.Status)
+			}
+		}
+	}
+	if total != 7 {
+		t.Errorf("%d orders after the cancellation pull, want still 7", total)
+	}
+	trail = auditRecords(t, s)
+	if n := trail.count("fhir.order.cancel", "order:"+orderOf[revoked], "ok", "ServiceRequest/"+revoked); n != 1 {
+		t.Errorf("%d audit records of the cancellation of order %s, want 1", n, orderOf[revoked])
+	}
+	if n := trail.count("fhir.order.cancel", "ServiceRequest/"+never.ID, "ok", "skipped"); n != 1 {
+		t.Errorf("%d audit records of the skipped ServiceRequest/%s, want 1", n, never.ID)
+	}
+
+	// 6. A report draft naming only the patient and the sample is
 	// completed from the pulled order.
 	draft := filepath.Join(t.TempDir(), "draft.json")
 	b, _ := json.Marshal(map[string]any{

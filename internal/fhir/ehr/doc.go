@@ -11,12 +11,15 @@
 // EHR is reachable, with backoff, across restarts; a refusal is
 // dead-lettered for a person (`clinomics fhir outbox`, `fhir retry`).
 //
-// Orders in: Puller searches the EHR for active genetic ServiceRequests
-// updated since a watermark, follows the result pages, and creates or
-// updates each order, its patient and its specimen's sample id in the
-// clinical database (internal/clinical), idempotently and audited. The
-// watermark (the catalog's extract_watermarks) moves forward only after a
-// page's orders are committed. AcceptServiceRequest applies one
+// Orders in: Puller searches the EHR for genetic ServiceRequests that are
+// active, revoked or entered-in-error, updated since a watermark, follows
+// the result pages, and creates or updates each active order, its patient
+// and its specimen's sample id in the clinical database
+// (internal/clinical), idempotently and audited. A revoked or
+// entered-in-error request cancels the order we have (status "cancelled",
+// as an HL7 ORC-1 CA does) and is skipped, creating nothing, when we never
+// had it. The watermark (the catalog's extract_watermarks) moves forward
+// only after a page's orders are committed. AcceptServiceRequest applies one
 // ServiceRequest posted to our own FHIR API the same way.
 //
 // Every request carries a SMART Backend Services access token (package

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -397,6 +398,182 @@ func TestPullStopsWhenEHRFails(t *testing.T) {
 	p.Client.Base = f.base()
 	if _, err := p.Client.resolve("https://evil.example/fhir/ServiceRequest?_page=2"); err == nil {
 		t.Fatal("followed a link off the EHR")
+	}
+}
+
+// A revoked or entered-in-error ServiceRequest cancels the order pulled
+// before it (status "cancelled", the rest as stored, audited
+// fhir.order.cancel with pseudonymous ids); one we never had is skipped:
+// no order, no patient, one audit record saying so. A completed request
+// is not searched for; a cancellation naming another patient than the
+// order's is refused. Pulled again, nothing changes; an order made active
+// again at the EHR is updated as any other.
+func TestPullCancellations(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeEHR(t)
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		f.addOrder(fmt.Sprintf("sr%d", i), fmt.Sprintf("pat%d", i%2), fmt.Sprintf("sp%d", i), t0.Add(time.Duration(i)*time.Minute), nil)
+	}
+	p, w := newPuller(t, f)
+	res, err := p.PullOrders(ctx, time.Time{})
+	if err != nil || len(res.Applied) != 4 || len(res.Cancelled) != 0 || len(res.Skipped) != 0 {
+		t.Fatalf("first pull: %+v, %v", res, err)
+	}
+	oid := map[string]string{} // ServiceRequest ref -> order id
+	pidOf := map[string]string{}
+	for _, o := range res.Applied {
+		oid[o.Ref], pidOf[o.Ref] = o.OrderID, o.PatientID
+	}
+
+	t1 := t0.Add(time.Hour)
+	set := func(i int, status string, at time.Time) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.orders[i]["status"] = status
+		f.orders[i]["meta"] = map[string]any{"lastUpdated": at.Format(time.RFC3339Nano)}
+	}
+	set(0, "revoked", t1)
+	set(1, "entered-in-error", t1.Add(time.Minute))
+	set(2, "revoked", t1.Add(2*time.Minute))
+	f.mu.Lock()
+	f.orders[2]["subject"] = map[string]any{"reference": "Patient/pat1"} // the order is pat0's
+	f.mu.Unlock()
+	set(3, "completed", t1.Add(3*time.Minute))
+	f.addOrder("sr9", "pat9", "sp9", t1.Add(4*time.Minute), func(sr map[string]any) { sr["status"] = "revoked" })
+
+	res, err = p.PullOrders(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := f.requests[len(f.requests)-1]; !strings.Contains(q, "status=active%2Crevoked%2Centered-in-error") {
+		t.Fatalf("search %s: want status=active,revoked,entered-in-error", q)
+	}
+	if len(res.Applied) != 0 || res.Unchanged != 0 || len(res.Cancelled) != 2 ||
+		res.Cancelled[0] != (PulledOrder{Ref: "ServiceRequest/sr0", OrderID: oid["ServiceRequest/sr0"], PatientID: pidOf["ServiceRequest/sr0"]}) ||
+		res.Cancelled[1] != (PulledOrder{Ref: "ServiceRequest/sr1", OrderID: oid["ServiceRequest/sr1"], PatientID: pidOf["ServiceRequest/sr1"]}) {
+		t.Fatalf("cancelled %+v, applied %+v, unchanged %d", res.Cancelled, res.Applied, res.Unchanged)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0] != "ServiceRequest/sr9" {
+		t.Fatalf("skipped %q, want ServiceRequest/sr9", res.Skipped)
+	}
+	if len(res.Rejected) != 1 || res.Rejected[0].Ref != "ServiceRequest/sr2" || !errors.Is(res.Rejected[0].Err, clinical.ErrConflict) {
+		t.Fatalf("rejected %+v, want sr2 for a conflict", res.Rejected)
+	}
+	if !res.Watermark.Equal(t1.Add(4 * time.Minute)) {
+		t.Fatalf("watermark %v", res.Watermark)
+	}
+
+	// The clinical database: the two orders cancelled as of the EHR's
+	// change with their sample ids; the others as they were; no order or
+	// patient for the request we never had.
+	want := map[string]string{"PL-sr0": "cancelled", "PL-sr1": "cancelled", "PL-sr2": "new", "PL-sr3": "new"}
+	n := 0
+	for _, pat := range []string{"pat0", "pat1"} {
+		pid, err := w.db.FindPatient(ctx, []clinical.Identifier{{Value: "MRN-" + pat, Authority: "urn:oid:9.9", Type: "MR"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, orders, _, err := w.db.Records(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range orders {
+			n++
+			if o.Status != want[o.PlacerNumber] || o.SampleID != "SAMPLE-sp"+strings.TrimPrefix(o.PlacerNumber, "PL-sr") || o.Code != "81247-9" {
+				t.Errorf("order %+v: want status %q", o, want[o.PlacerNumber])
+			}
+			if o.PlacerNumber == "PL-sr0" && !o.AsOf.Equal(t1) {
+				t.Errorf("cancelled order as of %v, want the EHR's change %v", o.AsOf, t1)
+			}
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d orders, want 4", n)
+	}
+	if _, err := w.db.FindPatient(ctx, []clinical.Identifier{{Value: "MRN-pat9", Authority: "urn:oid:9.9", Type: "MR"}}); !errors.Is(err, clinical.ErrNotFound) {
+		t.Errorf("the patient of the skipped cancellation: %v, want not found", err)
+	}
+
+	type key struct{ action, resource, patient, outcome, detail string }
+	trail := func() map[key]int {
+		audits, err := w.st.ListAudit(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[key]int{}
+		for _, a := range audits {
+			if a.Action == "fhir.order.cancel" {
+				m[key{a.Action, a.Resource, a.Patient, a.Outcome, a.Detail}]++
+			}
+		}
+		return m
+	}
+	wantTrail := map[key]int{
+		{"fhir.order.cancel", "order:" + oid["ServiceRequest/sr0"], pidOf["ServiceRequest/sr0"], "ok", "ServiceRequest/sr0"}: 1,
+		{"fhir.order.cancel", "order:" + oid["ServiceRequest/sr1"], pidOf["ServiceRequest/sr1"], "ok", "ServiceRequest/sr1"}: 1,
+		{"fhir.order.cancel", "ServiceRequest/sr9", "", "ok", skippedDetail}:                                                 1,
+		{"fhir.order.cancel", "ServiceRequest/sr2", "", "refused", publicReason(clinical.ErrConflict)}:                       1,
+	}
+	if got := trail(); !maps.Equal(got, wantTrail) {
+		t.Fatalf("audit trail of cancellations:\n%v\nwant\n%v", got, wantTrail)
+	}
+
+	// Pulled again from the start: the cancelled orders are unchanged, the
+	// skip and the refusal recur, nothing new is cancelled.
+	res, err = p.PullOrders(ctx, t0.Add(-time.Hour))
+	if err != nil || len(res.Applied) != 0 || len(res.Cancelled) != 0 || res.Unchanged != 2 || len(res.Skipped) != 1 || len(res.Rejected) != 1 {
+		t.Fatalf("re-pull: applied %d, cancelled %d, unchanged %d, skipped %d, rejected %d, %v",
+			len(res.Applied), len(res.Cancelled), res.Unchanged, len(res.Skipped), len(res.Rejected), err)
+	}
+	if got := trail(); got[key{"fhir.order.cancel", "order:" + oid["ServiceRequest/sr0"], pidOf["ServiceRequest/sr0"], "ok", "ServiceRequest/sr0"}] != 1 {
+		t.Fatalf("the re-pull cancelled again: %v", got)
+	}
+
+	// Made active again at the EHR: the order is updated to new.
+	set(0, "active", t1.Add(10*time.Minute))
+	res, err = p.PullOrders(ctx, time.Time{})
+	if err != nil || len(res.Applied) != 1 || res.Applied[0].Ref != "ServiceRequest/sr0" || res.Applied[0].OrderID != oid["ServiceRequest/sr0"] {
+		t.Fatalf("reactivated: %+v, %v", res, err)
+	}
+	if err := w.db.Update(ctx, func(tx *clinical.Tx) error {
+		o, err := tx.OrderByPlacer("urn:oid:1.2.3", "PL-sr0")
+		if err == nil && o.Status != "new" {
+			err = fmt.Errorf("status %q after reactivation, want new", o.Status)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A cancellation older than the stored order's state changes nothing (the
+// newer state stands, as for any update).
+func TestPullCancellationOlderThanStored(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeEHR(t)
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	f.addOrder("sr0", "pat0", "sp0", t0, nil)
+	p, w := newPuller(t, f)
+	if res, err := p.PullOrders(ctx, time.Time{}); err != nil || len(res.Applied) != 1 {
+		t.Fatalf("first pull: %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	f.orders[0]["status"] = "revoked"
+	f.orders[0]["meta"] = map[string]any{"lastUpdated": t0.Add(-time.Minute).Format(time.RFC3339Nano)}
+	f.mu.Unlock()
+	res, err := p.PullOrders(ctx, t0.Add(-time.Hour))
+	if err != nil || len(res.Cancelled) != 0 || res.Unchanged != 1 {
+		t.Fatalf("stale cancellation: %+v, %v", res, err)
+	}
+	if err := w.db.Update(ctx, func(tx *clinical.Tx) error {
+		o, err := tx.OrderByPlacer("urn:oid:1.2.3", "PL-sr0")
+		if err == nil && o.Status != "new" {
+			err = fmt.Errorf("status %q, want new", o.Status)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

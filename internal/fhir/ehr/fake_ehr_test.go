@@ -170,12 +170,16 @@ func (f *fakeEHR) search(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	if q.Get("status") != "active" || !slices.Contains(q["_include"], "ServiceRequest:subject") {
+	if q.Get("status") != "active,revoked,entered-in-error" || !slices.Contains(q["_include"], "ServiceRequest:subject") {
 		f.t.Errorf("search %s", r.URL.RawQuery)
 	}
 	var match []map[string]any
 	since := strings.TrimPrefix(q.Get("_lastUpdated"), "ge")
+	statuses := strings.Split(q.Get("status"), ",")
 	for _, o := range f.orders {
+		if !slices.Contains(statuses, fmt.Sprint(o["status"])) {
+			continue
+		}
 		lu := o["meta"].(map[string]any)["lastUpdated"].(string)
 		t1, _ := time.Parse(time.RFC3339Nano, lu)
 		if t0, err := time.Parse(time.RFC3339Nano, since); since != "" && (err != nil || t1.Before(t0)) {

@@ -18,6 +18,9 @@ type orderRecord struct {
 	PatientID string           // a patient of ours, named directly
 	Order     clinical.Order
 	Updated   time.Time // meta.lastUpdated; zero when absent
+	// Cancel: the EHR revoked the request or entered it in error (Order.Status
+	// is "cancelled"); a pull cancels the order it names, never creates one.
+	Cancel bool
 }
 
 // invalid is an *fhir.Issue at path: the message names elements, never
@@ -80,7 +83,8 @@ func mapOrder(sr *serviceRequest, idIssuer string) (orderRecord, error) {
 	case "completed":
 		o.Status = "completed"
 	case "revoked", "entered-in-error":
-		o.Status = "cancelled"
+		o.Status = "cancelled" // as HL7 ORC-1 CA or OC (internal/hl7/inbox)
+		r.Cancel = true
 	case "":
 		return r, invalid("ServiceRequest.status", fhir.ErrRequired, "the status is missing")
 	default:

@@ -43,7 +43,11 @@ type Puller struct {
 type PullResult struct {
 	Pages     int
 	Applied   []PulledOrder // created or updated
-	Unchanged int           // already stored as they are
+	Cancelled []PulledOrder // set to "cancelled": revoked or entered in error at the EHR
+	// Skipped are the references of ServiceRequests revoked or entered in
+	// error at the EHR whose order we never had: nothing was written.
+	Skipped   []string
+	Unchanged int // already stored as they are (a cancelled order included)
 	Rejected  []RejectedOrder
 	Watermark time.Time // after the pull
 }
@@ -84,6 +88,11 @@ func (p *Puller) advance(ctx context.Context, t time.Time) error {
 	})
 }
 
+// PullStatuses are the ServiceRequest statuses a pull searches for (FHIR
+// token OR syntax): active orders are created or updated, revoked and
+// entered-in-error ones cancel the order we have.
+const PullStatuses = "active,revoked,entered-in-error"
+
 // searchURL is the first page's URL; sorted asks the EHR to sort by
 // _lastUpdated.
 func (p *Puller) searchURL(since time.Time, sorted bool) string {
@@ -95,7 +104,7 @@ func (p *Puller) searchURL(since time.Time, sorted bool) string {
 	if p.Category != "" {
 		q.Set("category", p.Category)
 	}
-	q.Set("status", "active")
+	q.Set("status", PullStatuses)
 	if !since.IsZero() {
 		// ge, not gt: two requests updated within the instant's precision
 		// of each other must not be split by the watermark. Applying an
@@ -110,13 +119,16 @@ func (p *Puller) searchURL(since time.Time, sorted bool) string {
 	return p.Client.base() + "/ServiceRequest?" + q.Encode()
 }
 
-// PullOrders searches the EHR for active orders of the category updated
-// since since (zero: since the stored watermark), through every result
-// page, and applies them. Each page's orders are committed (with their
-// audit records) before the watermark moves; when the EHR sorts by
-// _lastUpdated (its self link says it applied the _sort asked for, and
-// the pages come in that order) the watermark moves after each page,
-// otherwise only at the end. An EHR that refuses _sort (400 naming it, as
+// PullOrders searches the EHR for orders of the category with a status of
+// PullStatuses updated since since (zero: since the stored watermark),
+// through every result page, and applies them: an active order is created
+// or updated; a revoked or entered-in-error one sets the order we have to
+// "cancelled" (Cancelled), and is skipped (Skipped: no order and no
+// patient is created) when we never had it. Each page's orders are
+// committed (with their audit records) before the watermark moves; when
+// the EHR sorts by _lastUpdated (its self link says it applied the _sort
+// asked for, and the pages come in that order) the watermark moves after
+// each page, otherwise only at the end. An EHR that refuses _sort (400 naming it, as
 // a strict FHIR server such as the stand-in does) is searched again
 // without it. A ServiceRequest that cannot be applied is recorded in
 // Rejected (and the audit trail) and does not stop the others; a failure
@@ -358,28 +370,54 @@ func (p *Puller) lookup(ctx context.Context, ref string, included map[string]jso
 	return nil, &transientError{fmt.Errorf("ehr: reading a referenced resource answered %d %s", a.Status, http.StatusText(a.Status))}
 }
 
+// Audit actions of a pull: an order created or updated (or a
+// ServiceRequest refused), and an order cancelled (or a cancellation
+// skipped or refused).
+const (
+	actionPull   = "fhir.order.pull"
+	actionCancel = "fhir.order.cancel"
+)
+
+// skippedDetail is the audit detail of a cancellation of an order we never had.
+const skippedDetail = "skipped: revoked or entered in error at the EHR, and never pulled here"
+
 // apply commits one page's orders and their audit records in one
 // transaction. A record that conflicts with what is stored is rolled back
 // alone and rejected.
 func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []RejectedOrder, res *PullResult) error {
 	actor, source := "ehr:"+p.host(), "fhir:"+p.host()
-	var applied []PulledOrder
+	var applied, cancelled []PulledOrder
+	var skipped []string
 	var refused []RejectedOrder
 	unchanged := 0
 	var appended []catalog.AuditEvent
 	err := p.DB.Update(ctx, func(tx *clinical.Tx) error {
-		applied, refused, unchanged = nil, nil, 0
-		var es []catalog.AuditEvent
+		applied, cancelled, skipped, refused, unchanged = nil, nil, nil, nil, 0
+		var es, refusedEs []catalog.AuditEvent
 		for _, r := range recs {
+			action := actionPull
+			if r.Cancel {
+				action = actionCancel
+			}
 			if err := tx.Savepoint("ehr_order"); err != nil {
 				return err
 			}
-			pid, oid, changed, err := storeOrder(tx, r)
+			var pid, oid string
+			var found, changed bool
+			var err error
+			if r.Cancel {
+				pid, oid, found, changed, err = cancelOrder(tx, r)
+			} else {
+				found = true
+				pid, oid, changed, err = storeOrder(tx, r)
+			}
 			if errors.Is(err, clinical.ErrConflict) || errors.Is(err, clinical.ErrNoIdentifier) || isIssue(err) {
 				if rerr := tx.RollbackTo("ehr_order"); rerr != nil {
 					return rerr
 				}
 				refused = append(refused, RejectedOrder{Ref: r.Ref, Err: err})
+				refusedEs = append(refusedEs, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: action,
+					Resource: r.Ref, Outcome: audit.Refused, Detail: publicReason(err)}))
 				continue
 			}
 			if err != nil {
@@ -388,18 +426,28 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 			if err := tx.Release("ehr_order"); err != nil {
 				return err
 			}
-			if !changed {
+			switch {
+			case !found:
+				skipped = append(skipped, r.Ref)
+				es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: actionCancel,
+					Resource: r.Ref, Outcome: audit.OK, Detail: skippedDetail}))
+			case !changed:
 				unchanged++
-				continue
+			case r.Cancel:
+				cancelled = append(cancelled, PulledOrder{Ref: r.Ref, OrderID: oid, PatientID: pid})
+				es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: actionCancel,
+					Resource: "order:" + oid, Patient: pid, Outcome: audit.OK, Detail: r.Ref}))
+			default:
+				applied = append(applied, PulledOrder{Ref: r.Ref, OrderID: oid, PatientID: pid})
+				es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: actionPull,
+					Resource: "order:" + oid, Patient: pid, Outcome: audit.OK, Detail: r.Ref}))
 			}
-			applied = append(applied, PulledOrder{Ref: r.Ref, OrderID: oid, PatientID: pid})
-			es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: "fhir.order.pull",
-				Resource: "order:" + oid, Patient: pid, Outcome: audit.OK, Detail: r.Ref}))
 		}
-		for _, r := range append(slicesClone(rejected), refused...) {
-			es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: "fhir.order.pull",
+		for _, r := range rejected {
+			es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: actionPull,
 				Resource: r.Ref, Outcome: audit.Refused, Detail: publicReason(r.Err)}))
 		}
+		es = append(es, refusedEs...)
 		var err error
 		if len(es) > 0 {
 			appended, err = tx.AppendAudit(es)
@@ -413,6 +461,8 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 		p.Audit.Appended(appended)
 	}
 	res.Applied = append(res.Applied, applied...)
+	res.Cancelled = append(res.Cancelled, cancelled...)
+	res.Skipped = append(res.Skipped, skipped...)
 	res.Unchanged += unchanged
 	res.Rejected = append(append(res.Rejected, rejected...), refused...)
 	if p.Log != nil {
@@ -481,6 +531,48 @@ func storeOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, changed bool, 
 	return pid, oid, err == nil, err
 }
 
+// cancelOrder applies a ServiceRequest the EHR revoked or entered in error
+// the way an HL7 ORC-1 CA or OC is applied (internal/hl7/inbox): the order
+// we hold under its placer number is stored again (UpsertOrder) with the
+// status "cancelled" as of the request's lastUpdated, everything else as
+// stored. found is false when we never had the order: nothing is written,
+// no patient made. The request's subject must be the order's patient
+// (following merges), else clinical.ErrConflict. changed is false when the
+// order is cancelled already or the stored state is newer.
+func cancelOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, found, changed bool, err error) {
+	cur, err := tx.OrderByPlacer(r.Order.PlacerIssuer, r.Order.PlacerNumber)
+	if errors.Is(err, clinical.ErrNotFound) {
+		return "", "", false, false, nil
+	}
+	if err != nil {
+		return "", "", false, false, err
+	}
+	pid = r.PatientID
+	if pid == "" {
+		pid, err = tx.FindPatient(r.Patient.Identifiers)
+		if err != nil && !errors.Is(err, clinical.ErrNotFound) {
+			return "", "", true, false, err
+		}
+	}
+	if pid != cur.PatientID {
+		return "", "", true, false, fmt.Errorf("%w: the order's number is another patient's", clinical.ErrConflict)
+	}
+	asOf := r.Order.AsOf
+	if asOf.IsZero() {
+		asOf = cur.AsOf
+	}
+	if cur.Status == "cancelled" || (!cur.AsOf.IsZero() && asOf.Before(cur.AsOf)) {
+		return pid, cur.ID, true, false, nil // nothing new, or a newer state stands
+	}
+	o := cur
+	o.ID, o.PatientID = "", ""
+	o.Status, o.AsOf = "cancelled", asOf
+	if oid, err = tx.UpsertOrder(pid, o); err != nil {
+		return "", "", true, false, err
+	}
+	return pid, oid, true, true, nil
+}
+
 // sameOrder compares what a pull writes (the stored sample id survives an
 // update without one).
 func sameOrder(cur, o clinical.Order) bool {
@@ -505,8 +597,9 @@ func (p *Puller) Run(ctx context.Context, every time.Duration) {
 			if p.Log != nil {
 				p.Log.Error("ehr: order pull failed; will try again", "err", err.Error(), "applied", len(res.Applied))
 			}
-		case p.Log != nil && (len(res.Applied) > 0 || len(res.Rejected) > 0):
-			p.Log.Info("ehr: orders pulled", "applied", len(res.Applied), "rejected", len(res.Rejected), "pages", res.Pages)
+		case p.Log != nil && (len(res.Applied) > 0 || len(res.Cancelled) > 0 || len(res.Skipped) > 0 || len(res.Rejected) > 0):
+			p.Log.Info("ehr: orders pulled", "applied", len(res.Applied), "cancelled", len(res.Cancelled), "skipped", len(res.Skipped),
+				"rejected", len(res.Rejected), "pages", res.Pages)
 		}
 		t := time.NewTimer(every)
 		select {

@@ -143,6 +143,8 @@ func transactionAndSearch(t *testing.T, st server.WritableStore) {
 		{"Observation?code=http://loinc.org|69548-6&status=final", 2},
 		{"Observation?code=1234,69548-6", 2},
 		{"Observation?status=preliminary", 0},
+		{"Observation?status=preliminary,final", 2}, // token OR (an EHR pull asks status=active,revoked,entered-in-error)
+		{"Observation?status=registered,preliminary", 0},
 		{"Observation?_lastUpdated=gt2000-01-01", 2},
 		{"Observation?_lastUpdated=lt2000-01-01T00:00:00Z", 0},
 		{"Patient?_id=" + pid, 1},
