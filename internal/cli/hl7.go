@@ -169,6 +169,9 @@ func hl7Reprocess(ctx context.Context, e *env, args []string) error {
 }
 
 // outboundQueue builds the queue of hl7.outbound over the clinical database.
+// hl7Destination starts the outbox destination of the HL7 outbound feed.
+const hl7Destination = "hl7:"
+
 func outboundQueue(cfg *config.Config, st catalog.Store, db *clinical.DB, log *slog.Logger) (*outbox.Queue, *mllp.Client, error) {
 	o := cfg.HL7.Outbound
 	if o.Address == "" {
@@ -181,7 +184,7 @@ func outboundQueue(cfg *config.Config, st catalog.Store, db *clinical.DB, log *s
 			return nil, nil, fmt.Errorf("hl7.outbound: %w", err)
 		}
 	}
-	q := &outbox.Queue{Store: st, Sealer: db, Destination: "hl7:" + o.Address, Sender: &outbound.Sender{Client: c},
+	q := &outbox.Queue{Store: st, Sealer: db, Destination: hl7Destination + o.Address, Sender: &outbound.Sender{Client: c},
 		MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Log: log,
 		Alert: func(it catalog.OutboxItem) {
 			if err := audit.Append(context.Background(), st, catalog.AuditEvent{Actor: "outbox", Source: "outbox", Action: "hl7.dead-letter",
@@ -229,37 +232,11 @@ func hl7Queue(ctx context.Context, e *env, args []string) error {
 }
 
 func hl7Outbox(ctx context.Context, e *env, args []string) error {
-	var state string
-	le, _, err := lakeCmd(ctx, e, "hl7 outbox", args, 0, func(fs *flag.FlagSet) {
-		fs.StringVar(&state, "state", "", "pending, delivered or dead (default: all)")
-	})
-	if err != nil {
-		return err
-	}
-	defer le.Close()
-	items, err := le.store.ListOutbox(ctx, "", state, 10000)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDESTINATION\tSEQ\tSTATE\tATTEMPTS\tCREATED\tLAST ERROR")
-	for _, it := range items {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", it.ID, it.Destination, it.Seq, it.State, it.Attempts, it.Created.Format(time.RFC3339), it.LastError)
-	}
-	return tw.Flush()
+	return outboxList(ctx, e, "hl7 outbox", hl7Destination, args)
 }
 
 func hl7Retry(ctx context.Context, e *env, args []string) error {
-	le, pos, err := lakeCmd(ctx, e, "hl7 retry", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	defer le.Close()
-	if err := outbox.Retry(ctx, le.store, pos[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "outbound message %s is pending again\n", pos[0])
-	return nil
+	return outboxRetry(ctx, e, "hl7 retry", hl7Destination, "hl7.retry", "outbound message", args)
 }
 
 // hl7Listener builds the MLLP listener of hl7.* over in.
