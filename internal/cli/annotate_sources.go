@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/format"
 	"github.com/clinomics/clinomics/internal/format/bed"
+	"github.com/clinomics/clinomics/internal/qc"
 	"github.com/clinomics/clinomics/internal/report"
 )
 
@@ -32,6 +34,7 @@ type sourceFlags struct {
 	maxAF                     float64
 	draft, patient, sample    string
 	testName, assay           string
+	bam, qc                   string
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
@@ -47,12 +50,17 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column (default: the first)")
 	fs.StringVar(&f.testName, "test-name", "", "report draft: the test performed (default from --panel)")
 	fs.StringVar(&f.assay, "assay", "", "report draft: wgs, exome, panel or rnaseq (default: panel with --panel, else wgs)")
+	fs.StringVar(&f.bam, "bam", "", "report draft: the sample's BAM, for the coverage of each region of a --panel BED (samtools depth)")
+	fs.StringVar(&f.qc, "qc", "", "report draft: the sample's QC (the pipeline's SAMPLE.qc.json)")
 }
 
 // check reports a flag combination that cannot work, before any work.
 func (f *sourceFlags) check() error {
 	if f.draft != "" && f.patient == "" {
 		return usagef("--report-draft needs --patient (the patient's internal id)")
+	}
+	if f.bam != "" && !strings.HasSuffix(f.panel, ".bed") && !strings.HasSuffix(f.panel, ".bed.gz") {
+		return usagef("--bam gives the coverage of the regions studied: it needs --panel REGIONS.bed")
 	}
 	if f.maxAF < 0 || f.maxAF > 1 {
 		return usagef("--max-af must be a frequency from 0 to 1")
@@ -143,6 +151,11 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 		if err != nil {
 			return err
 		}
+		if f.bam != "" {
+			if err := regionCoverage(ctx, f.bam, f.panel, rep.Regions); err != nil {
+				return err
+			}
+		}
 		rep.Test.Panel = strings.TrimSuffix(filepath.Base(f.panel), filepath.Ext(f.panel))
 		if rep.Test.Assay == "" {
 			rep.Test.Assay = "panel"
@@ -180,6 +193,11 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 		return err
 	}
 	rep.Variants = vars
+	if f.qc != "" {
+		if rep.QC, err = qcMetrics(f.qc, rep.Regions, f.bam != ""); err != nil {
+			return err
+		}
+	}
 	rep.Limitations = []string{
 		"Classifications are suggestions of the automatable ACMG/AMP criteria until a qualified reviewer confirms them.",
 		"Copy-number and structural variants, repeat expansions and variants outside the regions studied are not assessed.",
@@ -204,6 +222,73 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 	fmt.Fprintf(e.stdout, "report draft: %d reportable of %d alleles (not carried %d, filtered %d, outside the panel %d, frequent %d, no impact %d); wrote %s\n",
 		sum.Reportable, sum.Alleles, sum.NotCarried, sum.Filtered, sum.OutsidePanel, sum.Frequent, sum.NoImpact, f.draft)
 	return nil
+}
+
+// regionCoverage fills in the regions' coverage from the BAM, with
+// samtools depth over the panel's BED.
+func regionCoverage(ctx context.Context, bamPath, bedPath string, regions []report.Region) error {
+	ivs, err := bed.ReadFile(bedPath)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "samtools", "depth", "-a", "-b", bedPath, bamPath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("samtools depth: %w", err)
+	}
+	cov, rerr := qc.ReadRegionDepth(out, "samtools depth "+filepath.Base(bamPath), ivs)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("samtools depth %s: %w: %s", filepath.Base(bamPath), err, strings.TrimSpace(stderr.String()))
+	}
+	if rerr != nil {
+		return rerr
+	}
+	for i := range regions {
+		regions[i].MeanDepth, regions[i].Covered20x = cov[i].MeanDepth, cov[i].Covered20x
+	}
+	return nil
+}
+
+// qcMetrics reads the pipeline's QC of the sample as the report's QC,
+// each measure against the lab's default acceptance limit (written with
+// the value); measured says the regions' coverage was measured.
+func qcMetrics(path string, regions []report.Region, measured bool) ([]report.QCMetric, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var q qc.Report
+	if err := json.Unmarshal(b, &q); err != nil {
+		return nil, fmt.Errorf("%s: not a QC report: %w", path, err)
+	}
+	if q.Reads == 0 {
+		return nil, fmt.Errorf("%s: no reads in the QC report", path)
+	}
+	m := []report.QCMetric{
+		{Name: "Reads", Value: strconv.FormatInt(q.Reads, 10), Pass: true},
+		{Name: "Mapping rate (>= 95%)", Value: fmt.Sprintf("%.1f%%", 100*q.MappingRate), Pass: q.MappingRate >= 0.95},
+		{Name: "Duplicate rate (<= 20%)", Value: fmt.Sprintf("%.1f%%", 100*q.DuplicateRate), Pass: q.DuplicateRate <= 0.20},
+		{Name: "Mean coverage, " + q.CoverageSpace + " (>= 20x)", Value: fmt.Sprintf("%.1fx", q.MeanCoverage), Pass: q.MeanCoverage >= 20},
+	}
+	if q.TiTv != nil {
+		m = append(m, report.QCMetric{Name: "Ti/Tv (1.8 to 3.3)", Value: fmt.Sprintf("%.2f", *q.TiTv), Pass: *q.TiTv >= 1.8 && *q.TiTv <= 3.3})
+	}
+	if measured && len(regions) > 0 {
+		var bases, at20 float64
+		for _, r := range regions {
+			n := float64(r.End - r.Start)
+			bases += n
+			at20 += n * r.Covered20x
+		}
+		frac := at20 / max(bases, 1)
+		m = append(m, report.QCMetric{Name: "Regions studied at >= 20x (>= 95%)", Value: fmt.Sprintf("%.1f%%", 100*frac), Pass: frac >= 0.95})
+	}
+	return m, nil
 }
 
 // regionsOf reads a panel BED as the regions studied.

@@ -2,7 +2,9 @@ package cli_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,5 +139,74 @@ func TestAnnotateModelInLake(t *testing.T) {
 	if _, errs, code := annotateCLI(t, "--vcf", vcf, "--gff", "lake:annotation/missing.gmdb", "--fasta", csqCase+".fa",
 		"--out", filepath.Join(dir, "c")); code == 0 || !strings.Contains(errs, "missing.gmdb") {
 		t.Errorf("a missing model: exit %d, %s", code, errs)
+	}
+}
+
+// TestAnnotateDraftCoverageAndQC gives the draft the coverage of each
+// region of a BED panel from a BAM (samtools depth) and the pipeline's QC.
+func TestAnnotateDraftCoverageAndQC(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	samtools, err := exec.LookPath("samtools")
+	if err != nil {
+		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
+			t.Fatal("samtools not found; CLINOMICS_TEST_TOOLS is set")
+		}
+		t.Skip("samtools not found")
+	}
+	dir := t.TempDir()
+	// 30 reads over X:100-149 (the first region) and none over the second.
+	var sam strings.Builder
+	sam.WriteString("@HD\tVN:1.6\tSO:coordinate\n@SQ\tSN:X\tLN:16590\n")
+	for i := range 30 {
+		fmt.Fprintf(&sam, "r%d\t0\tX\t100\t60\t50M\t*\t0\t0\t%s\t%s\n", i, strings.Repeat("A", 50), strings.Repeat("I", 50))
+	}
+	bam := filepath.Join(dir, "s1.bam")
+	cmd := exec.Command(samtools, "view", "-b", "-o", bam, "-")
+	cmd.Stdin = strings.NewReader(sam.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("samtools view: %v\n%s", err, out)
+	}
+	qcFile := filepath.Join(dir, "s1.qc.json")
+	os.WriteFile(qcFile, []byte(`{"sample":"S1","reads":1000,"mapped_reads":990,"mapping_rate":0.99,"duplicate_rate":0.31,"mean_coverage":45.2,"coverage_space":"targets","ti_tv":2.05}`), 0o600)
+	td := "testdata/annotate/"
+	draft := filepath.Join(dir, "draft.json")
+	out, errs, code := annotateCLI(t, "--vcf", td+"sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--panel", td+"panel.bed", "--bam", bam, "--qc", qcFile, "--report-draft", draft, "--patient", "pat-1", "--out", filepath.Join(dir, "s1"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	f, err := os.Open(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := report.ParseDraft(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Regions) != 2 || r.Regions[0].MeanDepth != 30 || r.Regions[0].Covered20x != 1 || r.Regions[1].MeanDepth != 0 {
+		t.Errorf("regions = %+v", r.Regions)
+	}
+	qc := map[string]report.QCMetric{}
+	for _, m := range r.QC {
+		name, _, _ := strings.Cut(m.Name, " (")
+		name, _, _ = strings.Cut(name, ",")
+		qc[name] = m
+	}
+	if m := qc["Duplicate rate"]; m.Value != "31.0%" || m.Pass {
+		t.Errorf("duplicate rate = %+v", m)
+	}
+	if m := qc["Mapping rate"]; m.Value != "99.0%" || !m.Pass {
+		t.Errorf("mapping rate = %+v", m)
+	}
+	// 50 of the 150 bases studied are at 20x or more.
+	if m := qc["Regions studied at >= 20x"]; m.Value != "33.3%" || m.Pass {
+		t.Errorf("regions at 20x = %+v (all: %+v)", m, r.QC)
+	}
+	if _, errs, code := annotateCLI(t, "--vcf", td+"sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--panel", td+"panel.txt", "--bam", bam, "--out", filepath.Join(dir, "x")); code != 2 || !strings.Contains(errs, "--panel REGIONS.bed") {
+		t.Errorf("--bam with a gene list: exit %d, %s", code, errs)
 	}
 }
