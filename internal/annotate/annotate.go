@@ -12,7 +12,6 @@ package annotate
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +72,8 @@ type Annotator struct {
 	threads int
 	sources []Source
 	fields  []string // all source fields, in order
+	tx      []txOut  // by Transcript.Index: the fixed parts of its output
+	none    txOut    // for an effect on no transcript
 }
 
 // New returns an Annotator. ref must stay valid while it is used.
@@ -84,49 +85,96 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 	for _, s := range opt.Sources {
 		a.fields = append(a.fields, s.Fields()...)
 	}
+	a.tx = make([]txOut, len(model.Transcripts))
+	for i, t := range model.Transcripts {
+		a.tx[i] = newTxOut(t)
+	}
+	a.none = newTxOut(nil)
 	return a
 }
 
-// batch is a run of records annotated by one worker.
+// batch is a run of records annotated by one worker. Batches are
+// reused, with their buffers, once written.
 type batch struct {
-	seq  int
-	recs []*vcf.Record
-	vcf  []byte
-	tsv  []byte
-	sum  Summary
-	err  error
+	seq   int
+	raw   []byte    // the text of its data lines, end to end
+	lines []rawLine // where each line is in raw
+	recs  []vcf.Record
+	n     int // lines (and records, once parsed)
+	vcf   []byte
+	tsv   []byte
+	sum   Summary
+	err   error
+}
+
+// rawLine is a data line of a batch: raw[start:end], line number num.
+type rawLine struct{ start, end, num int }
+
+// worker is the memory one worker reuses from batch to batch.
+type worker struct {
+	res    csq.Result
+	extra  [][]string // per source field, per ALT
+	prefix []byte     // TSV: CHROM, POS and REF of the record
+	alt    []byte     // the ALT, escaped for INFO
+	hgvsg  []byte     // HGVSg, escaped for INFO
 }
 
 const batchSize = 512
 
 // Run reads VCF from in (file names it in messages) and writes the
 // annotated VCF to vcfOut and the TSV to tsvOut (either may be nil).
+//
+// A reader goroutine cuts the input into batches of lines, a.threads
+// workers parse and annotate them into per-batch output buffers, and Run
+// writes the buffers in input order, each batch with one Write per
+// output; written batches go back to the reader with their memory.
 func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, tsvOut io.Writer) (*Summary, error) {
 	r, err := vcf.NewReader(in, file)
 	if err != nil {
 		return nil, err
 	}
-	var vw, tw *bufio.Writer
 	if vcfOut != nil {
-		vw = bufio.NewWriterSize(vcfOut, 1<<20)
+		vw := bufio.NewWriter(vcfOut)
 		a.writeHeader(vw, r.Header())
+		if err := vw.Flush(); err != nil {
+			return nil, err
+		}
 	}
 	if tsvOut != nil {
-		tw = bufio.NewWriterSize(tsvOut, 1<<20)
-		tw.WriteString(strings.Join(a.tsvColumns(), "\t") + "\n")
+		if _, err := io.WriteString(tsvOut, strings.Join(a.tsvColumns(), "\t")+"\n"); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *batch, a.threads)
 	done := make(chan *batch, a.threads)
+	// At most maxBatches batches exist: once they are all made, the
+	// reader waits for one to be written and reuses it, buffers and all.
+	maxBatches := 3*a.threads + 2
+	free := make(chan *batch, maxBatches)
 	var readErr error
 	go func() { // reader
 		defer close(work)
 		seq := 0
+		made := 0
 		for {
-			b := &batch{seq: seq}
-			for len(b.recs) < batchSize {
-				rec, err := r.Next()
+			var b *batch
+			if made < maxBatches {
+				made++
+				b = &batch{recs: make([]vcf.Record, batchSize)}
+			} else {
+				select {
+				case b = <-free:
+				case <-ctx.Done():
+					return
+				}
+				*b = batch{recs: b.recs, raw: b.raw[:0], lines: b.lines[:0], vcf: b.vcf[:0], tsv: b.tsv[:0]}
+			}
+			b.seq = seq
+			// The reader only splits lines; workers parse them.
+			for b.n < batchSize {
+				line, num, err := r.NextLine()
 				if err == io.EOF {
 					break
 				}
@@ -134,9 +182,12 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 					readErr = err
 					break
 				}
-				b.recs = append(b.recs, rec)
+				b.lines = append(b.lines, rawLine{len(b.raw), len(b.raw) + len(line), num})
+				b.raw = append(b.raw, line...)
+				b.n++
 			}
-			if len(b.recs) == 0 {
+			n := b.n
+			if n == 0 {
 				return
 			}
 			select {
@@ -145,7 +196,7 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 				return
 			}
 			seq++
-			if readErr != nil || len(b.recs) < batchSize {
+			if readErr != nil || n < batchSize {
 				return
 			}
 		}
@@ -155,8 +206,9 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			w := &worker{extra: make([][]string, len(a.fields))}
 			for b := range work {
-				a.annotateBatch(b, file, vw != nil, tw != nil)
+				a.annotateBatch(r, w, b, file, vcfOut != nil, tsvOut != nil)
 				select {
 				case done <- b:
 				case <-ctx.Done():
@@ -188,13 +240,22 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 				cancel()
 				continue
 			}
-			if vw != nil {
-				vw.Write(nb.vcf)
+			if vcfOut != nil && len(nb.vcf) > 0 {
+				if _, err := vcfOut.Write(nb.vcf); err != nil {
+					firstErr = err
+					cancel()
+					continue
+				}
 			}
-			if tw != nil {
-				tw.Write(nb.tsv)
+			if tsvOut != nil && len(nb.tsv) > 0 {
+				if _, err := tsvOut.Write(nb.tsv); err != nil {
+					firstErr = err
+					cancel()
+					continue
+				}
 			}
 			sum.add(&nb.sum)
+			free <- nb // cannot block: it holds at most every batch
 		}
 	}
 	if firstErr == nil {
@@ -205,13 +266,6 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 	}
 	if firstErr != nil {
 		return sum, firstErr
-	}
-	for _, w := range []*bufio.Writer{vw, tw} {
-		if w != nil {
-			if err := w.Flush(); err != nil {
-				return sum, err
-			}
-		}
 	}
 	return sum, nil
 }
@@ -243,21 +297,35 @@ func warnKind(err error) string {
 	return ""
 }
 
-func (a *Annotator) annotateBatch(b *batch, file string, wantVCF, wantTSV bool) {
-	var vb, tb bytes.Buffer
-	vb.Grow(len(b.recs) * 512)
-	if wantTSV {
-		tb.Grow(len(b.recs) * 1024)
+func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file string, wantVCF, wantTSV bool) {
+	text := string(b.raw) // one string for every record of the batch
+	for i, l := range b.lines[:b.n] {
+		if err := r.ParseLine(&b.recs[i], text[l.start:l.end], l.num); err != nil {
+			b.err = err
+			return
+		}
 	}
-	b.sum.Warnings = map[string]int{}
-	extra := make([][]string, len(a.fields)) // per field, per ALT
-	for _, rec := range b.recs {
+	vb, tb := b.vcf[:0], b.tsv[:0]
+	extra := w.extra
+	// The strings of the previous batch's results are all copied out.
+	w.res.Recycle()
+	for i := range b.n {
+		rec := &b.recs[i]
 		b.sum.Records++
+		vb, tb = reserve(vb, wantVCF), reserve(tb, wantTSV)
 		for i := range extra {
 			extra[i] = append(extra[i][:0], make([]string, len(rec.Alt))...)
 		}
 		if wantVCF {
-			writeFixed(&vb, rec)
+			vb = appendFixed(vb, rec)
+		}
+		if wantTSV {
+			w.prefix = append(w.prefix[:0], rec.Chrom...)
+			w.prefix = append(w.prefix, '\t')
+			w.prefix = appendInt(w.prefix, rec.Pos)
+			w.prefix = append(w.prefix, '\t')
+			w.prefix = append(w.prefix, rec.Ref...)
+			w.prefix = append(w.prefix, '\t')
 		}
 		hasInfo := rec.Info != "." && rec.Info != ""
 		firstCSQ := true
@@ -279,15 +347,20 @@ func (a *Annotator) annotateBatch(b *batch, file string, wantVCF, wantTSV bool) 
 				continue
 			}
 			v := csq.Variant{Chrom: rec.Chrom, Pos: rec.Pos, Ref: rec.Ref, Alt: alt}
-			if end, ok := rec.InfoValue("END"); ok {
-				v.End, _ = strconv.ParseInt(end, 10, 64)
+			if strings.HasPrefix(alt, "<") { // END matters to symbolic alleles only
+				if end, ok := rec.InfoValue("END"); ok {
+					v.End, _ = strconv.ParseInt(end, 10, 64)
+				}
 			}
-			res, err := a.pred.Annotate(v)
-			if err != nil {
+			res := &w.res
+			if err := a.pred.AnnotateTo(res, v); err != nil {
 				kind := warnKind(err)
 				if kind == "" {
 					b.err = fmt.Errorf("%s: line %d: %w", file, rec.Line, err)
 					return
+				}
+				if b.sum.Warnings == nil {
+					b.sum.Warnings = map[string]int{}
 				}
 				b.sum.Warnings[kind]++
 				if len(b.sum.Examples) < maxExamples {
@@ -296,41 +369,55 @@ func (a *Annotator) annotateBatch(b *batch, file string, wantVCF, wantTSV bool) 
 				continue
 			}
 			b.sum.Annotated++
-			for _, e := range res.Effects {
+			if wantVCF {
+				w.alt = appendEscaped(w.alt[:0], alt)
+				w.hgvsg = appendEscaped(w.hgvsg[:0], res.HGVSg)
+			}
+			for i := range res.Effects {
+				e := &res.Effects[i]
+				to := &a.none
+				if e.Transcript != nil {
+					to = &a.tx[e.Transcript.Index()]
+				}
 				if wantVCF {
 					switch {
 					case !firstCSQ:
-						vb.WriteByte(',')
+						vb = append(vb, ',')
 					case hasInfo:
-						vb.WriteString(";CSQ=")
+						vb = append(vb, ";CSQ="...)
 					default:
-						vb.WriteString("CSQ=")
+						vb = append(vb, "CSQ="...)
 					}
 					firstCSQ = false
-					appendEffect(&vb, alt, res, &e, '|', true)
+					vb = appendEffectVCF(vb, w.alt, w.hgvsg, e, to)
 				}
 				if wantTSV {
-					tb.WriteString(rec.Chrom)
-					tb.WriteByte('\t')
-					tb.WriteString(strconv.FormatInt(rec.Pos, 10))
-					tb.WriteByte('\t')
-					tb.WriteString(rec.Ref)
-					tb.WriteByte('\t')
-					appendEffect(&tb, alt, res, &e, '\t', false)
+					tb = append(tb, w.prefix...)
+					tb = appendEffectTSV(tb, alt, res.HGVSg, e, to)
 					for fi := range a.fields {
-						tb.WriteByte('\t')
-						tb.WriteString(orDot(extra[fi][ai]))
+						tb = addDot(append(tb, '\t'), extra[fi][ai])
 					}
-					tb.WriteByte('\n')
+					tb = append(tb, '\n')
 					b.sum.Rows++
 				}
 			}
 		}
 		if wantVCF {
-			writeRest(&vb, rec, !hasInfo && firstCSQ, a.fields, extra)
+			vb = appendRest(vb, rec, !hasInfo && firstCSQ, a.fields, extra)
 		}
 	}
-	b.vcf, b.tsv = vb.Bytes(), tb.Bytes()
+	b.vcf, b.tsv = vb, tb
+}
+
+// reserve makes room in an output buffer for at least one more record,
+// doubling it (append grows a large slice by a quarter at a time, copying
+// it each time).
+func reserve(b []byte, want bool) []byte {
+	const room = 64 << 10
+	if !want || cap(b)-len(b) >= room {
+		return b
+	}
+	return append(make([]byte, 0, 2*cap(b)+room), b...)
 }
 
 func orDot(s string) string {

@@ -180,4 +180,17 @@ func TestMappedReferenceMatchesLoaded(t *testing.T) {
 	if _, err := mapped.Seq("X", 16590, 16591); err == nil {
 		t.Error("read past the end")
 	}
+	// AppendSeq gives what Seq gives, appended, from both kinds.
+	for _, ref := range []*Reference{mapped, whole} {
+		for _, c := range [][2]int64{{1, 1}, {1, 60}, {59, 62}, {55, 130}, {61, 61}, {16500, 16590}, {1, 16590}} {
+			want, err1 := ref.Seq("X", c[0], c[1])
+			got, err2 := ref.AppendSeq([]byte("pre"), "X", c[0], c[1])
+			if err1 != nil || err2 != nil || string(got) != "pre"+string(want) {
+				t.Errorf("%v: AppendSeq %q (%v), Seq %q (%v)", c, got, err2, want, err1)
+			}
+		}
+		if got, err := ref.AppendSeq([]byte("pre"), "X", 16590, 16591); err == nil || string(got) != "pre" {
+			t.Errorf("AppendSeq past the end: %q, %v", got, err)
+		}
+	}
 }

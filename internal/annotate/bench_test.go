@@ -12,9 +12,11 @@ import (
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 )
 
-// BenchmarkChr21 annotates SNVs and short indels inside the transcripts
-// of the ensembl-vep chr21 GFF3 on a synthetic reference (VCF out only).
-// `clinomics bench annotate` runs the same against bcftools csq.
+// BenchmarkChr21 annotates SNVs and short indels every 97 bases over
+// 10 Mb of chr21, against the ensembl-vep chr21 GFF3 on a synthetic
+// reference, with one worker (VCF out only, model built beforehand).
+// `clinomics bench annotate` runs variants inside transcripts against
+// bcftools csq.
 func BenchmarkChr21(b *testing.B) {
 	m, err := genemodel.BuildFile(filepath.Join("../../../shared/data/annotation/ensembl-vep", "test.gff.gz"))
 	if err != nil {

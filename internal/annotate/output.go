@@ -2,11 +2,12 @@ package annotate
 
 import (
 	"bufio"
-	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
+	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 	"github.com/clinomics/clinomics/internal/format/vcf"
 )
 
@@ -17,34 +18,18 @@ var CSQFields = []string{
 	"CANONICAL", "MANE", "DISTANCE", "BCSQ_AA",
 }
 
-// appendEffect writes the CSQFields of one effect separated by sep,
-// escaping each value for an INFO field when escape is set.
-func appendEffect(b *bytes.Buffer, alt string, res *csq.Result, e *csq.Effect, sep byte, escape bool) {
-	put := func(s string, last bool) {
-		switch {
-		case s == "" && !escape:
-			b.WriteByte('.')
-		case escape:
-			appendEscaped(b, s)
-		default:
-			b.WriteString(s)
-		}
-		if !last {
-			b.WriteByte(sep)
-		}
-	}
-	put(alt, false)
-	var terms string
-	switch len(e.Terms) {
-	case 0:
-	case 1:
-		terms = e.Terms[0]
-	default:
-		terms = strings.Join(e.Terms, "&")
-	}
-	put(terms, false)
+// txOut holds the parts of an effect's output fixed by its transcript:
+// SYMBOL to STRAND, and CANONICAL and MANE, each with the separators
+// around it, for the VCF (escaped) and the TSV.
+type txOut struct {
+	vcfMid, vcfTail []byte
+	tsvMid, tsvTail []byte
+	escapeID        bool // the transcript ID has bytes to escape
+}
+
+func newTxOut(t *genemodel.Transcript) txOut {
 	var sym, gene, id, bt, strand, canon, mane string
-	if t := e.Transcript; t != nil {
+	if t != nil {
 		sym, gene, id, bt, strand = t.Gene.Name, t.Gene.ID, t.ID, t.Biotype, "1"
 		if t.Strand < 0 {
 			strand = "-1"
@@ -56,27 +41,134 @@ func appendEffect(b *bytes.Buffer, alt string, res *csq.Result, e *csq.Effect, s
 			mane = "MANE_Select"
 		}
 	}
-	put(sym, false)
-	put(gene, false)
-	put(id, false)
-	put(bt, false)
-	put(strand, false)
-	put(e.Exon, false)
-	put(e.Intron, false)
-	put(e.HGVSc, false)
-	put(e.HGVSp, false)
-	put(res.HGVSg, false)
-	put(e.CDSPos, false)
-	put(e.ProteinPos, false)
-	put(e.AminoAcids, false)
-	put(canon, false)
-	put(mane, false)
-	dist := ""
-	if e.Distance > 0 {
-		dist = strconv.FormatInt(e.Distance, 10)
+	var o txOut
+	o.escapeID = len(appendEscaped(nil, id)) != len(id)
+	for _, f := range []string{sym, gene, id, bt, strand} {
+		o.vcfMid = append(appendEscaped(o.vcfMid, f), '|')
+		o.tsvMid = append(append(o.tsvMid, orDot(f)...), '\t')
 	}
-	put(dist, false)
-	put(e.AAChange, true)
+	for _, f := range []string{canon, mane} {
+		o.vcfTail = append(appendEscaped(o.vcfTail, f), '|')
+		o.tsvTail = append(append(o.tsvTail, orDot(f)...), '\t')
+	}
+	return o
+}
+
+// appendTerms appends the terms of e joined by '&'.
+func appendTerms(b []byte, e *csq.Effect) []byte {
+	for i, t := range e.Terms {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, t...)
+	}
+	return b
+}
+
+// appendEffectVCF appends the CSQFields of one effect for the CSQ INFO
+// field: '|'-separated, escaped; alt and hgvsg come escaped already.
+func appendEffectVCF(b, alt, hgvsg []byte, e *csq.Effect, to *txOut) []byte {
+	b = append(b, alt...)
+	b = append(b, '|')
+	b = appendTerms(b, e)
+	b = append(b, '|')
+	b = append(b, to.vcfMid...)
+	// EXON, INTRON, CDS_position, Protein_position, Amino_acids and
+	// BCSQ_AA are numbers, amino-acid letters and "/->*" (package csq
+	// writes them): nothing to escape. HGVSc is the transcript ID and
+	// such characters, HGVSp may hold '=' (p.(=)).
+	b = append(add(b, e.Exon), '|')
+	b = append(add(b, e.Intron), '|')
+	if to.escapeID {
+		b = appendEscaped(b, e.HGVSc)
+	} else {
+		b = add(b, e.HGVSc)
+	}
+	b = append(b, '|')
+	if strings.IndexByte(e.HGVSp, '=') >= 0 {
+		b = appendEscaped(b, e.HGVSp)
+	} else {
+		b = add(b, e.HGVSp)
+	}
+	b = append(b, '|')
+	b = append(b, hgvsg...)
+	b = append(b, '|')
+	b = append(add(b, e.CDSPos), '|')
+	b = append(add(b, e.ProteinPos), '|')
+	b = append(add(b, e.AminoAcids), '|')
+	b = append(b, to.vcfTail...)
+	if e.Distance > 0 {
+		b = appendInt(b, e.Distance)
+	}
+	b = append(b, '|')
+	return add(b, e.AAChange)
+}
+
+// appendEffectTSV appends the CSQFields of one effect for the TSV:
+// tab-separated, "." for an empty value.
+func appendEffectTSV(b []byte, alt, hgvsg string, e *csq.Effect, to *txOut) []byte {
+	b = append(addDot(b, alt), '\t')
+	if len(e.Terms) == 0 {
+		b = append(b, '.')
+	}
+	b = appendTerms(b, e)
+	b = append(b, '\t')
+	b = append(b, to.tsvMid...)
+	b = append(addDot(b, e.Exon), '\t')
+	b = append(addDot(b, e.Intron), '\t')
+	b = append(addDot(b, e.HGVSc), '\t')
+	b = append(addDot(b, e.HGVSp), '\t')
+	b = append(addDot(b, hgvsg), '\t')
+	b = append(addDot(b, e.CDSPos), '\t')
+	b = append(addDot(b, e.ProteinPos), '\t')
+	b = append(addDot(b, e.AminoAcids), '\t')
+	b = append(b, to.tsvTail...)
+	if e.Distance > 0 {
+		b = appendInt(b, e.Distance)
+	} else {
+		b = append(b, '.')
+	}
+	b = append(b, '\t')
+	return addDot(b, e.AAChange)
+}
+
+// add appends s (saving the call that appending nothing costs).
+func add(b []byte, s string) []byte {
+	if len(s) == 0 {
+		return b
+	}
+	return append(b, s...)
+}
+
+// addDot appends s, or "." for an empty s.
+func addDot(b []byte, s string) []byte {
+	if len(s) == 0 {
+		return append(b, '.')
+	}
+	return append(b, s...)
+}
+
+// appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
+// does, writing the digits in place.
+func appendInt(dst []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(dst, v, 10)
+	}
+	u := uint64(v)
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	n := 1
+	for x := u; x >= 10; x /= 10 {
+		n++
+	}
+	l := len(dst)
+	dst = slices.Grow(dst, n)[:l+n]
+	for i := l + n - 1; i >= l; i-- {
+		dst[i] = byte('0' + u%10)
+		u /= 10
+	}
+	return dst
 }
 
 // escapeSet marks the bytes percent-encoded in INFO values.
@@ -87,29 +179,32 @@ var escapeSet = func() (t [256]bool) {
 	return
 }()
 
-func appendEscaped(b *bytes.Buffer, s string) {
-	from := 0
+// appendEscaped appends s percent-encoded where escapeSet says.
+func appendEscaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
+		if escapeSet[s[i]] {
+			return appendEscapedFrom(b, s, i)
+		}
+	}
+	return append(b, s...)
+}
+
+func appendEscapedFrom(b []byte, s string, i int) []byte {
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
 		c := s[i]
 		if !escapeSet[c] {
+			b = append(b, c)
 			continue
 		}
-		b.WriteString(s[from:i])
-		b.WriteByte('%')
-		b.WriteByte("0123456789ABCDEF"[c>>4])
-		b.WriteByte("0123456789ABCDEF"[c&15])
-		from = i + 1
+		b = append(b, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
 	}
-	b.WriteString(s[from:])
+	return b
 }
 
 // escapeInfo percent-encodes what may not appear in an INFO value or
 // inside a CSQ entry.
-func escapeInfo(s string) string {
-	var b bytes.Buffer
-	appendEscaped(&b, s)
-	return b.String()
-}
+func escapeInfo(s string) string { return string(appendEscaped(nil, s)) }
 
 func (a *Annotator) writeHeader(w *bufio.Writer, h *vcf.Header) {
 	w.WriteString("##fileformat=" + h.Version + "\n")
@@ -138,50 +233,54 @@ func (a *Annotator) tsvColumns() []string {
 	return append(cols, a.fields...)
 }
 
-// writeFixed writes the first seven columns and the INFO of rec,
+// appendFixed appends the first seven columns and the INFO of rec,
 // without a CSQ it may already have.
-func writeFixed(b *bytes.Buffer, rec *vcf.Record) {
-	for _, f := range []string{rec.Chrom, strconv.FormatInt(rec.Pos, 10), rec.ID, rec.Ref} {
-		b.WriteString(f)
-		b.WriteByte('\t')
-	}
+func appendFixed(b []byte, rec *vcf.Record) []byte {
+	b = append(b, rec.Chrom...)
+	b = append(b, '\t')
+	b = appendInt(b, rec.Pos)
+	b = append(b, '\t')
+	b = append(b, rec.ID...)
+	b = append(b, '\t')
+	b = append(b, rec.Ref...)
+	b = append(b, '\t')
 	if len(rec.Alt) == 0 {
-		b.WriteByte('.')
+		b = append(b, '.')
 	}
 	for i, a := range rec.Alt {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(a)
+		b = append(b, a...)
 	}
-	b.WriteByte('\t')
-	b.WriteString(rec.Qual)
-	b.WriteByte('\t')
-	b.WriteString(rec.Filter)
-	b.WriteByte('\t')
+	b = append(b, '\t')
+	b = append(b, rec.Qual...)
+	b = append(b, '\t')
+	b = append(b, rec.Filter...)
+	b = append(b, '\t')
 	if rec.Info == "." || rec.Info == "" {
-		return
+		return b
 	}
 	if !strings.Contains(rec.Info, "CSQ=") {
-		b.WriteString(rec.Info)
-		return
+		return append(b, rec.Info...)
 	}
 	first := true
-	for _, kv := range strings.Split(rec.Info, ";") {
+	for kv := range strings.SplitSeq(rec.Info, ";") {
 		if kv == "" || strings.HasPrefix(kv, "CSQ=") {
 			continue
 		}
 		if !first {
-			b.WriteByte(';')
+			b = append(b, ';')
 		}
-		b.WriteString(kv)
+		b = append(b, kv...)
 		first = false
 	}
+	return b
 }
 
-// writeRest ends a record: source fields, "." for an INFO left empty,
+// appendRest ends a record: source fields, "." for an INFO left empty,
 // FORMAT and samples.
-func writeRest(b *bytes.Buffer, rec *vcf.Record, empty bool, fields []string, extra [][]string) {
+func appendRest(b []byte, rec *vcf.Record, empty bool, fields []string, extra [][]string) []byte {
 	for fi, f := range fields {
 		any := false
 		for _, v := range extra[fi] {
@@ -191,32 +290,37 @@ func writeRest(b *bytes.Buffer, rec *vcf.Record, empty bool, fields []string, ex
 			continue
 		}
 		if !empty {
-			b.WriteByte(';')
+			b = append(b, ';')
 		}
 		empty = false
-		b.WriteString(f)
-		b.WriteByte('=')
+		b = append(b, f...)
+		b = append(b, '=')
 		for i, v := range extra[fi] {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
 			if v == "" {
-				b.WriteByte('.')
+				b = append(b, '.')
 			} else {
-				appendEscaped(b, v)
+				b = appendEscaped(b, v)
 			}
 		}
 	}
 	if empty {
-		b.WriteByte('.')
+		b = append(b, '.')
 	}
 	if len(rec.Format) > 0 {
-		b.WriteByte('\t')
-		b.WriteString(strings.Join(rec.Format, ":"))
+		b = append(b, '\t')
+		for i, f := range rec.Format {
+			if i > 0 {
+				b = append(b, ':')
+			}
+			b = append(b, f...)
+		}
 		for _, s := range rec.Samples {
-			b.WriteByte('\t')
-			b.WriteString(s)
+			b = append(b, '\t')
+			b = append(b, s...)
 		}
 	}
-	b.WriteByte('\n')
+	return append(b, '\n')
 }

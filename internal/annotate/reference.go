@@ -82,6 +82,42 @@ func (r *Reference) Close() error {
 	return nil
 }
 
+// AppendSeq appends what Seq returns to dst.
+func (r *Reference) AppendSeq(dst []byte, chrom string, start, end int64) ([]byte, error) {
+	if r.index == nil {
+		s, err := r.Seq(chrom, start, end)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, s...), nil
+	}
+	e, ok := r.index[chrom]
+	if !ok {
+		return dst, fmt.Errorf("sequence %q is not in the reference", chrom)
+	}
+	if start < 1 || end < start || end > e.Length {
+		return dst, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, e.Length)
+	}
+	n := len(dst)
+	rest := r.data[fileOffset(e, start-1) : fileOffset(e, end-1)+1]
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		line := rest[:i]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		dst = append(dst, line...)
+		rest = rest[min(i+1, len(rest)):]
+	}
+	if int64(len(dst)-n) != end-start+1 {
+		return dst[:n], fmt.Errorf("%s:%d-%d: the FASTA does not match its .fai index", chrom, start, end)
+	}
+	return dst, nil
+}
+
 // Seq returns bases start..end (1-based, inclusive) of chrom; outside the
 // sequence, or on an unknown one, it is an error. Case is as in the file.
 func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
@@ -102,10 +138,7 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 	if start < 1 || end < start || end > e.Length {
 		return nil, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, e.Length)
 	}
-	off := func(p int64) int64 { // file offset of 0-based base p
-		return e.Offset + p/e.LineBases*e.LineWidth + p%e.LineBases
-	}
-	a, b := off(start-1), off(end-1)+1
+	a, b := fileOffset(e, start-1), fileOffset(e, end-1)+1
 	if b-a == end-start+1 {
 		return r.data[a:b], nil // within one line
 	}
@@ -119,4 +152,9 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s:%d-%d: the FASTA does not match its .fai index", chrom, start, end)
 	}
 	return bytes.Clone(out), nil
+}
+
+// fileOffset is the offset in the FASTA file of 0-based base p of e.
+func fileOffset(e fasta.IndexEntry, p int64) int64 {
+	return e.Offset + p/e.LineBases*e.LineWidth + p%e.LineBases
 }

@@ -71,7 +71,7 @@ func init() {
 		{name: "bench germline", args: "[--out DIR]", summary: "serial tool chain vs the engine on the demo sample", run: benchGermline},
 		{name: "bench engine", args: "[--tasks N]", summary: "engine overhead: N no-op tasks", run: benchEngine},
 		{name: "annotate", args: "--vcf IN --gff G --fasta REF --out OUT [--threads N]", summary: "variant consequences and HGVS: writes OUT.vcf and OUT.tsv", run: annotateCmd},
-		{name: "bench annotate", args: "[--gff G] [--variants N]", summary: "our annotator vs bcftools csq on a synthetic VCF", run: benchAnnotate},
+		{name: "bench annotate", args: "[--runs N] [--gff G] [--variants N]", summary: "our annotator vs bcftools csq on a synthetic VCF", run: benchAnnotate},
 		{name: "config check", args: "", summary: "validate the configuration", run: configCheck},
 		{name: "config dump", args: "[--defaults]", summary: "print the effective configuration, secrets redacted", run: configDump},
 		{name: "version", summary: "print the version", run: func(_ context.Context, e *env, _ []string) error {

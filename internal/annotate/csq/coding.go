@@ -1,38 +1,33 @@
 package csq
 
-import (
-	"bytes"
-	"strconv"
-	"strings"
-)
+import "bytes"
 
 // codingEffect adds the terms of a variant touching an exon of a coding
-// transcript, and its protein change when the variant lies wholly in the
-// CDS.
-func (a *Annotator) codingEffect(m *txMap, al *allele, e *Effect, ts *terms, intronic bool) {
+// transcript, and its protein change (in effect ei of r) when the variant
+// lies wholly in the CDS.
+func (a *Annotator) codingEffect(r *Result, ei int, m *txMap, al *allele, ts *terms, intronic bool) {
 	lo, hi := al.span()
 	t := m.t
-	// Exonic extent in cDNA.
-	var first, last int64 = -1, -1
 	if al.ins() {
 		g := hi
 		if t.Strand < 0 {
 			g = lo
 		}
 		i, _ := m.cdna(g)
-		first, last = i, i-1 // an empty range before i
 		switch {
 		case i <= m.cdsFirst:
-			ts.set("5_prime_UTR_variant")
+			ts.set(t5PrimeUTR)
 		case i > m.cdsLast:
-			ts.set("3_prime_UTR_variant")
+			ts.set(t3PrimeUTR)
 		case intronic || al.symbolic:
-			ts.set("coding_sequence_variant")
+			ts.set(tCodingSequence)
 		default:
-			a.protein(m, al, e, ts, i, i)
+			a.protein(r, ei, m, al, ts, i, i)
 		}
 		return
 	}
+	// Exonic extent in cDNA.
+	var first, last int64 = -1, -1
 	exonicLen := int64(0)
 	for _, x := range t.Exons {
 		s, en := max(lo, x.Start), min(hi, x.End)
@@ -51,27 +46,27 @@ func (a *Annotator) codingEffect(m *txMap, al *allele, e *Effect, ts *terms, int
 		last = max(last, c2)
 	}
 	if first < m.cdsFirst {
-		ts.set("5_prime_UTR_variant")
+		ts.set(t5PrimeUTR)
 	}
 	if last > m.cdsLast {
-		ts.set("3_prime_UTR_variant")
+		ts.set(t3PrimeUTR)
 	}
 	if last < m.cdsFirst || first > m.cdsLast {
 		return
 	}
 	if !intronic && exonicLen == int64(len(al.ref)) && first >= m.cdsFirst && last <= m.cdsLast {
-		a.protein(m, al, e, ts, first, last+1)
+		a.protein(r, ei, m, al, ts, first, last+1)
 		return
 	}
 	// Partly coding: no protein change, but say what is hit.
 	cdsHit := min(last, m.cdsLast) - max(first, m.cdsFirst) + 1
 	specific := false
 	if first <= m.cdsFirst+2 && m.skip == 0 && m.cdsLast-m.cdsFirst >= 2 && string(m.seq[m.cdsFirst:m.cdsFirst+3]) == "ATG" {
-		ts.set("start_lost")
+		ts.set(tStartLost)
 		specific = true
 	}
 	if last >= m.cdsLast-2 && m.cdsLast-2 >= m.cdsFirst && translateCodon(m.seq[m.cdsLast-2:m.cdsLast+1]) == '*' {
-		ts.set("stop_lost")
+		ts.set(tStopLost)
 		specific = true
 	}
 	// The frame is known only when the change stays inside the CDS
@@ -83,24 +78,26 @@ func (a *Annotator) codingEffect(m *txMap, al *allele, e *Effect, ts *terms, int
 		}
 		switch {
 		case delta%3 != 0:
-			ts.set("frameshift_variant")
+			ts.set(tFrameshift)
 			specific = true
 		case delta < 0:
-			ts.set("inframe_deletion")
+			ts.set(tInframeDeletion)
 			specific = true
 		}
 	}
 	if !specific {
-		ts.set("coding_sequence_variant")
+		ts.set(tCodingSequence)
 	}
 }
 
 // protein computes the change of a variant replacing cDNA [i, j) — wholly
-// in the CDS — with its ALT.
-func (a *Annotator) protein(m *txMap, al *allele, e *Effect, ts *terms, i, j int64) {
+// in the CDS — with its ALT, into effect ei of r.
+func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, i, j int64) {
+	s := r.s
 	altT := al.alt
 	if m.t.Strand < 0 {
-		altT = revcomp(altT)
+		s.altT = appendBases(s.altT[:0], al.alt, true)
+		altT = s.altT
 	}
 	// A CDS incomplete at its 5' end starts with a partial codon, which
 	// is left out of the protein (as bcftools and Ensembl number it).
@@ -108,19 +105,22 @@ func (a *Annotator) protein(m *txMap, al *allele, e *Effect, ts *terms, i, j int
 	cds := m.seq[m.cdsFirst+skip : m.cdsLast+1]
 	ci, cj := i-m.cdsFirst-skip, j-m.cdsFirst-skip
 	if ci < 0 {
-		ts.set("coding_sequence_variant")
+		ts.set(tCodingSequence)
 		return
 	}
 	pad := -skip
 	n := int64(len(cds))
+	st := len(s.arena)
 	if cj > ci {
-		e.CDSPos = strconv.FormatInt(ci+1-pad, 10)
+		s.arena = appendInt(s.arena, ci+1-pad)
 		if cj-1 > ci {
-			e.CDSPos += "-" + strconv.FormatInt(cj-pad, 10)
+			s.arena = appendInt(append(s.arena, '-'), cj-pad)
 		}
 	} else {
-		e.CDSPos = strconv.FormatInt(ci-pad, 10) + "-" + strconv.FormatInt(ci+1-pad, 10)
+		s.arena = appendInt(s.arena, ci-pad)
+		s.arena = appendInt(append(s.arena, '-'), ci+1-pad)
 	}
+	r.Effects[ei].CDSPos = s.view(st)
 	delta := int64(len(altT)) - (cj - ci)
 	ws := ci / 3 * 3
 	var we int64
@@ -130,96 +130,117 @@ func (a *Annotator) protein(m *txMap, al *allele, e *Effect, ts *terms, i, j int
 		we = (ci + 2) / 3 * 3
 	}
 	if n%3 != 0 && we > n-n%3 {
-		ts.set("incomplete_terminal_codon_variant")
+		ts.set(tIncompleteTerminalCodon)
 	}
 	we = min(we, n)
-	altWin := append(append(append([]byte(nil), cds[ws:ci]...), altT...), cds[cj:we]...)
-	refAA, altAA := translate(cds[ws:we]), translate(altWin)
+	s.win = append(append(append(s.win[:0], cds[ws:ci]...), altT...), cds[cj:we]...)
+	s.refAA = appendTranslate(s.refAA[:0], cds[ws:we])
+	s.altAA = appendTranslate(s.altAA[:0], s.win)
+	refAA, altAA := s.refAA, s.altAA
 	startLost := false
-	if ws == 0 && skip == 0 && len(refAA) > 0 && refAA[0] == 'M' && delta != 0 && m.shiftsOutOf5(i, j, altT) {
+	if ws == 0 && skip == 0 && len(refAA) > 0 && refAA[0] == 'M' && delta != 0 && m.shiftsOutOf5(&s.tmp, i, j, altT) {
 		// The indel is the same as one in the 5' UTR: the start codon
 		// is kept.
-		ts.set("start_retained_variant")
+		ts.set(tStartRetained)
 	} else if ws == 0 && skip == 0 && len(refAA) > 0 && refAA[0] == 'M' {
 		// Read the new first codon from the changed CDS.
-		altCDS := append(append(append([]byte(nil), cds[:ci]...), altT...), cds[cj:min(n, cj+3)]...)
-		if len(altCDS) >= 3 && translateCodon(altCDS[:3]) == 'M' {
+		s.tmp = append(append(append(s.tmp[:0], cds[:ci]...), altT...), cds[cj:min(n, cj+3)]...)
+		if len(s.tmp) >= 3 && translateCodon(s.tmp[:3]) == 'M' {
 			if delta != 0 {
-				ts.set("start_retained_variant")
+				ts.set(tStartRetained)
 			}
 		} else {
 			startLost = true
-			ts.set("start_lost")
+			ts.set(tStartLost)
 		}
 	}
-	e.AAChange = bcftoolsChange(m, al, cds, pad)
+	st = len(s.arena)
+	s.arena = bcftoolsChange(s, s.arena, m, al, cds, pad)
+	r.Effects[ei].AAChange = s.view(st)
 	k := ws / 3 // 0-based codon index of the window
 	if delta%3 != 0 {
-		ts.set("frameshift_variant")
+		ts.set(tFrameshift)
 		if we == n && n >= 3 && translateCodon(cds[n-3:]) == '*' {
 			// The frameshift reaches the stop codon that ends the CDS.
-			ts.set("stop_lost")
+			ts.set(tStopLost)
 		}
-		e.ProteinPos = strconv.FormatInt(k+1, 10)
+		st = len(s.arena)
+		s.arena = appendInt(s.arena, k+1)
+		r.Effects[ei].ProteinPos = s.view(st)
+		st = len(s.arena)
 		if !startLost {
-			e.HGVSp = a.frameshiftP(m, cds, ci, cj, altT, k)
+			s.arena = appendFrameshiftP(s.arena, m, cds, ci, cj, altT, k)
 		} else {
-			e.HGVSp = "p.(Met1?)"
+			s.arena = append(s.arena, "p.(Met1?)"...)
 		}
+		r.Effects[ei].HGVSp = s.view(st)
 		return
 	}
 	refStop, altStop := bytes.IndexByte(refAA, '*'), bytes.IndexByte(altAA, '*')
 	switch {
 	case refStop >= 0 && altStop < 0:
-		ts.set("stop_lost")
+		ts.set(tStopLost)
 	case altStop >= 0 && (refStop < 0 || altStop < refStop):
-		ts.set("stop_gained")
+		ts.set(tStopGained)
 	}
 	switch {
 	case delta > 0:
-		ts.set("inframe_insertion")
+		ts.set(tInframeInsertion)
 	case delta < 0:
-		ts.set("inframe_deletion")
+		ts.set(tInframeDeletion)
 	case bytes.Equal(refAA, altAA):
 		if refStop >= 0 {
-			ts.set("stop_retained_variant")
+			ts.set(tStopRetained)
 		} else if !startLost {
-			ts.set("synonymous_variant")
+			ts.set(tSynonymous)
 		}
-	case !startLost && !ts.has("stop_lost") && !ts.has("stop_gained"):
-		ts.set("missense_variant")
+	case !startLost && !ts.has(tStopLost) && !ts.has(tStopGained):
+		ts.set(tMissense)
 	}
 	// Trim the windows to the changed amino acids.
 	p := 0
 	for p < len(refAA) && p < len(altAA) && refAA[p] == altAA[p] {
 		p++
 	}
-	s := 0
-	for s < len(refAA)-p && s < len(altAA)-p && refAA[len(refAA)-1-s] == altAA[len(altAA)-1-s] {
-		s++
+	sfx := 0
+	for sfx < len(refAA)-p && sfx < len(altAA)-p && refAA[len(refAA)-1-sfx] == altAA[len(altAA)-1-sfx] {
+		sfx++
 	}
-	r, x := refAA[p:len(refAA)-s], altAA[p:len(altAA)-s]
-	pos := k + int64(p) + 1 // 1-based protein position of r[0]
-	switch {
-	case len(r) == 0 && len(x) == 0:
-		e.ProteinPos = strconv.FormatInt(k+1, 10)
-		e.AminoAcids = string(refAA)
-		e.HGVSp = "p.(=)"
-	default:
-		e.ProteinPos = strconv.FormatInt(pos, 10)
-		if len(r) > 1 {
-			e.ProteinPos += "-" + strconv.FormatInt(pos+int64(len(r))-1, 10)
-		}
-		e.AminoAcids = string(orDash(r)) + "/" + string(orDash(x))
-		e.HGVSp = a.changeP(m, cds, r, x, pos, startLost)
+	rr, x := refAA[p:len(refAA)-sfx], altAA[p:len(altAA)-sfx]
+	pos := k + int64(p) + 1 // 1-based protein position of rr[0]
+	if len(rr) == 0 && len(x) == 0 {
+		st = len(s.arena)
+		s.arena = appendInt(s.arena, k+1)
+		r.Effects[ei].ProteinPos = s.view(st)
+		st = len(s.arena)
+		s.arena = append(s.arena, refAA...)
+		r.Effects[ei].AminoAcids = s.view(st)
+		st = len(s.arena)
+		s.arena = append(s.arena, "p.(=)"...)
+		r.Effects[ei].HGVSp = s.view(st)
+		return
 	}
+	st = len(s.arena)
+	s.arena = appendInt(s.arena, pos)
+	if len(rr) > 1 {
+		s.arena = appendInt(append(s.arena, '-'), pos+int64(len(rr))-1)
+	}
+	r.Effects[ei].ProteinPos = s.view(st)
+	st = len(s.arena)
+	s.arena = appendOrDash(s.arena, rr)
+	s.arena = append(s.arena, '/')
+	s.arena = appendOrDash(s.arena, x)
+	r.Effects[ei].AminoAcids = s.view(st)
+	st = len(s.arena)
+	s.arena = appendChangeP(s, s.arena, m, cds, rr, x, pos, startLost)
+	r.Effects[ei].HGVSp = s.view(st)
 }
 
-func orDash(b []byte) []byte {
+func appendOrDash(dst, b []byte) []byte {
 	if len(b) == 0 {
-		return []byte{'-'}
+		return append(dst, '-')
 	}
-	return b
+	return append(dst, b...)
 }
 
 // aaAt translates codon pos (1-based) of cds; 0 past the end.
@@ -230,38 +251,60 @@ func aaAt(cds []byte, pos int64) byte {
 	return translateCodon(cds[pos*3-3 : pos*3])
 }
 
-// changeP writes the p. notation of replacing amino acids r at pos with x.
-func (a *Annotator) changeP(m *txMap, cds, r, x []byte, pos int64, startLost bool) string {
+// appendOne appends the amino acid at pos and pos: "Arg12".
+func appendOne(dst, cds []byte, p int64) []byte {
+	dst = append(dst, three[aaAt(cds, p)]...)
+	return appendInt(dst, p)
+}
+
+// appendChangeP appends the p. notation of replacing amino acids r at
+// pos with x.
+func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64, startLost bool) []byte {
 	if startLost {
-		return "p.(Met1?)"
+		return append(dst, "p.(Met1?)"...)
 	}
-	one := func(p int64) string { return three[aaAt(cds, p)] + strconv.FormatInt(p, 10) }
 	switch {
 	case len(r) == 1 && r[0] == '*' && len(x) >= 1 && x[0] != '*':
 		// Stop lost: read on into the 3' UTR for the new stop.
-		tail := append(append([]byte(nil), x[1:]...), a.readThrough(m, cds, pos)...)
-		ext := "?"
-		if i := bytes.IndexByte(tail, '*'); i >= 0 {
-			ext = strconv.Itoa(i + 1)
+		s.tail = append(s.tail[:0], x[1:]...)
+		s.tail = appendReadThrough(s.tail, m, cds, pos)
+		dst = append(dst, "p.(Ter"...)
+		dst = appendInt(dst, pos)
+		dst = append(dst, three[x[0]]...)
+		dst = append(dst, "extTer"...)
+		if i := bytes.IndexByte(s.tail, '*'); i >= 0 {
+			dst = appendInt(dst, int64(i+1))
+		} else {
+			dst = append(dst, '?')
 		}
-		return "p.(Ter" + strconv.FormatInt(pos, 10) + three[x[0]] + "extTer" + ext + ")"
+		return append(dst, ')')
 	case len(r) == 1 && len(x) == 1:
-		return "p.(" + three[r[0]] + strconv.FormatInt(pos, 10) + three[x[0]] + ")"
+		dst = append(dst, "p.("...)
+		dst = append(dst, three[r[0]]...)
+		dst = appendInt(dst, pos)
+		dst = append(dst, three[x[0]]...)
+		return append(dst, ')')
 	case len(x) == 0: // deletion: shift 3' along the protein
 		p1, p2 := pos, pos+int64(len(r))-1
 		for aaAt(cds, p2+1) != 0 && aaAt(cds, p2+1) == aaAt(cds, p1) && aaAt(cds, p1) != '*' {
 			p1++
 			p2++
 		}
-		if p1 == p2 {
-			return "p.(" + one(p1) + "del)"
+		dst = append(dst, "p.("...)
+		dst = appendOne(dst, cds, p1)
+		if p1 != p2 {
+			dst = append(dst, '_')
+			dst = appendOne(dst, cds, p2)
 		}
-		return "p.(" + one(p1) + "_" + one(p2) + "del)"
+		return append(dst, "del)"...)
 	case len(r) == 0: // insertion after pos-1
 		after := pos - 1
-		ins := append([]byte(nil), x...)
+		ins := append(s.tmp[:0], x...)
+		s.tmp = ins
 		for aaAt(cds, after+1) != 0 && aaAt(cds, after+1) == ins[0] && ins[0] != '*' {
-			ins = append(ins[1:], ins[0])
+			f := ins[0]
+			copy(ins, ins[1:])
+			ins[len(ins)-1] = f
 			after++
 		}
 		L := int64(len(ins))
@@ -274,39 +317,52 @@ func (a *Annotator) changeP(m *txMap, cds, r, x []byte, pos int64, startLost boo
 				}
 			}
 			if dup {
-				if L == 1 {
-					return "p.(" + one(after) + "dup)"
+				dst = append(dst, "p.("...)
+				if L > 1 {
+					dst = appendOne(dst, cds, after-L+1)
+					dst = append(dst, '_')
 				}
-				return "p.(" + one(after-L+1) + "_" + one(after) + "dup)"
+				dst = appendOne(dst, cds, after)
+				return append(dst, "dup)"...)
 			}
 		}
 		if after < 1 || aaAt(cds, after+1) == 0 {
-			return "p.?"
+			return append(dst, "p.?"...)
 		}
-		return "p.(" + one(after) + "_" + one(after+1) + "ins" + aa3(ins) + ")"
+		dst = append(dst, "p.("...)
+		dst = appendOne(dst, cds, after)
+		dst = append(dst, '_')
+		dst = appendOne(dst, cds, after+1)
+		dst = append(dst, "ins"...)
+		dst = appendAA3(dst, ins)
+		return append(dst, ')')
 	}
 	end := pos + int64(len(r)) - 1
+	dst = append(dst, "p.("...)
+	dst = appendOne(dst, cds, pos)
 	if x[0] == '*' {
-		return "p.(" + one(pos) + "Ter)"
+		return append(dst, "Ter)"...)
 	}
 	if i := bytes.IndexByte(x, '*'); i >= 0 {
 		x = x[:i+1]
 	}
-	if end == pos {
-		return "p.(" + one(pos) + "delins" + aa3(x) + ")"
+	if end != pos {
+		dst = append(dst, '_')
+		dst = appendOne(dst, cds, end)
 	}
-	return "p.(" + one(pos) + "_" + one(end) + "delins" + aa3(x) + ")"
+	dst = append(dst, "delins"...)
+	dst = appendAA3(dst, x)
+	return append(dst, ')')
 }
 
-// readThrough translates what follows a lost stop codon at protein
-// position pos, up to the first new stop (included).
-func (a *Annotator) readThrough(m *txMap, cds []byte, pos int64) []byte {
+// appendReadThrough appends the translation of what follows a lost stop
+// codon at protein position pos, up to the first new stop (included).
+func appendReadThrough(out []byte, m *txMap, cds []byte, pos int64) []byte {
 	rest := m.seq[m.cdsLast+1:]
 	tail := cds[min(int64(len(cds)), pos*3):]
-	var out []byte
 	var c [3]byte
 	n := 0
-	for _, part := range [][]byte{tail, rest} {
+	for _, part := range [2][]byte{tail, rest} {
 		for _, b := range part {
 			c[n] = b
 			if n++; n == 3 {
@@ -322,95 +378,113 @@ func (a *Annotator) readThrough(m *txMap, cds []byte, pos int64) []byte {
 	return out
 }
 
-// frameshiftP writes p.(Xaa{n}YaafsTer{k}) for a frameshift from codon
-// k0, reading the new frame codon by codon (into the 3' UTR) until a stop.
-func (a *Annotator) frameshiftP(m *txMap, cds []byte, ci, cj int64, altT []byte, k0 int64) string {
+// appendFrameshiftP appends p.(Xaa{n}YaafsTer{k}) for a frameshift from
+// codon k0, reading the new frame codon by codon (into the 3' UTR) until
+// a stop.
+func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []byte, k0 int64) []byte {
 	utr := m.seq[m.cdsLast+1:]
-	altLen := ci + int64(len(altT)) + int64(len(cds)) - cj + int64(len(utr))
+	la, lc := int64(len(altT)), int64(len(cds))
+	altLen := ci + la + lc - cj + int64(len(utr))
 	altAt := func(i int64) byte {
 		switch {
 		case i < ci:
 			return cds[i]
-		case i < ci+int64(len(altT)):
+		case i < ci+la:
 			return altT[i-ci]
-		case i-int64(len(altT))+cj-ci < int64(len(cds)):
-			return cds[i-int64(len(altT))+cj-ci]
+		case i-la+cj-ci < lc:
+			return cds[i-la+cj-ci]
 		}
-		return utr[i-ci-int64(len(altT))-int64(len(cds))+cj]
+		return utr[i-ci-la-lc+cj]
 	}
-	codon := func(at func(int64) byte, k int64) byte {
-		return translateCodon([]byte{at(3 * k), at(3*k + 1), at(3*k + 2)})
-	}
-	refAt := func(i int64) byte { return cds[i] }
-	nRef, nAlt := int64(len(cds))/3, altLen/3
+	altCodon := func(k int64) byte { return translate3(altAt(3*k), altAt(3*k+1), altAt(3*k+2)) }
+	refCodon := func(k int64) byte { return translate3(cds[3*k], cds[3*k+1], cds[3*k+2]) }
+	nRef, nAlt := lc/3, altLen/3
 	k := k0
-	for k < nRef && k < nAlt && codon(altAt, k) == codon(refAt, k) && codon(refAt, k) != '*' {
+	for k < nRef && k < nAlt && altCodon(k) == refCodon(k) && refCodon(k) != '*' {
 		k++
 	}
 	if k >= nRef || k >= nAlt {
-		return "p.?"
+		return append(dst, "p.?"...)
 	}
-	r, x := codon(refAt, k), codon(altAt, k)
+	r, x := refCodon(k), altCodon(k)
 	pos := k + 1
 	if r == '*' && x == '*' {
-		return "p.(=)" // the shift starts after the stop codon
+		return append(dst, "p.(=)"...) // the shift starts after the stop codon
 	}
-	head := three[r] + strconv.FormatInt(pos, 10)
+	dst = append(dst, "p.("...)
+	dst = append(dst, three[r]...)
+	dst = appendInt(dst, pos)
 	if x == '*' {
-		return "p.(" + head + "Ter)"
+		return append(dst, "Ter)"...)
 	}
-	ter := "?"
+	dst = append(dst, three[x]...)
+	dst = append(dst, "fsTer"...)
+	ter := int64(-1)
 	for q := k + 1; q < nAlt; q++ {
-		if codon(altAt, q) == '*' {
-			ter = strconv.FormatInt(q-k+1, 10)
+		if altCodon(q) == '*' {
+			ter = q - k + 1
 			break
 		}
 	}
-	return "p.(" + head + three[x] + "fsTer" + ter + ")"
+	if ter < 0 {
+		dst = append(dst, '?')
+	} else {
+		dst = appendInt(dst, ter)
+	}
+	return append(dst, ')')
 }
 
-// bcftoolsChange writes the amino-acid change the way bcftools csq does:
-// the codons under the VCF REF allele (anchor base included), before and
-// after, each prefixed by the first codon's number: "41R>41C", "41R" when
-// unchanged.
-func bcftoolsChange(m *txMap, al *allele, cds []byte, pad int64) string {
+// bcftoolsChange appends the amino-acid change the way bcftools csq
+// does: the codons under the VCF REF allele (anchor base included),
+// before and after, each prefixed by the first codon's number: "41R>41C",
+// "41R" when unchanged.
+func bcftoolsChange(s *scratch, dst []byte, m *txMap, al *allele, cds []byte, pad int64) []byte {
 	v := al.v
 	if al.symbolic {
-		return ""
+		return dst
 	}
 	r1, ok1 := m.cdna(v.Pos)
 	r2, ok2 := m.cdna(v.Pos + int64(len(v.Ref)) - 1)
-	alt := []byte(strings.ToUpper(v.Alt))
+	alt := s.alt // upper-case v.Alt
 	if m.t.Strand < 0 {
 		r1, r2 = r2, r1
-		alt = revcomp(alt)
+		s.bcAltT = appendBases(s.bcAltT[:0], alt, true)
+		alt = s.bcAltT
 	}
 	base := m.cdsFirst - pad // cDNA offset of cds[0]
 	if !ok1 || !ok2 || r2-r1+1 != int64(len(v.Ref)) || r1 < base || r2 > m.cdsLast {
-		return ""
+		return dst
 	}
 	ws := (r1 - base) / 3 * 3
 	we := min(((r2-base)/3+1)*3, int64(len(cds)))
-	ref := translate(cds[ws:we])
-	win := append([]byte(nil), cds[ws:r1-base]...)
+	s.bcRef = appendTranslate(s.bcRef[:0], cds[ws:we])
+	ref := s.bcRef
+	win := append(s.bcWin[:0], cds[ws:r1-base]...)
 	win = append(win, alt...)
 	if r2-base+1 < we {
 		win = append(win, cds[r2-base+1:we]...)
 	}
-	altAA := translate(win)
+	s.bcWin = win
+	s.bcAA = appendTranslate(s.bcAA[:0], win)
+	altAA := s.bcAA
 	if i := bytes.IndexByte(altAA, '*'); i >= 0 {
 		altAA = altAA[:i+1]
 	}
-	num := strconv.FormatInt(ws/3+1, 10)
+	num := ws/3 + 1
+	dst = appendInt(dst, num)
+	dst = append(dst, ref...)
 	if bytes.Equal(ref, altAA) && len(v.Ref) == len(v.Alt) {
-		return num + string(ref)
+		return dst
 	}
-	return num + string(ref) + ">" + num + string(altAA)
+	dst = append(dst, '>')
+	dst = appendInt(dst, num)
+	return append(dst, altAA...)
 }
 
 // shiftsOutOf5 says whether replacing cDNA [i, j) with alt (an indel)
-// can be moved 5' in the transcript to end before the CDS.
-func (m *txMap) shiftsOutOf5(i, j int64, alt []byte) bool {
+// can be moved 5' in the transcript to end before the CDS; buf is
+// scratch memory.
+func (m *txMap) shiftsOutOf5(buf *[]byte, i, j int64, alt []byte) bool {
 	s := m.seq
 	switch {
 	case len(alt) == 0: // deletion of s[i:j]
@@ -419,9 +493,13 @@ func (m *txMap) shiftsOutOf5(i, j int64, alt []byte) bool {
 		}
 		return j <= m.cdsFirst
 	case i == j: // insertion before i
-		ins := append([]byte(nil), alt...)
-		for i > 0 && s[i-1] == ins[len(ins)-1] {
-			ins = append([]byte{ins[len(ins)-1]}, ins[:len(ins)-1]...)
+		ins := append((*buf)[:0], alt...)
+		*buf = ins
+		L := len(ins)
+		for i > 0 && s[i-1] == ins[L-1] {
+			l := ins[L-1]
+			copy(ins[1:], ins[:L-1])
+			ins[0] = l
 			i--
 		}
 		return i <= m.cdsFirst

@@ -1,7 +1,5 @@
 package csq
 
-import "strings"
-
 // codonTable is the standard genetic code, indexed by the three bases as
 // 2-bit values (T=0, C=1, A=2, G=3).
 const codonTable = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
@@ -22,37 +20,60 @@ func baseCode(b byte) int {
 
 // translateCodon returns the amino acid of one codon, 'X' when a base is
 // not A, C, G or T.
-func translateCodon(c []byte) byte {
-	a, b, d := baseCode(c[0]), baseCode(c[1]), baseCode(c[2])
-	if a < 0 || b < 0 || d < 0 {
+func translateCodon(c []byte) byte { return translate3(c[0], c[1], c[2]) }
+
+// codeOf is baseCode as a table, with 255 for other bytes.
+var codeOf = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 255
+	}
+	for i := range 256 {
+		if c := baseCode(byte(i)); c >= 0 {
+			t[i] = uint8(c)
+		}
+	}
+	return
+}()
+
+// translate3 is translateCodon of the bases a, b, d.
+func translate3(a, b, d byte) byte {
+	x, y, z := codeOf[a], codeOf[b], codeOf[d]
+	if x|y|z > 3 {
 		return 'X'
 	}
-	return codonTable[a*16+b*4+d]
+	return codonTable[int(x)*16+int(y)*4+int(z)]
 }
 
 // translate translates whole codons of s; a trailing partial codon is
 // dropped.
-func translate(s []byte) []byte {
-	out := make([]byte, 0, len(s)/3)
+func translate(s []byte) []byte { return appendTranslate(make([]byte, 0, len(s)/3), s) }
+
+// appendTranslate appends the translation of the whole codons of s.
+func appendTranslate(dst, s []byte) []byte {
 	for i := 0; i+3 <= len(s); i += 3 {
-		out = append(out, translateCodon(s[i:i+3]))
+		dst = append(dst, translate3(s[i], s[i+1], s[i+2]))
 	}
-	return out
+	return dst
 }
 
-var three = map[byte]string{
-	'A': "Ala", 'R': "Arg", 'N': "Asn", 'D': "Asp", 'C': "Cys", 'Q': "Gln", 'E': "Glu", 'G': "Gly",
-	'H': "His", 'I': "Ile", 'L': "Leu", 'K': "Lys", 'M': "Met", 'F': "Phe", 'P': "Pro", 'S': "Ser",
-	'T': "Thr", 'W': "Trp", 'Y': "Tyr", 'V': "Val", '*': "Ter", 'X': "Xaa", 'U': "Sec",
-}
+// three is the three-letter code of each one-letter amino acid.
+var three = func() (t [256]string) {
+	for k, v := range map[byte]string{
+		'A': "Ala", 'R': "Arg", 'N': "Asn", 'D': "Asp", 'C': "Cys", 'Q': "Gln", 'E': "Glu", 'G': "Gly",
+		'H': "His", 'I': "Ile", 'L': "Leu", 'K': "Lys", 'M': "Met", 'F': "Phe", 'P': "Pro", 'S': "Ser",
+		'T': "Thr", 'W': "Trp", 'Y': "Tyr", 'V': "Val", '*': "Ter", 'X': "Xaa", 'U': "Sec",
+	} {
+		t[k] = v
+	}
+	return
+}()
 
-// aa3 writes amino acids in the three-letter code.
-func aa3(s []byte) string {
-	var b strings.Builder
+// appendAA3 appends amino acids in the three-letter code.
+func appendAA3(dst, s []byte) []byte {
 	for _, c := range s {
-		b.WriteString(three[c])
+		dst = append(dst, three[c]...)
 	}
-	return b.String()
+	return dst
 }
 
 var complement [256]byte

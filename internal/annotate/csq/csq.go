@@ -14,7 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 )
@@ -57,10 +58,13 @@ type Effect struct {
 	Distance     int64    // to the transcript, for upstream/downstream
 }
 
-// Result holds every effect of one variant.
+// Result holds every effect of one variant. A Result may be reused
+// with AnnotateTo, which keeps its buffers; its strings are views of an
+// arena of bytes it owns (see scratch.arena).
 type Result struct {
 	HGVSg   string
 	Effects []Effect
+	s       *scratch
 }
 
 // Annotator predicts consequences against a gene model and a reference.
@@ -68,12 +72,12 @@ type Result struct {
 type Annotator struct {
 	model *genemodel.Model
 	ref   Reference
-	maps  sync.Map // *genemodel.Transcript -> *txMap (with sequence)
+	maps  []atomic.Pointer[txMap] // by Transcript.Index, filled on first use
 }
 
 // New returns an Annotator.
 func New(m *genemodel.Model, ref Reference) *Annotator {
-	return &Annotator{model: m, ref: ref}
+	return &Annotator{model: m, ref: ref, maps: make([]atomic.Pointer[txMap], len(m.Transcripts))}
 }
 
 // allele is a variant with its common prefix and suffix removed.
@@ -99,48 +103,161 @@ func (al *allele) span() (int64, int64) {
 // Annotate returns the effects of v on every transcript within
 // genemodel.Flank of it, or intergenic_variant.
 func (a *Annotator) Annotate(v Variant) (*Result, error) {
-	if !a.model.HasChrom(v.Chrom) {
-		return nil, fmt.Errorf("%s: %w", v.Chrom, ErrUnknownContig)
-	}
-	al, err := a.normalize(v)
-	if err != nil {
+	r := &Result{}
+	if err := a.AnnotateTo(r, v); err != nil {
 		return nil, err
 	}
-	res := &Result{}
+	r.s = nil
+	return r, nil
+}
+
+// AnnotateTo is Annotate into r, reusing r's memory, for callers that
+// annotate many variants: the effects r held before are overwritten,
+// their Terms slices included; their strings stay valid until
+// r.Recycle. One goroutine at a time may use r. On an error r holds no
+// effects.
+func (a *Annotator) AnnotateTo(r *Result, v Variant) error {
+	if r.s == nil || r.s.owner != a {
+		r.s = &scratch{owner: a}
+	}
+	s := r.s
+	if cap(s.arena)-len(s.arena) < minArenaRoom {
+		// A fresh arena: strings handed out still point into the old one.
+		s.used += len(s.arena)
+		s.arena = make([]byte, 0, min(maxArena, max(2*cap(s.arena), minArenaRoom)))
+	}
+	r.HGVSg, r.Effects = "", r.Effects[:0]
+	if !a.model.HasChrom(v.Chrom) {
+		return fmt.Errorf("%s: %w", v.Chrom, ErrUnknownContig)
+	}
+	al, err := a.normalize(s, v)
+	if err != nil {
+		return err
+	}
 	if !al.symbolic {
-		res.HGVSg = a.hgvsG(al)
+		st := len(s.arena)
+		s.arena = a.appendHGVSg(s, s.arena, al)
+		r.HGVSg = s.view(st)
 	}
 	lo, hi := al.span()
-	for _, t := range a.model.Overlapping(v.Chrom, min(lo, v.Pos), max(hi, v.Pos+int64(len(v.Ref))-1)) {
+	s.tx = a.model.AppendOverlapping(s.tx[:0], v.Chrom, min(lo, v.Pos), max(hi, v.Pos+int64(len(v.Ref))-1))
+	for _, t := range s.tx {
 		m, err := a.txMap(t)
 		if err != nil {
-			return nil, err
+			r.Effects = r.Effects[:0]
+			return err
 		}
 		use := al
 		if (lo > t.End || hi < t.Start) && !al.symbolic && (len(al.ref) == 0 || len(al.alt) == 0) {
 			// An indel left of the transcript in the VCF but able to move
 			// into it: place it at its 3'-most position for this strand.
-			use = a.moved(al, int(t.Strand))
+			use = a.moved(s, al, int(t.Strand))
 		}
-		if e, ok := a.effect(m, use); ok {
-			res.Effects = append(res.Effects, e)
-		}
+		a.effect(r, m, use)
 	}
-	if len(res.Effects) == 0 {
-		res.Effects = append(res.Effects, Effect{Terms: []string{"intergenic_variant"}})
+	if len(r.Effects) == 0 {
+		e := r.newEffect(nil)
+		e.Terms = append(e.Terms, "intergenic_variant")
 	}
-	return res, nil
+	return nil
+}
+
+// Recycle lets r reuse the memory that holds the strings of every
+// Result it was given by AnnotateTo so far: their bytes will be
+// overwritten. Call it only when none of those strings is referenced
+// any more (a caller that copies each Result into its output before the
+// next call, and calls Recycle between runs of variants, allocates
+// nothing for strings once warm).
+func (r *Result) Recycle() {
+	s := r.s
+	if s == nil {
+		return
+	}
+	if total := s.used + len(s.arena); total > cap(s.arena) {
+		s.arena = make([]byte, 0, total+total/4) // room for as much as last time
+	} else {
+		s.arena = s.arena[:0]
+	}
+	s.used = 0
+}
+
+// newEffect adds an effect on t to r, reusing the memory of one r held
+// before.
+func (r *Result) newEffect(t *genemodel.Transcript) *Effect {
+	n := len(r.Effects)
+	if n < cap(r.Effects) {
+		r.Effects = r.Effects[:n+1]
+	} else {
+		r.Effects = append(r.Effects, Effect{})
+	}
+	e := &r.Effects[n]
+	*e = Effect{Transcript: t, Terms: e.Terms[:0]}
+	return e
+}
+
+// scratch is the memory one Result reuses from variant to variant.
+type scratch struct {
+	owner *Annotator // whose reference win0 holds
+	// arena holds the text of the strings of this and earlier Results,
+	// which point into it (see view). Bytes below len(arena) are never
+	// written again: each call appends after them, and an arena too
+	// full to take a Result is replaced, not emptied; only Recycle
+	// empties it.
+	arena []byte
+	used  int // bytes in arenas replaced since the last Recycle
+	tx    []*genemodel.Transcript
+	al    allele
+	mv    allele // an indel moved for one transcript
+	ref   []byte // upper case REF
+	alt   []byte // upper case ALT, untrimmed
+	mvRef []byte
+	mvIns []byte
+	shIns []byte
+	altT  []byte
+	win   []byte
+	refAA []byte
+	altAA []byte
+	tmp   []byte
+	tail  []byte
+	// for bcftoolsChange
+	bcAltT, bcRef, bcWin, bcAA []byte
+	win0                       seqWindow
+}
+
+// Arena sizes: a fresh one has room for a few Results (a single
+// Annotate needs little), and they double up to maxArena.
+const (
+	minArenaRoom = 1 << 10
+	maxArena     = 64 << 10
+)
+
+// view returns arena[start:] as a string, without copying it: those
+// bytes are never written again (see scratch.arena), which is what a Go
+// string needs, and the arena stays allocated while the string is
+// referenced. If the arena is reallocated by a later append, the string
+// keeps the old array.
+func (s *scratch) view(start int) string {
+	if start == len(s.arena) {
+		return ""
+	}
+	return unsafe.String(&s.arena[start], len(s.arena)-start)
 }
 
 func (a *Annotator) txMap(t *genemodel.Transcript) (*txMap, error) {
-	if m, ok := a.maps.Load(t); ok {
-		return m.(*txMap), nil
+	i := t.Index()
+	cached := i >= 0 && i < len(a.maps) && a.model.Transcripts[i] == t
+	if cached {
+		if m := a.maps[i].Load(); m != nil {
+			return m, nil
+		}
 	}
 	m := newTxMap(t)
 	if err := m.load(a.ref); err != nil {
 		return nil, err
 	}
-	a.maps.Store(t, m)
+	if cached {
+		a.maps[i].CompareAndSwap(nil, m)
+	}
 	return m, nil
 }
 
@@ -155,7 +272,21 @@ func validBases(s string) bool {
 	return s != ""
 }
 
-func (a *Annotator) normalize(v Variant) (*allele, error) {
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 32
+	}
+	return c
+}
+
+func appendUpper(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		dst = append(dst, upper(s[i]))
+	}
+	return dst
+}
+
+func (a *Annotator) normalize(s *scratch, v Variant) (*allele, error) {
 	if !validBases(v.Ref) {
 		return nil, fmt.Errorf("%w: REF %q", ErrUnsupported, v.Ref)
 	}
@@ -163,13 +294,16 @@ func (a *Annotator) normalize(v Variant) (*allele, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s:%d: %w: %v", v.Chrom, v.Pos, ErrRefMismatch, err)
 	}
-	ref := []byte(strings.ToUpper(v.Ref))
-	for i, c := range bytes.ToUpper(refSeq) {
+	s.ref = appendUpper(s.ref[:0], v.Ref)
+	ref := s.ref
+	for i, c := range refSeq {
+		c = upper(c)
 		if ref[i] != c && ref[i] != 'N' && c != 'N' {
 			return nil, fmt.Errorf("%s:%d: %w: VCF has %s, reference has %s", v.Chrom, v.Pos, ErrRefMismatch, v.Ref, refSeq)
 		}
 	}
-	al := &allele{chrom: v.Chrom, v: v}
+	al := &s.al
+	*al = allele{chrom: v.Chrom, v: v}
 	if strings.HasPrefix(v.Alt, "<INS") {
 		al.symbolic = true
 		al.start = v.Pos + 1
@@ -185,7 +319,8 @@ func (a *Annotator) normalize(v Variant) (*allele, error) {
 	if !validBases(v.Alt) {
 		return nil, fmt.Errorf("%w: ALT %q", ErrUnsupported, v.Alt)
 	}
-	alt := []byte(strings.ToUpper(v.Alt))
+	s.alt = appendUpper(s.alt[:0], v.Alt)
+	alt := s.alt
 	if bytes.Equal(ref, alt) {
 		return nil, fmt.Errorf("%w: ALT equals REF", ErrUnsupported)
 	}
@@ -202,6 +337,52 @@ func (a *Annotator) normalize(v Variant) (*allele, error) {
 	return al, nil
 }
 
+// seqAppender is a Reference that can copy bases into the caller's
+// memory (no allocation when a range crosses a line of the file).
+type seqAppender interface {
+	// AppendSeq appends what Seq returns to dst.
+	AppendSeq(dst []byte, chrom string, start, end int64) ([]byte, error)
+}
+
+// seqWindow holds a stretch of reference around the last base read, so
+// that walking along a repeat does not ask the Reference base by base.
+type seqWindow struct {
+	chrom string
+	start int64 // position of seq[0]
+	seq   []byte
+}
+
+// windowFlank is how far around a missed base a window reaches.
+const windowFlank = 64
+
+// baseAt is base, read through w.
+func (a *Annotator) baseAt(w *seqWindow, chrom string, pos int64) byte {
+	if i := pos - w.start; i >= 0 && i < int64(len(w.seq)) && chrom == w.chrom {
+		return w.seq[i] &^ 0x20
+	}
+	if pos < 1 {
+		return 0
+	}
+	start, end := max(1, pos-windowFlank), pos+windowFlank
+	var seq []byte
+	var err error
+	if ap, ok := a.ref.(seqAppender); ok {
+		seq, err = ap.AppendSeq(w.seq[:0], chrom, start, end)
+	} else {
+		seq, err = a.ref.Seq(chrom, start, end)
+	}
+	if err != nil || int64(len(seq)) != end-start+1 {
+		// Near the end of the contig: base by base.
+		w.chrom, w.seq = "", w.seq[:0]
+		return a.base(chrom, pos)
+	}
+	if _, ok := a.ref.(seqAppender); !ok {
+		seq = append(w.seq[:0], seq...)
+	}
+	w.chrom, w.start, w.seq = chrom, start, seq
+	return w.seq[pos-start] &^ 0x20
+}
+
 // base returns the upper-case reference base at pos, 0 when there is none.
 func (a *Annotator) base(chrom string, pos int64) byte {
 	if pos < 1 {
@@ -214,21 +395,30 @@ func (a *Annotator) base(chrom string, pos int64) byte {
 	return s[0] &^ 0x20
 }
 
-// moved returns the indel shifted as far as it goes in direction dir.
-func (a *Annotator) moved(al *allele, dir int) *allele {
-	sh := a.shift(al, dir, 1, 1<<62)
-	out := *al
+// moved returns the indel shifted as far as it goes in direction dir,
+// in s.mv (valid until the next call).
+func (a *Annotator) moved(s *scratch, al *allele, dir int) *allele {
+	sh := a.shift(&s.win0, &s.mvIns, al, dir, 1, 1<<62)
+	out := &s.mv
+	*out = *al
 	switch sh.kind {
-	case "del":
+	case kDel:
 		out.start = sh.s
-		out.ref = bytes.Repeat([]byte{'N'}, int(sh.e-sh.s+1))
+		s.mvRef = s.mvRef[:0]
 		if seq, err := a.ref.Seq(al.chrom, sh.s, sh.e); err == nil {
-			out.ref = bytes.ToUpper(seq)
+			for _, c := range seq {
+				s.mvRef = append(s.mvRef, upper(c))
+			}
+		} else {
+			for range sh.e - sh.s + 1 {
+				s.mvRef = append(s.mvRef, 'N')
+			}
 		}
-	case "ins":
+		out.ref = s.mvRef
+	case kIns:
 		out.start = sh.s + 1
 		out.alt = sh.ins
-	case "dup":
+	case kDup:
 		x := sh.e
 		if dir < 0 {
 			x = sh.s - 1
@@ -236,5 +426,5 @@ func (a *Annotator) moved(al *allele, dir int) *allele {
 		out.start = x + 1
 		out.alt = sh.ins
 	}
-	return &out
+	return out
 }

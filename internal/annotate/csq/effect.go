@@ -1,8 +1,7 @@
 package csq
 
 import (
-	"sort"
-	"strconv"
+	"math/bits"
 
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 )
@@ -19,45 +18,70 @@ var order = []string{
 	"upstream_gene_variant", "downstream_gene_variant", "intergenic_variant",
 }
 
-var bit = map[string]uint{}
+// A term is its index in order.
+type term uint
+
+// Terms, in the order of the order list.
+const (
+	tTranscriptAblation term = iota
+	tSpliceAcceptor
+	tSpliceDonor
+	tStopGained
+	tFrameshift
+	tStopLost
+	tStartLost
+	tInframeInsertion
+	tInframeDeletion
+	tMissense
+	tSpliceRegion
+	tIncompleteTerminalCodon
+	tStartRetained
+	tStopRetained
+	tSynonymous
+	tCodingSequence
+	t5PrimeUTR
+	t3PrimeUTR
+	tNonCodingExon
+	tIntron
+	tNMD
+	tFeatureElongation
+	tFeatureTruncation
+	tUpstream
+	tDownstream
+	tIntergenic
+	nTerms
+)
 
 func init() {
-	for i, t := range order {
-		bit[t] = uint(i)
+	if len(order) != int(nTerms) {
+		panic("csq: term constants do not match the order list")
 	}
 }
 
 // terms is a set of terms, one bit each in the order of severity.
 type terms uint64
 
-func (ts *terms) set(t string) {
-	b, ok := bit[t]
-	if !ok {
-		panic("csq: unknown term " + t)
-	}
-	*ts |= 1 << b
-}
+func (ts *terms) set(t term) { *ts |= 1 << t }
 
-func (ts terms) has(t string) bool { return ts&(1<<bit[t]) != 0 }
+func (ts terms) has(t term) bool { return ts&(1<<t) != 0 }
 
-func (ts terms) sorted() []string {
-	out := make([]string, 0, 4)
-	for i, t := range order {
-		if ts&(1<<uint(i)) != 0 {
-			out = append(out, t)
-		}
+// appendSorted appends the terms, most severe first.
+func (ts terms) appendSorted(out []string) []string {
+	for ts != 0 {
+		i := bits.TrailingZeros64(uint64(ts))
+		out = append(out, order[i])
+		ts &^= 1 << uint(i)
 	}
 	return out
 }
 
 func overlaps(lo, hi, s, e int64) bool { return lo <= e && hi >= s }
 
-// effect computes the consequence of al on one transcript; false when the
+// effect adds the consequence of al on one transcript to r, unless the
 // variant is farther than genemodel.Flank from it.
-func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
+func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 	t := m.t
 	lo, hi := al.span()
-	e := Effect{Transcript: t}
 	var ts terms
 	ins := al.ins()
 	inside := overlaps(lo, hi, t.Start, t.End)
@@ -75,29 +99,48 @@ func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
 			d++
 		}
 		if d > genemodel.Flank {
-			return e, false
+			return
 		}
+		e := r.newEffect(t)
 		e.Distance = d
 		if (hi <= t.Start) == (t.Strand > 0) {
-			ts.set("upstream_gene_variant")
+			ts.set(tUpstream)
 		} else {
-			ts.set("downstream_gene_variant")
+			ts.set(tDownstream)
 		}
-		e.Terms = ts.sorted()
-		return e, true
+		e.Terms = ts.appendSorted(e.Terms)
+		return
 	}
+	ei := len(r.Effects)
+	r.newEffect(t)
+	s := r.s
 
 	// Exons, introns and splice sites touched.
 	n := len(t.Exons)
 	exonic, intronic := false, false
-	var exonNums, intronNums []int
-	num := func(i int) int { // genomic index to transcription-order number (1-based)
+	exonLo, exonHi, intronLo, intronHi := 0, 0, 0, 0 // lowest and highest numbers hit
+	num := func(i int) int {                         // genomic index to transcription-order number (1-based)
 		if t.Strand > 0 {
 			return i + 1
 		}
 		return n - i
 	}
-	for i, x := range t.Exons {
+	// Exons (and the introns after them) that end more than 3 bases
+	// before the variant cannot be touched: start at the last of them.
+	first := 0
+	for l, h := 1, n; l < h; {
+		j := int(uint(l+h) >> 1)
+		if t.Exons[j].Start+2 < lo {
+			first, l = j, j+1
+		} else {
+			h = j
+		}
+	}
+	for i := first; i < n; i++ {
+		x := t.Exons[i]
+		if x.Start > hi+3 {
+			break // this exon and the ones after it (and their introns) are out of reach
+		}
 		// An insertion between bases lo and hi belongs to the exon or
 		// intron of hi (bcftools places it the same way).
 		hitExon := overlaps(lo, hi, x.Start, x.End)
@@ -105,8 +148,14 @@ func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
 			hitExon = hi >= x.Start && hi <= x.End
 		}
 		if hitExon {
+			k := num(i)
+			if !exonic || k < exonLo {
+				exonLo = k
+			}
+			if !exonic || k > exonHi {
+				exonHi = k
+			}
 			exonic = true
-			exonNums = append(exonNums, num(i))
 		}
 		if i+1 == n {
 			continue
@@ -124,11 +173,16 @@ func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
 			if t.Strand < 0 {
 				in = n - 1 - i
 			}
-			intronNums = append(intronNums, in)
+			if !intronic || in < intronLo {
+				intronLo = in
+			}
+			if !intronic || in > intronHi {
+				intronHi = in
+			}
 			intronic = true
 		}
 		// donor/acceptor: the two intron bases at each end.
-		startSite, endSite := "splice_donor_variant", "splice_acceptor_variant"
+		startSite, endSite := tSpliceDonor, tSpliceAcceptor
 		if t.Strand < 0 {
 			startSite, endSite = endSite, startSite
 		}
@@ -143,14 +197,14 @@ func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
 			// Between an exon's last base and the donor: the donor
 			// dinucleotide is pushed away from the exon.
 			if (t.Strand > 0 && lo == is-1) || (t.Strand < 0 && hi == ie+1) {
-				ts.set("splice_donor_variant")
+				ts.set(tSpliceDonor)
 			}
 			touch := func(s, e int64) bool { return (lo >= s && lo <= e) || (hi >= s && hi <= e) }
 			if !inStart && !inEnd && (touch(is-3, is-1) || touch(ie+1, ie+3) || touch(is+2, min(is+7, ie)) || touch(max(ie-7, is), ie-2)) {
-				ts.set("splice_region_variant")
+				ts.set(tSpliceRegion)
 			}
 			if lo >= is+1 && hi <= ie-1 {
-				ts.set("intron_variant")
+				ts.set(tIntron)
 			}
 			continue
 		}
@@ -167,53 +221,59 @@ func (a *Annotator) effect(m *txMap, al *allele) (Effect, bool) {
 		// variant already reaches the donor or acceptor itself.
 		if !site && (overlaps(lo, hi, is-3, is-1) || overlaps(lo, hi, ie+1, ie+3) ||
 			overlaps(lo, hi, is+2, min(is+7, ie)) || overlaps(lo, hi, max(ie-7, is), ie-2)) {
-			ts.set("splice_region_variant")
+			ts.set(tSpliceRegion)
 		}
 		if overlaps(lo, hi, is+2, ie-2) {
-			ts.set("intron_variant")
+			ts.set(tIntron)
 		}
 	}
-	if len(exonNums) > 0 {
-		e.Exon = rangeNum(exonNums, n)
+	if exonic {
+		st := len(s.arena)
+		s.arena = appendRange(s.arena, exonLo, exonHi, n)
+		r.Effects[ei].Exon = s.view(st)
 	}
-	if len(intronNums) > 0 {
-		e.Intron = rangeNum(intronNums, n-1)
+	if intronic {
+		st := len(s.arena)
+		s.arena = appendRange(s.arena, intronLo, intronHi, n-1)
+		r.Effects[ei].Intron = s.view(st)
 	}
 
 	if al.symbolic && !ins {
 		// A symbolic deletion: say what it truncates, with no sequence
 		// to predict more from (bcftools does the same).
-		ts.set("feature_truncation")
+		ts.set(tFeatureTruncation)
 	} else if exonic {
 		if !m.coding() {
-			ts.set("non_coding_transcript_exon_variant")
+			ts.set(tNonCodingExon)
 		} else {
-			a.codingEffect(m, al, &e, &ts, intronic)
+			a.codingEffect(r, ei, m, al, &ts, intronic)
 		}
 	}
 	if al.symbolic && ins {
-		ts.set("feature_elongation")
+		ts.set(tFeatureElongation)
 	}
 	if t.Biotype == "nonsense_mediated_decay" {
-		ts.set("NMD_transcript_variant")
+		ts.set(tNMD)
 	}
 	if ts == 0 {
 		// An insertion at an exon-intron boundary outside the splice
 		// region (a short intron): call it intronic.
-		ts.set("intron_variant")
+		ts.set(tIntron)
 	}
 	if !al.symbolic {
-		e.HGVSc = a.hgvsC(m, al)
+		st := len(s.arena)
+		s.arena = a.appendHGVSc(s, s.arena, m, al)
+		r.Effects[ei].HGVSc = s.view(st)
 	}
-	e.Terms = ts.sorted()
-	return e, true
+	e := &r.Effects[ei]
+	e.Terms = ts.appendSorted(e.Terms)
 }
 
-func rangeNum(nums []int, total int) string {
-	sort.Ints(nums)
-	s := strconv.Itoa(nums[0])
-	if last := nums[len(nums)-1]; last != nums[0] {
-		s += "-" + strconv.Itoa(last)
+// appendRange appends "lo/total" or "lo-hi/total".
+func appendRange(dst []byte, lo, hi, total int) []byte {
+	dst = appendInt(dst, int64(lo))
+	if hi != lo {
+		dst = appendInt(append(dst, '-'), int64(hi))
 	}
-	return s + "/" + strconv.Itoa(total)
+	return appendInt(append(dst, '/'), int64(total))
 }

@@ -2,64 +2,80 @@ package csq
 
 import (
 	"math"
+	"slices"
 	"strconv"
 )
 
 // maxShift bounds the 3' shift of an indel (a long microsatellite).
 const maxShift = 10000
 
+// Kinds of shifted change.
+const (
+	kSub = iota
+	kDel
+	kIns
+	kDup
+	kDelins
+)
+
 // shifted is an indel moved as far 3' as the sequence allows.
 type shifted struct {
-	kind     string // "sub", "del", "ins", "dup", "delins"
-	s, e     int64  // genomic range (for ins: the bases either side)
-	ins      []byte // genomic orientation: inserted or substituted bases
-	refBases []byte
+	kind     int   // kSub, kDel, kIns, kDup or kDelins
+	s, e     int64 // genomic range (for ins: the bases either side)
+	ins      []byte
+	refBases []byte // genomic orientation: inserted or substituted bases
 }
 
 // shift moves an indel in direction dir (+1: to higher coordinates, -1:
-// lower) within [lo, hi] and detects duplications.
-func (a *Annotator) shift(al *allele, dir int, lo, hi int64) shifted {
+// lower) within [lo, hi] and detects duplications, reading the reference
+// through w. The inserted bases of the result are kept in *buf.
+func (a *Annotator) shift(w *seqWindow, buf *[]byte, al *allele, dir int, lo, hi int64) shifted {
 	c := al.chrom
 	switch {
 	case len(al.ref) > 0 && len(al.alt) > 0:
-		kind := "delins"
+		kind := kDelins
 		if len(al.ref) == 1 && len(al.alt) == 1 {
-			kind = "sub"
+			kind = kSub
 		}
 		return shifted{kind: kind, s: al.start, e: al.start + int64(len(al.ref)) - 1, ins: al.alt, refBases: al.ref}
 	case len(al.alt) == 0: // deletion
 		s, e := al.start, al.start+int64(len(al.ref))-1
 		for n := 0; n < maxShift; n++ {
 			if dir > 0 {
-				if e+1 > hi || a.base(c, e+1) != a.base(c, s) {
+				if e+1 > hi || a.baseAt(w, c, e+1) != a.baseAt(w, c, s) {
 					break
 				}
 				s, e = s+1, e+1
 			} else {
-				if s-1 < lo || a.base(c, s-1) != a.base(c, e) {
+				if s-1 < lo || a.baseAt(w, c, s-1) != a.baseAt(w, c, e) {
 					break
 				}
 				s, e = s-1, e-1
 			}
 		}
-		return shifted{kind: "del", s: s, e: e}
+		return shifted{kind: kDel, s: s, e: e}
 	}
 	// insertion after x
 	x := al.start - 1
-	ins := append([]byte(nil), al.alt...)
+	ins := append((*buf)[:0], al.alt...)
+	*buf = ins
 	L := int64(len(ins))
 	for n := 0; n < maxShift; n++ {
 		if dir > 0 {
-			if x+1 > hi || a.base(c, x+1) != ins[0] {
+			if x+1 > hi || a.baseAt(w, c, x+1) != ins[0] {
 				break
 			}
-			ins = append(ins[1:], ins[0])
+			f := ins[0]
+			copy(ins, ins[1:])
+			ins[L-1] = f
 			x++
 		} else {
-			if x < lo || a.base(c, x) != ins[L-1] {
+			if x < lo || a.baseAt(w, c, x) != ins[L-1] {
 				break
 			}
-			ins = append([]byte{ins[L-1]}, ins[:L-1]...)
+			l := ins[L-1]
+			copy(ins[1:], ins[:L-1])
+			ins[0] = l
 			x--
 		}
 	}
@@ -71,65 +87,132 @@ func (a *Annotator) shift(al *allele, dir int, lo, hi int64) shifted {
 	}
 	dup := ds >= 1
 	for i := int64(0); dup && i < L; i++ {
-		if a.base(c, ds+i) != ins[i] {
+		if a.baseAt(w, c, ds+i) != ins[i] {
 			dup = false
 		}
 	}
 	if dup {
-		return shifted{kind: "dup", s: ds, e: ds + L - 1, ins: ins}
+		return shifted{kind: kDup, s: ds, e: ds + L - 1, ins: ins}
 	}
-	return shifted{kind: "ins", s: x, e: x + 1, ins: ins}
+	return shifted{kind: kIns, s: x, e: x + 1, ins: ins}
 }
 
-// hgvsG writes the genomic HGVS of the variant, shifted 3' on the
+// appendHGVSg appends the genomic HGVS of the variant, shifted 3' on the
 // forward strand.
-func (a *Annotator) hgvsG(al *allele) string {
-	sh := a.shift(al, 1, 1, math.MaxInt64)
-	pos := func(g int64) string { return strconv.FormatInt(g, 10) }
-	return al.chrom + ":g." + describe(sh, pos, false)
+func (a *Annotator) appendHGVSg(s *scratch, dst []byte, al *allele) []byte {
+	sh := a.shift(&s.win0, &s.shIns, al, 1, 1, math.MaxInt64)
+	dst = append(dst, al.chrom...)
+	dst = append(dst, ":g."...)
+	return describe(dst, sh, nil, false)
 }
 
-// hgvsC writes the transcript HGVS (c. or n.), shifted 3' in the
+// appendHGVSc appends the transcript HGVS (c. or n.), shifted 3' in the
 // direction of transcription within the exon or intron holding the
 // variant.
-func (a *Annotator) hgvsC(m *txMap, al *allele) string {
+func (a *Annotator) appendHGVSc(s *scratch, dst []byte, m *txMap, al *allele) []byte {
 	lo, hi := m.t.Start, m.t.End
-	s, _ := al.span()
-	if r, ok := m.region(max(s, m.t.Start)); ok {
-		lo, hi = r.Start, r.End
+	if len(al.ref) == 0 || len(al.alt) == 0 { // an indel, which may shift
+		st, _ := al.span()
+		if r, ok := m.region(max(st, m.t.Start)); ok {
+			lo, hi = r.Start, r.End
+		}
 	}
-	sh := a.shift(al, int(m.t.Strand), lo, hi)
-	prefix := ":c."
-	if !m.coding() {
-		prefix = ":n."
-	}
-	return m.t.ID + prefix + describe(sh, m.hgvsPos, m.t.Strand < 0)
+	sh := a.shift(&s.win0, &s.shIns, al, int(m.t.Strand), lo, hi)
+	dst = append(dst, m.prefix...)
+	return describe(dst, sh, m, m.t.Strand < 0)
 }
 
-// describe writes a shifted variant with the position formatter pos;
-// minus says the positions and bases are read on the reverse strand.
-func describe(sh shifted, pos func(int64) string, minus bool) string {
+// appendPos appends genomic position g: as is with no transcript, else
+// as an HGVS transcript position.
+func appendPos(dst []byte, m *txMap, g int64) []byte {
+	if m == nil {
+		return appendInt(dst, g)
+	}
+	return m.appendHGVSPos(dst, g)
+}
+
+// appendBases appends b, reverse-complemented when minus.
+func appendBases(dst, b []byte, minus bool) []byte {
+	if !minus {
+		return append(dst, b...)
+	}
+	for i := len(b) - 1; i >= 0; i-- {
+		dst = append(dst, complement[b[i]])
+	}
+	return dst
+}
+
+// describe appends a shifted variant with positions on m (genomic when
+// m is nil); minus says the positions and bases are read on the reverse
+// strand.
+func describe(dst []byte, sh shifted, m *txMap, minus bool) []byte {
 	s, e := sh.s, sh.e
-	bases := sh.ins
-	ref := sh.refBases
 	if minus {
 		s, e = e, s
-		bases = revcomp(bases)
-		ref = revcomp(ref)
-	}
-	rng := pos(s)
-	if sh.s != sh.e {
-		rng += "_" + pos(e)
 	}
 	switch sh.kind {
-	case "sub":
-		return pos(s) + string(ref) + ">" + string(bases)
-	case "del":
-		return rng + "del"
-	case "dup":
-		return rng + "dup"
-	case "ins":
-		return pos(s) + "_" + pos(e) + "ins" + string(bases)
+	case kSub:
+		dst = appendPos(dst, m, s)
+		dst = appendBases(dst, sh.refBases, minus)
+		dst = append(dst, '>')
+		return appendBases(dst, sh.ins, minus)
+	case kIns:
+		dst = appendPos(dst, m, s)
+		dst = append(dst, '_')
+		dst = appendPos(dst, m, e)
+		dst = append(dst, "ins"...)
+		return appendBases(dst, sh.ins, minus)
 	}
-	return rng + "delins" + string(bases)
+	dst = appendPos(dst, m, s)
+	if sh.s != sh.e {
+		dst = append(dst, '_')
+		dst = appendPos(dst, m, e)
+	}
+	switch sh.kind {
+	case kDel:
+		return append(dst, "del"...)
+	case kDup:
+		return append(dst, "dup"...)
+	}
+	dst = append(dst, "delins"...)
+	return appendBases(dst, sh.ins, minus)
 }
+
+// appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
+// does, writing the digits in place two at a time (numbers are written
+// many times per variant).
+func appendInt(dst []byte, v int64) []byte {
+	if v < 0 {
+		if v == math.MinInt64 {
+			return strconv.AppendInt(dst, v, 10)
+		}
+		dst = append(dst, '-')
+		v = -v
+	}
+	u := uint64(v)
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	n := 2
+	for t := uint64(100); n < 19 && u >= t; t *= 10 {
+		n++
+	}
+	l := len(dst)
+	dst = slices.Grow(dst, n)[:l+n]
+	i := l + n
+	for u >= 100 {
+		q := u / 100
+		r := (u - q*100) * 2
+		i -= 2
+		dst[i], dst[i+1] = digits2[r], digits2[r+1]
+		u = q
+	}
+	if u >= 10 {
+		dst[i-2], dst[i-1] = digits2[u*2], digits2[u*2+1]
+	} else {
+		dst[i-1] = byte('0' + u)
+	}
+	return dst
+}
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"

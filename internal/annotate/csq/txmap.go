@@ -1,11 +1,6 @@
 package csq
 
-import (
-	"bytes"
-	"strconv"
-
-	"github.com/clinomics/clinomics/internal/annotate/genemodel"
-)
+import "github.com/clinomics/clinomics/internal/annotate/genemodel"
 
 // txMap maps between genomic positions and positions in the spliced
 // transcript (cDNA, 0-based offsets in transcription order).
@@ -19,6 +14,7 @@ type txMap struct {
 	cdsFirst, cdsLast int64
 	skip              int    // bases of a partial first codon (CDS incomplete at 5')
 	seq               []byte // spliced sequence, transcript orientation, upper case
+	prefix            string // of its HGVS: "ENST…:c." or "ENST…:n."
 }
 
 func newTxMap(t *genemodel.Transcript) *txMap {
@@ -46,6 +42,10 @@ func newTxMap(t *genemodel.Transcript) *txMap {
 		m.cdsLast, _ = m.cdna(last)
 		m.skip = t.StartPhase
 	}
+	m.prefix = t.ID + ":n."
+	if m.coding() {
+		m.prefix = t.ID + ":c."
+	}
 	return m
 }
 
@@ -55,14 +55,24 @@ func (m *txMap) load(ref Reference) error {
 		return nil
 	}
 	seq := make([]byte, 0, m.length)
+	ap, _ := ref.(seqAppender)
 	for _, e := range m.t.Exons {
+		if ap != nil {
+			var err error
+			if seq, err = ap.AppendSeq(seq, m.t.Chrom, e.Start, e.End); err != nil {
+				return err
+			}
+			continue
+		}
 		s, err := ref.Seq(m.t.Chrom, e.Start, e.End)
 		if err != nil {
 			return err
 		}
 		seq = append(seq, s...)
 	}
-	seq = bytes.ToUpper(seq)
+	for i, c := range seq {
+		seq[i] = upper(c)
+	}
 	if m.t.Strand < 0 {
 		seq = revcomp(seq)
 	}
@@ -72,12 +82,16 @@ func (m *txMap) load(ref Reference) error {
 
 // exonIndex returns the index (transcription order) of the exon holding g.
 func (m *txMap) exonIndex(g int64) int {
-	for i, e := range m.exons {
-		if g >= e.Start && g <= e.End {
-			return i
-		}
+	ex := m.t.Exons // genomic order
+	n := len(ex)
+	lo := firstEndingAfter(ex, g)
+	if lo == n || ex[lo].Start > g {
+		return -1
 	}
-	return -1
+	if m.t.Strand < 0 {
+		return n - 1 - lo
+	}
+	return lo
 }
 
 // cdna returns the cDNA offset of genomic position g, if exonic.
@@ -96,29 +110,45 @@ func (m *txMap) cdna(g int64) (int64, bool) {
 // coding says whether the transcript has a CDS.
 func (m *txMap) coding() bool { return m.cdsFirst >= 0 }
 
-// cPos writes a cDNA offset as an HGVS c. (or n.) position without the
-// prefix: 123, -12, *34.
-func (m *txMap) cPos(off int64) string {
+// appendCPos appends a cDNA offset as an HGVS c. (or n.) position
+// without the prefix: 123, -12, *34.
+func (m *txMap) appendCPos(dst []byte, off int64) []byte {
 	if !m.coding() {
-		return strconv.FormatInt(off+1, 10)
+		return appendInt(dst, off+1)
 	}
 	switch {
 	case off < m.cdsFirst:
-		return "-" + strconv.FormatInt(m.cdsFirst-off, 10)
+		return appendInt(append(dst, '-'), m.cdsFirst-off)
 	case off > m.cdsLast:
-		return "*" + strconv.FormatInt(off-m.cdsLast, 10)
+		return appendInt(append(dst, '*'), off-m.cdsLast)
 	}
-	return strconv.FormatInt(off-m.cdsFirst+1, 10)
+	return appendInt(dst, off-m.cdsFirst+1)
 }
 
-// hgvsPos writes genomic position g as an HGVS transcript position,
-// intronic ones as an offset from the nearest exon (c.123+5, c.-12-3).
-func (m *txMap) hgvsPos(g int64) string {
-	if off, ok := m.cdna(g); ok {
-		return m.cPos(off)
+// appendHGVSPos appends genomic position g as an HGVS transcript
+// position, intronic ones as an offset from the nearest exon (c.123+5,
+// c.-12-3).
+func (m *txMap) appendHGVSPos(dst []byte, g int64) []byte {
+	gi := firstEndingAfter(m.t.Exons, g)
+	if gi < len(m.exons) && m.t.Exons[gi].Start <= g { // exonic: cdna(g)
+		i, e := gi, m.t.Exons[gi]
+		if m.t.Strand < 0 {
+			i = len(m.exons) - 1 - gi
+			return m.appendCPos(dst, m.offset[i]+e.End-g)
+		}
+		return m.appendCPos(dst, m.offset[i]+g-e.Start)
 	}
-	// Intron between exon i and i+1 (transcription order).
-	for i := 0; i+1 < len(m.exons); i++ {
+	// Intron between exon i and i+1 (transcription order): only the
+	// one around g can match.
+	from, to := 0, 0
+	if gi > 0 && gi < len(m.exons) {
+		from = gi - 1 // genomic exons gi-1 and gi surround g
+		if m.t.Strand < 0 {
+			from = len(m.exons) - 1 - gi
+		}
+		to = from + 1
+	}
+	for i := from; i < to; i++ {
 		a, b := m.exons[i], m.exons[i+1]
 		var up, down int64 // distance from the upstream exon's end, to the downstream exon's start
 		if m.t.Strand > 0 {
@@ -133,9 +163,11 @@ func (m *txMap) hgvsPos(g int64) string {
 			up, down = a.Start-g, g-b.End
 		}
 		if up <= down {
-			return m.cPos(m.offset[i]+a.Len()-1) + "+" + strconv.FormatInt(up, 10)
+			dst = m.appendCPos(dst, m.offset[i]+a.Len()-1)
+			return appendInt(append(dst, '+'), up)
 		}
-		return m.cPos(m.offset[i+1]) + "-" + strconv.FormatInt(down, 10)
+		dst = m.appendCPos(dst, m.offset[i+1])
+		return appendInt(append(dst, '-'), down)
 	}
 	// Outside the transcript.
 	if (g < m.t.Start) == (m.t.Strand > 0) {
@@ -144,31 +176,47 @@ func (m *txMap) hgvsPos(g int64) string {
 			d = g - m.t.End
 		}
 		if m.coding() {
-			return "-" + strconv.FormatInt(m.cdsFirst+d, 10)
+			return appendInt(append(dst, '-'), m.cdsFirst+d)
 		}
-		return "-" + strconv.FormatInt(d, 10)
+		return appendInt(append(dst, '-'), d)
 	}
 	d := g - m.t.End
 	if m.t.Strand < 0 {
 		d = m.t.Start - g
 	}
 	if m.coding() {
-		return "*" + strconv.FormatInt(m.length-1-m.cdsLast+d, 10)
+		return appendInt(append(dst, '*'), m.length-1-m.cdsLast+d)
 	}
-	return "*" + strconv.FormatInt(d, 10)
+	return appendInt(append(dst, '*'), d)
+}
+
+// firstEndingAfter returns the index of the first of the exons (genomic
+// order) that ends at or after g, len(ex) when none does.
+func firstEndingAfter(ex []genemodel.Range, g int64) int {
+	lo, hi := 0, len(ex)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if ex[h].End < g {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo
 }
 
 // region is the exon or intron (by genomic span) holding g; ok is false
 // outside the transcript.
 func (m *txMap) region(g int64) (genemodel.Range, bool) {
 	ex := m.t.Exons
-	for i, e := range ex {
-		if g >= e.Start && g <= e.End {
-			return e, true
-		}
-		if i+1 < len(ex) && g > e.End && g < ex[i+1].Start {
-			return genemodel.Range{Start: e.End + 1, End: ex[i+1].Start - 1}, true
-		}
+	i := firstEndingAfter(ex, g)
+	switch {
+	case i == len(ex):
+		return genemodel.Range{}, false
+	case g >= ex[i].Start:
+		return ex[i], true
+	case i > 0:
+		return genemodel.Range{Start: ex[i-1].End + 1, End: ex[i].Start - 1}, true
 	}
 	return genemodel.Range{}, false
 }

@@ -39,7 +39,90 @@ func BuildFile(path string) (*Model, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return Build(f, path, gff.Auto)
+	ra := newReadAhead(f)
+	defer ra.stop()
+	return Build(ra, path, gff.Auto)
+}
+
+// readAhead reads (and so decompresses) its source on another goroutine,
+// a few chunks ahead of the parser.
+type readAhead struct {
+	chunks chan chunk
+	free   chan []byte
+	done   chan struct{}
+	cur    chunk
+}
+
+type chunk struct {
+	buf []byte // as allocated, for reuse
+	b   []byte // what is left to read of buf
+	err error  // after b
+}
+
+const (
+	readAheadChunk = 256 << 10
+	readAheadDepth = 4
+)
+
+func newReadAhead(r io.Reader) *readAhead {
+	ra := &readAhead{chunks: make(chan chunk, readAheadDepth), free: make(chan []byte, readAheadDepth+2), done: make(chan struct{})}
+	go func() {
+		defer close(ra.chunks)
+		for {
+			var buf []byte
+			select {
+			case buf = <-ra.free:
+			default:
+				buf = make([]byte, readAheadChunk)
+			}
+			n := 0
+			var err error
+			for n < len(buf) && err == nil { // errors (io.EOF too) as r gives them
+				var k int
+				k, err = r.Read(buf[n:])
+				n += k
+			}
+			select {
+			case ra.chunks <- chunk{buf, buf[:n], err}:
+			case <-ra.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur.b) == 0 {
+		if ra.cur.err != nil {
+			return 0, ra.cur.err
+		}
+		if ra.cur.buf != nil {
+			select {
+			case ra.free <- ra.cur.buf:
+			default:
+			}
+			ra.cur.buf = nil
+		}
+		c, ok := <-ra.chunks
+		if !ok {
+			return 0, io.EOF
+		}
+		ra.cur = c
+	}
+	n := copy(p, ra.cur.b)
+	ra.cur.b = ra.cur.b[n:]
+	return n, nil
+}
+
+// stop ends the goroutine (before the source is closed).
+func (ra *readAhead) stop() {
+	close(ra.done)
+	for range ra.chunks {
+	}
 }
 
 // Build reads GFF3 or GTF from r; file names the input in warnings and

@@ -3,6 +3,7 @@ package genemodel
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -187,5 +188,46 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if _, err := Load(bytes.NewReader([]byte("##gff-version 3\nchr1\t"))); !errors.Is(err, ErrNotModel) {
 		t.Errorf("not a model: %v", err)
+	}
+}
+
+func TestAppendOverlappingAndIndex(t *testing.T) {
+	m := load(t, "test.gff.gz")
+	for i, tr := range m.Transcripts {
+		if tr.Index() != i {
+			t.Fatalf("%s: Index %d, at %d", tr.ID, tr.Index(), i)
+		}
+	}
+	buf := make([]*Transcript, 0, 64)
+	for pos := int64(-10); pos < 48_000_000; pos += 100_003 {
+		want := m.Overlapping("21", pos, pos+2000)
+		buf = m.AppendOverlapping(buf[:0], "21", pos, pos+2000)
+		if len(want) != len(buf) {
+			t.Fatalf("%d: %d and %d transcripts", pos, len(want), len(buf))
+		}
+		for i := range want {
+			if want[i] != buf[i] {
+				t.Fatalf("%d: transcript %d differs", pos, i)
+			}
+		}
+	}
+	if got := m.Overlapping("21", 1<<40, 1<<40+5); len(got) != 0 {
+		t.Errorf("past the last bin: %d transcripts", len(got))
+	}
+}
+
+// TestTruncatedGzip: the GFF3 is decompressed ahead of the parser, on
+// another goroutine; a file cut short must still fail the build.
+func TestTruncatedGzip(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(vepData, "test.gff.gz"))
+	if err != nil {
+		t.Skipf("shared data: %v", err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.gff.gz")
+	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BuildFile(cut); err == nil {
+		t.Fatal("a truncated gzip file built a model")
 	}
 }

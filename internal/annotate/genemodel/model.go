@@ -50,7 +50,13 @@ type Transcript struct {
 	MANE             bool // MANE Select
 	EnsemblCanonical bool // tagged Ensembl_canonical
 	Canonical        bool // chosen canonical transcript of its gene
+
+	index int // position in Model.Transcripts
 }
+
+// Index is the position of t in its Model's Transcripts, for tables
+// kept beside the model.
+func (t *Transcript) Index() int { return t.index }
 
 // Coding says whether the transcript has a CDS.
 func (t *Transcript) Coding() bool { return len(t.CDS) > 0 }

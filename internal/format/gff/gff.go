@@ -287,8 +287,25 @@ func parseGFF3(col string) ([]Attribute, error) {
 	if col == "." || col == "" {
 		return nil, nil
 	}
-	var out []Attribute
-	for _, kv := range strings.Split(col, ";") {
+	// One allocation for the attributes and one for all their values.
+	semis, commas, escaped := 0, 0, false
+	for i := 0; i < len(col); i++ {
+		switch col[i] {
+		case ';':
+			semis++
+		case ',':
+			commas++
+		case '%':
+			escaped = true
+		}
+	}
+	unescape := unescape
+	if !escaped {
+		unescape = func(s string) (string, error) { return s, nil }
+	}
+	out := make([]Attribute, 0, semis+1)
+	vals := make([]string, 0, semis+commas+1)
+	for kv := range strings.SplitSeq(col, ";") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
 			continue
@@ -301,15 +318,18 @@ func parseGFF3(col string) ([]Attribute, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := Attribute{Key: key}
-		for _, p := range strings.Split(v, ",") {
+		first := len(vals)
+		for p := range strings.SplitSeq(v, ",") {
 			val, err := unescape(p)
 			if err != nil {
 				return nil, err
 			}
-			a.Values = append(a.Values, val)
+			vals = append(vals, val)
 		}
-		out = append(out, a)
+		out = append(out, Attribute{Key: key, Values: vals[first:len(vals):len(vals)]})
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }

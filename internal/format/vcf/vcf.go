@@ -71,6 +71,7 @@ type Record struct {
 // Reader reads a header then records.
 type Reader struct {
 	br     *bufio.Reader
+	long   []byte // a line longer than br's buffer
 	file   string
 	line   int
 	minor  int // the x of VCFv4.x
@@ -92,43 +93,58 @@ func NewReader(r io.Reader, file string) (*Reader, error) {
 func (r *Reader) Header() *Header { return &r.header }
 
 func (r *Reader) errf(col string, f string, a ...any) error {
+	return r.errAt(r.line, col, f, a...)
+}
+
+// errAt is errf at line n.
+func (r *Reader) errAt(n int, col string, f string, a ...any) error {
 	msg := fmt.Sprintf(f, a...)
 	if col != "" {
 		msg = col + ": " + msg
 	}
-	return fmt.Errorf("%s: line %d: %w: %s", r.file, r.line, ErrSyntax, msg)
+	return fmt.Errorf("%s: line %d: %w: %s", r.file, n, ErrSyntax, msg)
 }
 
-// readLine returns the next line without its ending; a final line without
-// a newline is an error (the file was probably cut short).
+// readLine returns the next line without its ending; a final line
+// without a newline is an error (the file was probably cut short).
 func (r *Reader) readLine() (string, error) {
-	var long []byte // used only when a line is longer than the buffer
+	b, err := r.readBytes()
+	return string(b), err
+}
+
+// readBytes is readLine, valid until the next call.
+func (r *Reader) readBytes() ([]byte, error) {
+	r.long = r.long[:0] // used only when a line is longer than the buffer
 	for {
 		chunk, err := r.br.ReadSlice('\n')
-		if len(long)+len(chunk) > maxLine {
+		if len(r.long)+len(chunk) > maxLine {
 			r.line++
-			return "", r.errf("", "line longer than %d bytes", maxLine)
+			return nil, r.errf("", "line longer than %d bytes", maxLine)
 		}
 		if err == bufio.ErrBufferFull {
-			long = append(long, chunk...)
+			r.long = append(r.long, chunk...)
 			continue
 		}
 		if err == io.EOF {
-			if len(long)+len(chunk) == 0 {
-				return "", io.EOF
+			if len(r.long)+len(chunk) == 0 {
+				return nil, io.EOF
 			}
 			r.line++
-			return "", r.errf("", "last line has no newline: the file is incomplete")
+			return nil, r.errf("", "last line has no newline: the file is incomplete")
 		}
 		if err != nil {
-			return "", fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
+			return nil, fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
 		}
 		r.line++
-		s := string(chunk)
-		if long != nil {
-			s = string(append(long, chunk...))
+		if len(r.long) > 0 {
+			r.long = append(r.long, chunk...)
+			chunk = r.long
 		}
-		return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r"), nil
+		chunk = chunk[:len(chunk)-1] // the newline
+		if n := len(chunk); n > 0 && chunk[n-1] == '\r' {
+			chunk = chunk[:n-1]
+		}
+		return chunk, nil
 	}
 }
 
@@ -419,61 +435,140 @@ func lookup(defs, reserved map[string]Def, key string) (Def, bool) {
 
 // Next returns the next record or io.EOF.
 func (r *Reader) Next() (*Record, error) {
-	line, err := r.readLine()
-	if err != nil {
+	rec := new(Record)
+	if err := r.Read(rec); err != nil {
 		return nil, err
 	}
-	if line == "" {
-		return nil, r.errf("", "empty line")
+	return rec, nil
+}
+
+// Read is Next into rec, which it overwrites whole: a caller reading
+// many records into the same Record saves allocations, as rec's Alt,
+// Format and Samples slices are reused. It returns io.EOF at the end.
+func (r *Reader) Read(rec *Record) error {
+	alt, format, samples := rec.Alt[:0], rec.Format[:0], rec.Samples[:0]
+	*rec = Record{Alt: alt, Format: format, Samples: samples}
+	if err := r.read(rec); err != nil {
+		*rec = Record{}
+		return err
 	}
-	cols := strings.Split(line, "\t")
+	return nil
+}
+
+func (r *Reader) read(rec *Record) error {
+	line, err := r.readLine()
+	if err != nil {
+		return err
+	}
+	return r.parse(rec, line, r.line)
+}
+
+// NextLine returns the next data line, without its line ending, and its
+// number, or io.EOF: the raw text for ParseLine, which can then run on
+// other goroutines. The bytes are valid until the next call.
+func (r *Reader) NextLine() ([]byte, int, error) {
+	b, err := r.readBytes()
+	return b, r.line, err
+}
+
+// ParseLine parses data line n, as read by NextLine, into rec the way
+// Read does (rec is overwritten, its slices reused). It only reads the
+// header, so several goroutines may call it at once; the strings of rec
+// are substrings of line.
+func (r *Reader) ParseLine(rec *Record, line string, n int) error {
+	alt, format, samples := rec.Alt[:0], rec.Format[:0], rec.Samples[:0]
+	*rec = Record{Alt: alt, Format: format, Samples: samples}
+	if err := r.parse(rec, line, n); err != nil {
+		*rec = Record{}
+		return err
+	}
+	return nil
+}
+
+// parse parses data line n into rec, which has its slices emptied.
+func (r *Reader) parse(rec *Record, line string, n int) error {
+	if line == "" {
+		return r.errAt(n, "", "empty line")
+	}
+	var err error
+	var colBuf [16]string
+	cols := splitTabs(colBuf[:0], line)
 	want := 8
 	if len(r.header.Samples) > 0 {
 		want = 9 + len(r.header.Samples)
 	}
 	if len(cols) != want && !(len(r.header.Samples) == 0 && len(cols) == 9) {
-		return nil, r.errf("", "%d tab-separated columns, the header declares %d", len(cols), want)
+		return r.errAt(n, "", "%d tab-separated columns, the header declares %d", len(cols), want)
 	}
-	rec := &Record{Chrom: cols[0], ID: cols[2], Ref: cols[3], Qual: cols[5], Filter: cols[6], Info: cols[7], Line: r.line}
+	rec.Chrom, rec.ID, rec.Ref, rec.Qual, rec.Filter, rec.Info, rec.Line = cols[0], cols[2], cols[3], cols[5], cols[6], cols[7], n
 	if !validContig(rec.Chrom) {
-		return nil, r.errf("CHROM", "%q is not a valid contig name", rec.Chrom)
+		return r.errAt(n, "CHROM", "%q is not a valid contig name", rec.Chrom)
 	}
 	if rec.Pos, err = strconv.ParseInt(cols[1], 10, 64); err != nil || rec.Pos < 0 {
-		return nil, r.errf("POS", "%q is not a non-negative integer", cols[1])
+		return r.errAt(n, "POS", "%q is not a non-negative integer", cols[1])
 	}
 	if msg := checkList(rec.ID, true); msg != "" {
-		return nil, r.errf("ID", "%q %s", rec.ID, msg)
+		return r.errAt(n, "ID", "%q %s", rec.ID, msg)
 	}
 	if !validBases(rec.Ref) {
-		return nil, r.errf("REF", "%q is not a sequence of A, C, G, T, N", rec.Ref)
+		return r.errAt(n, "REF", "%q is not a sequence of A, C, G, T, N", rec.Ref)
 	}
 	if cols[4] != "." {
-		rec.Alt = strings.Split(cols[4], ",")
-		for _, a := range rec.Alt {
-			if !validAlt(a) {
-				return nil, r.errf("ALT", "allele %q is not bases, '*', a <SYMBOLIC> allele or a breakend ('.' must stand alone)", a)
-			}
+		rec.Alt = appendSplit(rec.Alt, cols[4], ',')
+	} else {
+		rec.Alt = nil
+	}
+	for _, a := range rec.Alt {
+		if !validAlt(a) {
+			return r.errAt(n, "ALT", "allele %q is not bases, '*', a <SYMBOLIC> allele or a breakend ('.' must stand alone)", a)
 		}
 	}
 	if rec.Qual != "." {
 		if q, err := strconv.ParseFloat(rec.Qual, 64); err != nil || q < 0 {
-			return nil, r.errf("QUAL", "%q is not '.' or a non-negative number", rec.Qual)
+			return r.errAt(n, "QUAL", "%q is not '.' or a non-negative number", rec.Qual)
 		}
 	}
 	if msg := checkList(rec.Filter, false); msg != "" {
-		return nil, r.errf("FILTER", "%q %s", rec.Filter, msg)
+		return r.errAt(n, "FILTER", "%q %s", rec.Filter, msg)
 	}
 	if err := r.checkInfo(rec); err != nil {
-		return nil, err
+		return err
 	}
 	if len(cols) > 8 && cols[8] != "." { // "." is a FORMAT with no keys
-		rec.Format = strings.Split(cols[8], ":")
-		rec.Samples = cols[9:]
+		rec.Format = appendSplit(rec.Format, cols[8], ':')
+		rec.Samples = append(rec.Samples, cols[9:]...)
 		if err := r.checkSamples(rec); err != nil {
-			return nil, err
+			return err
+		}
+	} else {
+		rec.Format, rec.Samples = nil, nil
+	}
+	return nil
+}
+
+// splitTabs appends the tab-separated fields of line to dst. Fields
+// are short: one pass over the bytes beats a search call per field.
+func splitTabs(dst []string, line string) []string {
+	from := 0
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\t' {
+			dst = append(dst, line[from:i])
+			from = i + 1
 		}
 	}
-	return rec, nil
+	return append(dst, line[from:])
+}
+
+// appendSplit appends the sep-separated fields of s to dst.
+func appendSplit(dst []string, s string, sep byte) []string {
+	for {
+		i := strings.IndexByte(s, sep)
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i+1:]
+	}
 }
 
 // checkList checks an ID or FILTER column: "." or a ';'-separated list
@@ -518,7 +613,7 @@ func checkList(s string, id bool) string {
 // hold commas).
 func (r *Reader) checkInfo(rec *Record) error {
 	if rec.Info == "" {
-		return r.errf("INFO", "empty (use '.')")
+		return r.errAt(rec.Line, "INFO", "empty (use '.')")
 	}
 	if rec.Info == "." {
 		return nil
@@ -527,10 +622,10 @@ func (r *Reader) checkInfo(rec *Record) error {
 	for kv := range strings.SplitSeq(rec.Info, ";") {
 		k, v, hasValue := strings.Cut(kv, "=")
 		if k == "" || strings.ContainsAny(k, " \t") {
-			return r.errf("INFO", "key %q is empty or contains a space", k)
+			return r.errAt(rec.Line, "INFO", "key %q is empty or contains a space", k)
 		}
 		if seen[k] {
-			return r.errf("INFO", "key %s appears twice", k)
+			return r.errAt(rec.Line, "INFO", "key %s appears twice", k)
 		}
 		seen[k] = true
 		def, ok := lookup(r.header.Info, reservedInfo, k)
@@ -538,10 +633,10 @@ func (r *Reader) checkInfo(rec *Record) error {
 		case !ok:
 		case def.Type == "Flag":
 			if hasValue && v != "0" && v != "1" {
-				return r.errf("INFO", "%s is a Flag and takes no value (or 0 or 1)", k)
+				return r.errAt(rec.Line, "INFO", "%s is a Flag and takes no value (or 0 or 1)", k)
 			}
 		case !hasValue:
-			return r.errf("INFO", "%s has no value (only a Flag may)", k)
+			return r.errAt(rec.Line, "INFO", "%s has no value (only a Flag may)", k)
 		default:
 			lo, hi := -1, -1
 			if def.Type != "String" {
@@ -551,7 +646,7 @@ func (r *Reader) checkInfo(rec *Record) error {
 				def.Type = "String" // whatever the header says; see above
 			}
 			if msg := checkValues(v, def, lo, hi, counts["INFO/"+k]); msg != "" {
-				return r.errf("INFO", "%s: %s", k, msg)
+				return r.errAt(rec.Line, "INFO", "%s: %s", k, msg)
 			}
 		}
 	}
@@ -570,13 +665,13 @@ func (r *Reader) checkSamples(rec *Record) error {
 	for i, k := range rec.Format {
 		switch {
 		case k == "":
-			return r.errf("FORMAT", "empty key")
+			return r.errAt(rec.Line, "FORMAT", "empty key")
 		case k == "GT" && i != 0:
-			return r.errf("FORMAT", "GT must be the first key")
+			return r.errAt(rec.Line, "FORMAT", "GT must be the first key")
 		case !validFormatKey(k):
-			return r.errf("FORMAT", "key %q is not a letter or '_' followed by letters, digits, '_' or '.'", k)
+			return r.errAt(rec.Line, "FORMAT", "key %q is not a letter or '_' followed by letters, digits, '_' or '.'", k)
 		case seen[k]:
-			return r.errf("FORMAT", "key %s appears twice", k)
+			return r.errAt(rec.Line, "FORMAT", "key %s appears twice", k)
 		}
 		seen[k] = true
 		defs[i], known[i] = lookup(r.header.Format, reservedFormat, k)
@@ -584,7 +679,7 @@ func (r *Reader) checkSamples(rec *Record) error {
 	for i, s := range rec.Samples {
 		name := r.header.Samples[i]
 		if n := strings.Count(s, ":") + 1; n > len(rec.Format) {
-			return r.errf(name, "%d values for %d FORMAT keys", n, len(rec.Format))
+			return r.errAt(rec.Line, name, "%d values for %d FORMAT keys", n, len(rec.Format))
 		}
 		g := anyPloidy(len(rec.Alt)) // until GT tells the ploidy
 		j := 0
@@ -594,11 +689,11 @@ func (r *Reader) checkSamples(rec *Record) error {
 			case k == "GT":
 				gt, _, ok := parseGT(v)
 				if !ok {
-					return r.errf(name, "genotype %q is malformed", v)
+					return r.errAt(rec.Line, name, "genotype %q is malformed", v)
 				}
 				for _, a := range gt {
 					if a > len(rec.Alt) && len(rec.Alt) > 0 {
-						return r.errf(name, "genotype %q refers to allele %d, the record has %d ALT alleles", v, a, len(rec.Alt))
+						return r.errAt(rec.Line, name, "genotype %q refers to allele %d, the record has %d ALT alleles", v, a, len(rec.Alt))
 					}
 				}
 				if v != "." { // a lone "." is the missing genotype of any ploidy
@@ -608,7 +703,7 @@ func (r *Reader) checkSamples(rec *Record) error {
 			case known[j]:
 				lo, hi := wantCount(defs[j].Number, len(rec.Alt), g)
 				if msg := checkValues(v, defs[j], lo, hi, counts["FORMAT/"+k]); msg != "" {
-					return r.errf(name, "%s: %s", k, msg)
+					return r.errAt(rec.Line, name, "%s: %s", k, msg)
 				}
 			}
 			j++
@@ -726,13 +821,20 @@ func validContig(c string) bool {
 		return false
 	}
 	for i := 0; i < len(c); i++ {
-		b := c[i]
-		if b <= ' ' || b > '~' || strings.IndexByte(`\,"'()[]{}<>`, b) >= 0 {
+		if !contigByte[c[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// contigByte marks the bytes a contig name may hold.
+var contigByte = func() (t [256]bool) {
+	for b := '!'; b <= '~'; b++ {
+		t[b] = !strings.ContainsRune(`\,"'()[]{}<>`, b)
+	}
+	return
+}()
 
 func firstField(s string) string {
 	if i := strings.IndexByte(s, ':'); i >= 0 {
@@ -759,6 +861,8 @@ func validBases(s string) bool {
 // t]p], ]p]t, [p[t) or a single breakend (.t, t.).
 func validAlt(a string) bool {
 	switch {
+	case validBases(a): // the common case first
+		return true
 	case a == "*":
 		return true
 	case strings.HasPrefix(a, "<"):
@@ -843,7 +947,7 @@ func (rec *Record) Genotype(i int) (alleles []int, phased, ok bool) {
 
 // InfoValue returns the value of an INFO key; a flag returns "" and true.
 func (rec *Record) InfoValue(key string) (string, bool) {
-	for _, kv := range strings.Split(rec.Info, ";") {
+	for kv := range strings.SplitSeq(rec.Info, ";") {
 		k, v, _ := strings.Cut(kv, "=")
 		if k == key {
 			return v, true

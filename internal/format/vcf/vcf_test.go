@@ -444,3 +444,37 @@ func FuzzReader(f *testing.F) {
 		t.Fatal("the reader did not stop")
 	})
 }
+
+// TestReadReuse reads the same records with Next and into one reused
+// Record with Read.
+func TestReadReuse(t *testing.T) {
+	data := header +
+		"chr20\t100\trs1;rs2\tA\tG,T\t50.5\tPASS\tDP=10;DB;AF=0.5,0.25\tGT:AD\t1|2:0,5,5\t0/0:9,0,0\n" +
+		"chr20\t150\t.\tA\t.\t.\t.\t.\t.\t.\t.\n" +
+		"chr20\t200\t.\tac\ta\t.\tq10\t.\tGT\t./.\t1\n" +
+		"chr20\t300\t.\tC\tA,G,T\t.\t.\t.\tGT:DP\t0/1:3\t2/3:4\n"
+	want, _, err := readAll(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(strings.NewReader(data), "reuse.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	for i := 0; ; i++ {
+		err := r.Read(&rec)
+		if err == io.EOF {
+			if i != len(want) {
+				t.Fatalf("%d records, want %d", i, len(want))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&rec, want[i]) {
+			t.Errorf("record %d:\ngot  %+v\nwant %+v", i, rec, *want[i])
+		}
+	}
+}
