@@ -63,6 +63,12 @@ const maxExamples = 20
 type Options struct {
 	Threads int      // workers; 0 means runtime.NumCPU()
 	Sources []Source // known-variant sources, in column order
+	// Flank is how far from a transcript, in bases, a variant gets
+	// upstream_gene_variant or downstream_gene_variant on it. nil means
+	// genemodel.Flank (5 kb, as VEP); 0 means only the transcripts a
+	// variant overlaps get an effect (as bcftools csq), and no upstream
+	// or downstream effect is looked for.
+	Flank *int64
 }
 
 // Annotator annotates VCF streams against one gene model and reference.
@@ -78,7 +84,11 @@ type Annotator struct {
 
 // New returns an Annotator. ref must stay valid while it is used.
 func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
-	a := &Annotator{model: model, pred: csq.New(model, ref), threads: opt.Threads, sources: opt.Sources}
+	flank := int64(genemodel.Flank)
+	if opt.Flank != nil {
+		flank = *opt.Flank
+	}
+	a := &Annotator{model: model, pred: csq.NewWithFlank(model, ref, flank), threads: opt.Threads, sources: opt.Sources}
 	if a.threads <= 0 {
 		a.threads = runtime.NumCPU()
 	}

@@ -24,6 +24,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	fastaPath := fs.String("fasta", "", "reference FASTA (plain or gzip)")
 	out := fs.String("out", "", "output prefix: writes OUT.vcf and OUT.tsv")
 	threads := fs.Int("threads", 0, "annotation workers (default: all CPUs)")
+	flank := fs.Int64("flank", genemodel.Flank, "give upstream/downstream_gene_variant on transcripts within N bases of a variant, as VEP; 0: only on the transcripts it overlaps, as bcftools csq")
 	saveModel := fs.String("save-model", "", "also store the built gene model here (binary, checksummed): a file, or lake:PATH for the annotation database in the lake")
 	var sf sourceFlags
 	sf.register(fs)
@@ -35,6 +36,9 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	}
 	if err := sf.check(); err != nil {
 		return err
+	}
+	if *flank < 0 {
+		return usagef("--flank must be 0 or more")
 	}
 	model, err := loadModel(ctx, *cfgPath, *gffPath)
 	if err != nil {
@@ -62,7 +66,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer in.Close()
-	ann := annotate.New(model, ref, annotate.Options{Threads: *threads, Sources: sources})
+	ann := annotate.New(model, ref, annotate.Options{Threads: *threads, Sources: sources, Flank: flank})
 	var sum *annotate.Summary
 	err = writeFileAtomic(*out+".vcf", func(vw io.Writer) error {
 		return writeFileAtomic(*out+".tsv", func(tw io.Writer) error {

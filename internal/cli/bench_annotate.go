@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -22,9 +23,13 @@ import (
 )
 
 // benchAnnotate annotates a synthetic VCF across the transcripts of a
-// real GFF3 with our annotator (1 worker and all CPUs) and with
-// bcftools csq, on the same synthetic reference, and reports variants/s
-// for each of --runs rounds, then the range over the rounds.
+// real GFF3 with our annotator (1 worker and all CPUs; with flank 0,
+// the transcripts a variant overlaps, as bcftools csq, and with the
+// default 5 kb flank) and with bcftools csq, on the same synthetic
+// reference, and reports variants/s for each of --runs rounds, then the
+// range over the rounds. After the first round it counts the
+// consequences per variant each tool wrote and compares our flank-0
+// (variant, transcript) pairs with bcftools'.
 //
 // Both tools read the VCF from a file and write the annotated VCF to a
 // file in the scratch directory. "End to end" includes, for us, building
@@ -89,11 +94,11 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 	}
 	// ours runs our annotator the way `clinomics annotate` does, writing
 	// the VCF (and the TSV when tsv is set) to files.
-	ours := func(threads int, tsv bool) (result, error) {
+	ours := func(threads int, tsv bool, flank int64, out string) (result, error) {
 		var r result
 		// Outputs of the previous run are removed untimed (truncating a
 		// large file costs time too), as for bcftools below.
-		os.Remove(filepath.Join(dir, "ours.vcf"))
+		os.Remove(filepath.Join(dir, out))
 		os.Remove(filepath.Join(dir, "ours.tsv"))
 		cpu0 := cpuTime()
 		start := time.Now()
@@ -111,7 +116,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 			return r, err
 		}
 		defer in.Close()
-		vout, err := os.Create(filepath.Join(dir, "ours.vcf"))
+		vout, err := os.Create(filepath.Join(dir, out))
 		if err != nil {
 			return r, err
 		}
@@ -125,7 +130,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 			defer f.Close()
 			tout = f
 		}
-		ann := annotate.New(m, ref, annotate.Options{Threads: threads})
+		ann := annotate.New(m, ref, annotate.Options{Threads: threads, Flank: &flank})
 		t0 := time.Now()
 		if _, err := ann.Run(ctx, in, vcfPath, vout, tout); err != nil {
 			return r, err
@@ -137,10 +142,10 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 		return r, nil
 	}
 	bcftools, _ := exec.LookPath("bcftools")
-	bcf := func(input string) (time.Duration, time.Duration, error) {
-		os.Remove(filepath.Join(dir, "bcftools.vcf"))
+	bcf := func(input, out string) (time.Duration, time.Duration, error) {
+		os.Remove(filepath.Join(dir, out))
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, bcftools, "csq", "-f", fa, "-g", *gffPath, "-l", "-Ov", "-o", filepath.Join(dir, "bcftools.vcf"), input)
+		cmd := exec.CommandContext(ctx, bcftools, "csq", "-f", fa, "-g", *gffPath, "-l", "-Ov", "-o", filepath.Join(dir, out), input)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
@@ -160,14 +165,20 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	rate := func(d time.Duration) float64 { return float64(*n) / d.Seconds() }
-	configs := []struct {
+	const same, full = "flank 0 (as bcftools)", "5 kb flank (full)"
+	type config struct {
 		name    string
 		threads int
 		tsv     bool
-	}{
-		{"clinomics annotate, 1 thread, VCF", 1, false},
-		{fmt.Sprintf("clinomics annotate, %d threads, VCF", threads), threads, false},
-		{fmt.Sprintf("clinomics annotate, %d threads, VCF+TSV", threads), threads, true},
+		flank   int64
+		out     string
+	}
+	configs := []config{
+		{"clinomics, " + same + ", 1 thread, VCF", 1, false, 0, "ours-flank0.vcf"},
+		{fmt.Sprintf("clinomics, %s, %d threads, VCF", same, threads), threads, false, 0, "ours-flank0.vcf"},
+		{"clinomics, " + full + ", 1 thread, VCF", 1, false, genemodel.Flank, "ours.vcf"},
+		{fmt.Sprintf("clinomics, %s, %d threads, VCF", full, threads), threads, false, genemodel.Flank, "ours.vcf"},
+		{fmt.Sprintf("clinomics, %s, %d threads, VCF+TSV", full, threads), threads, true, genemodel.Flank, "ours.vcf"},
 	}
 	all := map[string][]result{}
 	var names []string
@@ -180,7 +191,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 	for run := 1; run <= *runs; run++ {
 		var round []result
 		for _, c := range configs {
-			r, err := ours(c.threads, c.tsv)
+			r, err := ours(c.threads, c.tsv, c.flank, c.out)
 			if err != nil {
 				return err
 			}
@@ -188,11 +199,11 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 			round = append(round, r)
 		}
 		if bcftools != "" {
-			total, cpu, err := bcf(vcfPath)
+			total, cpu, err := bcf(vcfPath, "bcftools.vcf")
 			if err != nil {
 				return err
 			}
-			load, _, err := bcf(oneVCF)
+			load, _, err := bcf(oneVCF, "bcftools-one.vcf")
 			if err != nil {
 				return err
 			}
@@ -200,7 +211,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "run %d:\n", run)
 		for _, r := range round {
-			fmt.Fprintf(e.stdout, "  %-42s %8.0f/s end to end (%.2fs, CPU %.2fs), %8.0f/s annotation only (%.2fs)\n",
+			fmt.Fprintf(e.stdout, "  %-52s %8.0f/s end to end (%.2fs, CPU %.2fs), %8.0f/s annotation only (%.2fs)\n",
 				r.name, rate(r.total), r.total.Seconds(), r.cpu.Seconds(), rate(r.work), r.work.Seconds())
 			add(r)
 		}
@@ -208,9 +219,15 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 			b := round[len(round)-1]
 			fmt.Fprintf(e.stdout, "  ratio ours/bcftools (end to end; annotation only):")
 			for _, r := range round[:len(round)-1] {
-				fmt.Fprintf(e.stdout, " %.2fx; %.2fx (%s)", b.total.Seconds()/r.total.Seconds(), b.work.Seconds()/r.work.Seconds(), strings.TrimPrefix(r.name, "clinomics annotate, "))
+				fmt.Fprintf(e.stdout, "\n    %.2fx; %.2fx (%s)", b.total.Seconds()/r.total.Seconds(), b.work.Seconds()/r.work.Seconds(), strings.TrimPrefix(r.name, "clinomics, "))
 			}
 			fmt.Fprintln(e.stdout)
+		}
+		if run == 1 {
+			// Untimed: what each tool wrote, from the files of this round.
+			if err := benchCompareOutputs(e.stdout, dir, bcftools != ""); err != nil {
+				return err
+			}
 		}
 	}
 	if bcftools == "" {
@@ -223,7 +240,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 		for _, r := range rs {
 			tot, work = append(tot, rate(r.total)), append(work, rate(r.work))
 		}
-		fmt.Fprintf(e.stdout, "  %-42s end to end %8.0f - %8.0f, annotation only %8.0f - %8.0f\n", name, slices.Min(tot), slices.Max(tot), slices.Min(work), slices.Max(work))
+		fmt.Fprintf(e.stdout, "  %-52s end to end %8.0f - %8.0f, annotation only %8.0f - %8.0f\n", name, slices.Min(tot), slices.Max(tot), slices.Min(work), slices.Max(work))
 	}
 	return nil
 }
@@ -344,4 +361,157 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// csqEntries reads the entries of INFO key (CSQ or BCSQ) of each record
+// of a VCF, keyed by "POS REF ALT", each as its '|'-separated fields.
+func csqEntries(path, key string, each func(variant string, entries [][]string)) (records, entries int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var es [][]string
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		col := strings.SplitN(line, "\t", 9)
+		if len(col) < 8 {
+			continue
+		}
+		records++
+		es = es[:0]
+		for _, kv := range strings.Split(col[7], ";") {
+			if v, ok := strings.CutPrefix(kv, key+"="); ok {
+				for _, x := range strings.Split(v, ",") {
+					es = append(es, strings.Split(x, "|"))
+				}
+			}
+		}
+		entries += len(es)
+		if each != nil {
+			each(col[1]+" "+col[3]+" "+col[4], es)
+		}
+	}
+	return records, entries, sc.Err()
+}
+
+// benchCompareOutputs prints the consequences per variant in each
+// output of a round, and compares the (variant, transcript) pairs of
+// ours with flank 0 with those of bcftools csq. bcftools names no
+// transcript for intron and non-coding consequences, only the gene and
+// biotype ("intron|GENE||protein_coding"): such an entry stands for our
+// pairs on that gene's transcripts.
+func benchCompareOutputs(w io.Writer, dir string, withBcftools bool) error {
+	fmt.Fprintln(w, "outputs of run 1 (consequences per variant):")
+	for _, o := range []struct{ name, file, key string }{
+		{"clinomics, flank 0 (as bcftools)", "ours-flank0.vcf", "CSQ"},
+		{"clinomics, 5 kb flank (full)", "ours.vcf", "CSQ"},
+	} {
+		n, k, err := csqEntries(filepath.Join(dir, o.file), o.key, nil)
+		if err != nil {
+			return err
+		}
+		st, _ := os.Stat(filepath.Join(dir, o.file))
+		fmt.Fprintf(w, "  %-36s %.2f per variant (%d in %d records), %d MB of VCF\n", o.name, float64(k)/float64(max(n, 1)), k, n, st.Size()>>20)
+	}
+	if !withBcftools {
+		return nil
+	}
+	type bcfEntry struct{ tx, gene, terms string }
+	theirs := map[string][]bcfEntry{}
+	n, k, err := csqEntries(filepath.Join(dir, "bcftools.vcf"), "BCSQ", func(v string, es [][]string) {
+		var l []bcfEntry
+		for _, x := range es {
+			for len(x) < 3 {
+				x = append(x, "")
+			}
+			l = append(l, bcfEntry{x[2], x[1], strings.TrimPrefix(x[0], "*")})
+		}
+		theirs[v] = l
+	})
+	if err != nil {
+		return err
+	}
+	st, _ := os.Stat(filepath.Join(dir, "bcftools.vcf"))
+	groups := 0
+	for _, l := range theirs {
+		for _, x := range l {
+			if x.tx == "" && x.terms != "." {
+				groups++
+			}
+		}
+	}
+	fmt.Fprintf(w, "  %-36s %.2f per variant (%d in %d records, %d of them intron/non-coding by gene, no transcript), %d MB of VCF\n", "bcftools csq -l", float64(k)/float64(max(n, 1)), k, n, groups, st.Size()>>20)
+
+	// Pairs: ours (flank 0) against bcftools'.
+	var ours, named, byGene, oursOnlyTier, oursOnlyNone, bcfTx, bcfMissing, groupMissing int
+	oursOnlyBiotype := map[string]int{}
+	_, _, err = csqEntries(filepath.Join(dir, "ours-flank0.vcf"), "CSQ", func(v string, es [][]string) {
+		bl := theirs[v]
+		txs, genes := map[string]bool{}, map[string]bool{}
+		for _, x := range bl {
+			if x.tx != "" {
+				txs[x.tx] = true
+			} else if x.terms != "." {
+				genes[x.gene] = true
+			}
+		}
+		oursTx, oursGenes := map[string]bool{}, map[string]bool{}
+		for _, x := range es {
+			if len(x) < 6 || x[4] == "" {
+				continue // intergenic_variant: no transcript
+			}
+			ours++
+			oursTx[x[4]], oursGenes[x[2]] = true, true
+			switch {
+			case txs[x[4]]:
+				named++
+			case genes[x[2]]:
+				byGene++
+			case len(txs)+len(genes) > 0:
+				oursOnlyTier++
+				oursOnlyBiotype[x[5]]++
+			default:
+				oursOnlyNone++
+				oursOnlyBiotype[x[5]+" (bcftools: none for the variant)"]++
+			}
+		}
+		for _, x := range bl {
+			switch {
+			case x.tx != "":
+				bcfTx++
+				if !oursTx[x.tx] {
+					bcfMissing++
+				}
+			case x.terms != "." && !oursGenes[x.gene]:
+				groupMissing++
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(variant, transcript) pairs, flank 0 against bcftools csq -l:\n")
+	fmt.Fprintf(w, "  ours %d; bcftools %d with a transcript (%d of them not among ours) and %d by gene (%d in a gene where we give nothing)\n", ours, bcfTx, bcfMissing, groups, groupMissing)
+	fmt.Fprintf(w, "  ours named by bcftools %d, in a gene bcftools gives by gene %d, not given by bcftools %d (variant has other bcftools consequences) + %d (bcftools gives none)\n", named, byGene, oursOnlyTier, oursOnlyNone)
+	var kinds []string
+	for b := range oursOnlyBiotype {
+		kinds = append(kinds, b)
+	}
+	sort.Slice(kinds, func(i, j int) bool { return oursOnlyBiotype[kinds[i]] > oursOnlyBiotype[kinds[j]] })
+	fmt.Fprintf(w, "  ours not given by bcftools, by biotype:")
+	for i, b := range kinds {
+		if i == 8 {
+			fmt.Fprintf(w, " ...")
+			break
+		}
+		fmt.Fprintf(w, " %s %d;", b, oursOnlyBiotype[b])
+	}
+	fmt.Fprintln(w)
+	return nil
 }

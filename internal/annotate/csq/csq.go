@@ -73,12 +73,28 @@ type Annotator struct {
 	model *genemodel.Model
 	ref   Reference
 	maps  []atomic.Pointer[txMap] // by Transcript.Index, filled on first use
+	flank int64                   // upstream/downstream reach; 0: none
 }
 
-// New returns an Annotator.
+// New returns an Annotator that gives upstream_gene_variant and
+// downstream_gene_variant on transcripts within genemodel.Flank (5 kb,
+// as VEP) of a variant.
 func New(m *genemodel.Model, ref Reference) *Annotator {
-	return &Annotator{model: m, ref: ref, maps: make([]atomic.Pointer[txMap], len(m.Transcripts))}
+	return NewWithFlank(m, ref, genemodel.Flank)
 }
+
+// NewWithFlank returns an Annotator that gives upstream_gene_variant
+// and downstream_gene_variant on transcripts within flank bases of a
+// variant. With a flank of 0 (or less) it looks only at the transcripts
+// a variant overlaps, as bcftools csq does, and gives no upstream or
+// downstream effect; the other effects are those New gives.
+func NewWithFlank(m *genemodel.Model, ref Reference, flank int64) *Annotator {
+	return &Annotator{model: m, ref: ref, maps: make([]atomic.Pointer[txMap], len(m.Transcripts)), flank: max(flank, 0)}
+}
+
+// Flank is how far from a transcript a variant gets an upstream or
+// downstream effect on it; 0 when it gets none.
+func (a *Annotator) Flank() int64 { return a.flank }
 
 // allele is a variant with its common prefix and suffix removed.
 type allele struct {
@@ -100,8 +116,10 @@ func (al *allele) span() (int64, int64) {
 	return al.start, al.start + int64(len(al.ref)) - 1
 }
 
-// Annotate returns the effects of v on every transcript within
-// genemodel.Flank of it, or intergenic_variant.
+// Annotate returns the effects of v on every transcript within the
+// Annotator's flank of it, or intergenic_variant. An indel that may be
+// shifted (it sits in a repeat) is near a transcript if it is near at
+// any of its positions.
 func (a *Annotator) Annotate(v Variant) (*Result, error) {
 	r := &Result{}
 	if err := a.AnnotateTo(r, v); err != nil {
@@ -140,7 +158,15 @@ func (a *Annotator) AnnotateTo(r *Result, v Variant) error {
 		r.HGVSg = s.view(st)
 	}
 	lo, hi := al.span()
-	s.tx = a.model.AppendOverlapping(s.tx[:0], v.Chrom, min(lo, v.Pos), max(hi, v.Pos+int64(len(v.Ref))-1))
+	qlo, qhi := min(lo, v.Pos), max(hi, v.Pos+int64(len(v.Ref))-1)
+	if !al.symbolic && (len(al.ref) == 0 || len(al.alt) == 0) {
+		// Below, an indel outside a transcript is moved towards it: look
+		// as far as it can move either way.
+		l, _ := a.shiftedSpan(s, al, -1)
+		_, h := a.shiftedSpan(s, al, 1)
+		qlo, qhi = min(qlo, l), max(qhi, h)
+	}
+	s.tx = a.model.AppendWithin(s.tx[:0], v.Chrom, qlo, qhi, a.flank)
 	for _, t := range s.tx {
 		m, err := a.txMap(t)
 		if err != nil {
@@ -393,6 +419,20 @@ func (a *Annotator) base(chrom string, pos int64) byte {
 		return 0
 	}
 	return s[0] &^ 0x20
+}
+
+// shiftedSpan is the span of the indel al shifted as far as it goes in
+// direction dir.
+func (a *Annotator) shiftedSpan(s *scratch, al *allele, dir int) (int64, int64) {
+	sh := a.shift(&s.win0, &s.mvIns, al, dir, 1, 1<<62)
+	if sh.kind == kDup {
+		x := sh.e
+		if dir < 0 {
+			x = sh.s - 1
+		}
+		return x, x + 1 // the bases either side of the insertion
+	}
+	return sh.s, sh.e
 }
 
 // moved returns the indel shifted as far as it goes in direction dir,

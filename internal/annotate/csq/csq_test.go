@@ -171,3 +171,74 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestFlank(t *testing.T) {
+	m, err := genemodel.Build(strings.NewReader(testGFF), "test.gff3", gff.GFF3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test contig and 300 more bases: 191-500 is outside both genes.
+	ref := mapRef{"c1": append(testContig(), strings.Repeat("C", 300)...)}
+	summary := func(a *Annotator, v Variant) string {
+		t.Helper()
+		res, err := a.Annotate(v)
+		if err != nil {
+			t.Fatalf("%+v: %v", v, err)
+		}
+		var out []string
+		for _, e := range res.Effects {
+			id := "-"
+			if e.Transcript != nil {
+				id = e.Transcript.ID
+			}
+			out = append(out, id+":"+strings.Join(e.Terms, "&"))
+		}
+		return strings.Join(out, " ")
+	}
+	outside := Variant{Chrom: "c1", Pos: 290, Ref: "C", Alt: "T"} // 100 bases past T2's 5' end
+	for _, c := range []struct {
+		flank int64
+		want  string
+	}{
+		{genemodel.Flank, "T1:downstream_gene_variant T2:upstream_gene_variant"},
+		{100, "T2:upstream_gene_variant"},
+		{99, "-:intergenic_variant"},
+		{0, "-:intergenic_variant"},
+		{-1, "-:intergenic_variant"},
+	} {
+		if got := summary(NewWithFlank(m, ref, c.flank), outside); got != c.want {
+			t.Errorf("flank %d: %s, want %s", c.flank, got, c.want)
+		}
+	}
+	if got := summary(New(m, ref), outside); got != "T1:downstream_gene_variant T2:upstream_gene_variant" {
+		t.Errorf("New: %s", got)
+	}
+
+	// With flank 0, every variant gets the effects of the default flank
+	// less its upstream and downstream ones (an indel in a repeat next to
+	// a gene included), and never one of those.
+	full, none := New(m, ref), NewWithFlank(m, ref, 0)
+	seq, _ := ref.Seq("c1", 1, 500)
+	for pos := int64(2); pos < 498; pos++ {
+		b := string(seq[pos-1])
+		for _, v := range []Variant{
+			{Chrom: "c1", Pos: pos, Ref: b, Alt: map[string]string{"A": "C", "C": "G", "G": "T", "T": "A"}[b]},
+			{Chrom: "c1", Pos: pos, Ref: string(seq[pos-1 : pos+1]), Alt: b},
+			{Chrom: "c1", Pos: pos, Ref: b, Alt: b + "C"},
+		} {
+			var want []string
+			for _, e := range strings.Fields(summary(full, v)) {
+				if !strings.Contains(e, "stream_gene_variant") {
+					want = append(want, e)
+				}
+			}
+			w := strings.Join(want, " ")
+			if w == "" {
+				w = "-:intergenic_variant"
+			}
+			if got := summary(none, v); got != w {
+				t.Errorf("%+v: flank 0 gives %s, want %s", v, got, w)
+			}
+		}
+	}
+}

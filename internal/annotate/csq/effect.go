@@ -1,10 +1,6 @@
 package csq
 
-import (
-	"math/bits"
-
-	"github.com/clinomics/clinomics/internal/annotate/genemodel"
-)
+import "math/bits"
 
 // order lists the terms, most severe first (the Ensembl ranking).
 var order = []string{
@@ -78,7 +74,8 @@ func (ts terms) appendSorted(out []string) []string {
 func overlaps(lo, hi, s, e int64) bool { return lo <= e && hi >= s }
 
 // effect adds the consequence of al on one transcript to r, unless the
-// variant is farther than genemodel.Flank from it.
+// variant is outside it and farther than the Annotator's flank from it
+// (with a flank of 0: outside it).
 func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 	t := m.t
 	lo, hi := al.span()
@@ -89,6 +86,9 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		inside = lo >= t.Start && hi <= t.End
 	}
 	if !inside {
+		if a.flank == 0 {
+			return // only the transcripts the variant overlaps
+		}
 		var d int64
 		if hi < t.Start || (ins && hi <= t.Start) {
 			d = t.Start - hi
@@ -98,7 +98,7 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		if ins {
 			d++
 		}
-		if d > genemodel.Flank {
+		if d > a.flank {
 			return
 		}
 		e := r.newEffect(t)

@@ -90,8 +90,10 @@ func TestEnsemblVEPDataAgainstBcftools(t *testing.T) {
 		t.Fatal(err)
 	}
 	ann := New(model, mapRef{"21": seq})
+	overlapOnly := NewWithFlank(model, mapRef{"21": seq}, 0) // as bcftools csq
 	byClass := map[string]*agreement{}
 	total := &agreement{}
+	var pairs pairCount
 	for _, v := range all {
 		key := fmt.Sprintf("%d %s %s", v.pos, v.ref, v.alt)
 		want, ok := theirs[key]
@@ -108,6 +110,11 @@ func TestEnsemblVEPDataAgainstBcftools(t *testing.T) {
 			byClass[v.class] = g
 		}
 		rep := reported(res.Effects)
+		res0, err := overlapOnly.Annotate(Variant{Chrom: "21", Pos: v.pos, Ref: v.ref, Alt: v.alt})
+		if err != nil {
+			t.Fatalf("%s: flank 0: %v", key, err)
+		}
+		pairs.check(t, key, res.Effects, res0.Effects, parseBCSQ(want))
 		if want == "." {
 			g.add(len(rep) == 0, fmt.Sprintf("%s: bcftools no consequence, ours %d", key, len(rep)))
 		} else {
@@ -128,6 +135,7 @@ func TestEnsemblVEPDataAgainstBcftools(t *testing.T) {
 		total.total += g.total
 		total.agree += g.agree
 	}
+	t.Logf("flank 0: %d (variant, transcript) pairs; bcftools %d with a transcript, all among ours, and %d intron/non-coding entries by gene, all matched", pairs.ours, pairs.bcfTx, pairs.bcfGroups)
 	rate := float64(total.agree) / float64(total.total)
 	t.Logf("ensembl-vep chr21 vs bcftools csq: %d of %d consequences agree (%.1f%%)", total.agree, total.total, 100*rate)
 	// Target 99%; what is left is explained in docs/annotation.md.
@@ -198,4 +206,60 @@ func writeSites(t *testing.T, path string, vs []synthVariant) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pairCount checks the effects of one variant with flank 0 against
+// those with the default flank and against bcftools csq's, and counts
+// (variant, transcript) pairs.
+type pairCount struct{ ours, bcfTx, bcfGroups int }
+
+func (p *pairCount) check(t *testing.T, key string, full, overlap []Effect, bcf []csqEntry) {
+	t.Helper()
+	// Flank 0 gives the default effects less upstream and downstream.
+	var want []Effect
+	for _, e := range full {
+		if e.Transcript != nil && !has(e.Terms, "upstream_gene_variant") && !has(e.Terms, "downstream_gene_variant") {
+			want = append(want, e)
+		}
+	}
+	if len(want) == 0 && len(overlap) == 1 && overlap[0].Transcript == nil {
+		overlap = nil // intergenic_variant
+	}
+	if len(overlap) != len(want) {
+		t.Fatalf("%s: flank 0 gives %d effects, the default flank %d on overlapping transcripts", key, len(overlap), len(want))
+	}
+	txs, genes := map[string]bool{}, map[string]bool{}
+	for i, e := range overlap {
+		if e.Transcript != want[i].Transcript || strings.Join(e.Terms, "&") != strings.Join(want[i].Terms, "&") || e.HGVSc != want[i].HGVSc || e.HGVSp != want[i].HGVSp {
+			t.Fatalf("%s: flank 0 gives %s %v %s, the default flank %s %v %s", key, e.Transcript.ID, e.Terms, e.HGVSc, want[i].Transcript.ID, want[i].Terms, want[i].HGVSc)
+		}
+		txs[e.Transcript.ID], genes[e.Transcript.Gene.Name] = true, true
+	}
+	p.ours += len(overlap)
+	// bcftools gives a subset: it looks for CDS hits, then UTR, then
+	// splice sites, then the rest, and stops at the first kind found;
+	// intron and non-coding effects it gives by gene, without a
+	// transcript. Every transcript and gene it names is one of ours.
+	for _, x := range bcf {
+		if x.transcript != "" {
+			p.bcfTx++
+			if !txs[x.transcript] {
+				t.Errorf("%s: bcftools gives %s (%s), flank 0 does not", key, x.transcript, x.terms)
+			}
+			continue
+		}
+		p.bcfGroups++
+		if !genes[x.gene] {
+			t.Errorf("%s: bcftools gives %s %s in gene %s, flank 0 nothing in it", key, x.biotype, x.terms, x.gene)
+		}
+	}
+}
+
+func has(terms []string, term string) bool {
+	for _, x := range terms {
+		if x == term {
+			return true
+		}
+	}
+	return false
 }

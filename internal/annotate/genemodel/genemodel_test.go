@@ -157,6 +157,37 @@ func TestOverlapMatchesScan(t *testing.T) {
 	}
 }
 
+func TestAppendWithinMatchesScan(t *testing.T) {
+	m := load(t, "test.gff.gz")
+	for _, flank := range []int64{0, 1, 100, Flank, 3 * Flank, 200_000} {
+		for pos := int64(25_000_000); pos < 26_000_000; pos += 7919 {
+			got := m.AppendWithin(nil, "21", pos, pos+10, flank)
+			seen := map[*Transcript]bool{}
+			for i, tr := range got {
+				if seen[tr] {
+					t.Fatalf("flank %d, %d: %s twice", flank, pos, tr.ID)
+				}
+				seen[tr] = true
+				if i > 0 && got[i-1].Start > tr.Start {
+					t.Fatalf("flank %d, %d: not in order of start", flank, pos)
+				}
+			}
+			want := 0
+			for _, tr := range m.Transcripts {
+				if tr.Chrom == "21" && tr.Start-flank <= pos+10 && tr.End+flank >= pos {
+					want++
+					if !seen[tr] {
+						t.Fatalf("flank %d, %d: %s missing", flank, pos, tr.ID)
+					}
+				}
+			}
+			if len(got) != want {
+				t.Fatalf("flank %d, %d: %d transcripts, scan finds %d", flank, pos, len(got), want)
+			}
+		}
+	}
+}
+
 func TestSaveLoad(t *testing.T) {
 	m := load(t, "test.gff.gz")
 	var buf bytes.Buffer

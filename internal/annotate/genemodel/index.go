@@ -41,20 +41,39 @@ func buildIndex(ts []*Transcript) map[string]*chromIndex {
 // Overlapping returns the transcripts on chrom whose span widened by
 // Flank overlaps [start, end] (1-based, inclusive), in order of start.
 func (m *Model) Overlapping(chrom string, start, end int64) []*Transcript {
-	return m.AppendOverlapping(nil, chrom, start, end)
+	return m.AppendWithin(nil, chrom, start, end, Flank)
 }
 
 // AppendOverlapping appends what Overlapping returns to dst; with a dst
 // of enough capacity it does not allocate.
 func (m *Model) AppendOverlapping(dst []*Transcript, chrom string, start, end int64) []*Transcript {
+	return m.AppendWithin(dst, chrom, start, end, Flank)
+}
+
+// AppendWithin appends to dst the transcripts on chrom whose span
+// widened by flank on both sides overlaps [start, end] (1-based,
+// inclusive), in order of start. A flank of 0
+// gives the transcripts [start, end] overlaps; a negative flank is 0.
+// With a dst of enough capacity it does not allocate.
+func (m *Model) AppendWithin(dst []*Transcript, chrom string, start, end, flank int64) []*Transcript {
 	ci := m.index[chrom]
 	if ci == nil || end < start {
 		return dst
 	}
-	lo, hi := max(start, 0)>>binShift, min(end>>binShift, int64(len(ci.bins))-1)
+	flank = max(flank, 0)
+	// The bins list each transcript widened by Flank; for a wider flank
+	// the query range is widened by the difference instead.
+	qs, qe := start, end
+	if flank > Flank {
+		qs, qe = start-(flank-Flank), end+(flank-Flank)
+	}
+	lo, hi := max(qs, 0)>>binShift, min(qe>>binShift, int64(len(ci.bins))-1)
 	for b := lo; b <= hi; b++ {
 		for _, t := range ci.bins[b] {
-			if t.Start-Flank > end || t.End+Flank < start {
+			if t.Start-flank > end {
+				break // a bin is in order of start: so are the rest
+			}
+			if t.End+flank < start {
 				continue
 			}
 			// A transcript listed in several bins is reported once: from

@@ -17,7 +17,9 @@ import (
 )
 
 // Flank is how far upstream and downstream of a transcript an overlap
-// query reaches (upstream_gene_variant / downstream_gene_variant).
+// query reaches by default (upstream_gene_variant /
+// downstream_gene_variant within 5 kb, as VEP); AppendWithin takes
+// another flank.
 const Flank = 5000
 
 // Range is a 1-based inclusive genomic interval.
