@@ -114,17 +114,22 @@ func (s *sqlStore) InFHIRTx(ctx context.Context, fn func(tx FHIRTx) error) error
 }
 
 func (s *sqlStore) GetFHIR(ctx context.Context, typ, id string) (FHIRRow, error) {
-	return s.getFHIR(ctx, s.db, typ, id)
+	st, err := s.readStmt(ctx, qGetFHIR)
+	if err != nil {
+		return FHIRRow{}, fmt.Errorf("catalog: %w", err)
+	}
+	return fhirRow(scanFHIR(st.QueryRowContext(ctx, typ, id)))
 }
 
-// SearchFHIR reads the page and the count in one read-only transaction on
-// PostgreSQL (repeatable read); SQLite's one connection runs them back to
-// back.
+// SearchFHIR reads the page and the count in one read-only transaction:
+// a snapshot (repeatable read on PostgreSQL; a WAL read transaction on
+// SQLite, from the read pool).
 func (s *sqlStore) SearchFHIR(ctx context.Context, q FHIRQuery) (FHIRResult, error) {
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	if !s.postgres {
-		return s.searchFHIR(ctx, s.db, q)
+		opts = nil // deferred: BEGIN takes no lock; the first read fixes the snapshot
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	tx, err := s.rdb.BeginTx(ctx, opts)
 	if err != nil {
 		return FHIRResult{}, fmt.Errorf("catalog: %w", err)
 	}
@@ -153,8 +158,14 @@ func scanFHIR(sc scanner) (FHIRRow, error) {
 	return r, nil
 }
 
+const qGetFHIR = `SELECT ` + fhirCols + ` FROM fhir_resources WHERE type = ? AND id = ?`
+
 func (s *sqlStore) getFHIR(ctx context.Context, db querier, typ, id string) (FHIRRow, error) {
-	r, err := scanFHIR(db.QueryRowContext(ctx, s.q(`SELECT `+fhirCols+` FROM fhir_resources WHERE type = ? AND id = ?`), typ, id))
+	return fhirRow(scanFHIR(db.QueryRowContext(ctx, s.q(qGetFHIR), typ, id)))
+}
+
+// fhirRow is the result of reading one resource.
+func fhirRow(r FHIRRow, err error) (FHIRRow, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("fhir resource: %w", ErrNotFound)
 	}

@@ -112,13 +112,13 @@ func (s *sqlStore) InReportTx(ctx context.Context, fn func(tx ReportTx) error) e
 }
 
 func (s *sqlStore) GetReport(ctx context.Context, id string) (ReportRow, error) {
-	r, err := scanReport(s.db.QueryRowContext(ctx, s.q(qGetReport), id))
+	r, err := scanReport(s.rdb.QueryRowContext(ctx, s.q(qGetReport), id))
 	return r, reportErr(err)
 }
 
 func (s *sqlStore) ListReports(ctx context.Context, f ReportFilter) ([]ReportRow, error) {
 	q, args := listReports(f)
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -26,10 +26,34 @@ var migrations embed.FS
 // sqlStore implements Store over database/sql for both backends; queries
 // are written with '?' placeholders and rewritten for PostgreSQL.
 type sqlStore struct {
-	db       *sql.DB
+	db *sql.DB
+	// rdb serves reads that need no write transaction (the FHIR API, API
+	// tokens, reports): on SQLite a pool of read-only connections, which
+	// WAL lets read beside the one writer, so a request's lookups do not
+	// queue behind another's commit and its disk sync; on PostgreSQL db.
+	rdb      *sql.DB
 	postgres bool
 	stmts    sync.Map // query -> *sql.Stmt, prepared once (clinical.go)
 	wal      *walSync // SQLite in WAL mode: syncs the log (walsync.go)
+	rstmts   sync.Map // query -> *sql.Stmt on rdb, prepared on first use
+}
+
+// readStmt is the read pool's prepared statement for query (in the
+// store's dialect), prepared once and kept: the FHIR API and the token
+// check run the same few queries for every request.
+func (s *sqlStore) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.rstmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.rstmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to the catalog named by dsn and applies pending
@@ -46,6 +70,7 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		s.db.SetMaxOpenConns(8)
+		s.rdb = s.db
 	} else {
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
@@ -88,6 +113,12 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if s.rdb == nil {
+		if s.rdb, err = openReaders(dsnSQLite); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+	}
 	if !s.postgres {
 		var mode string
 		if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
@@ -105,6 +136,32 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 	return s, nil
 }
 
+// openReaders opens the SQLite read pool: the writer's DSN made
+// read-only (query_only), with deferred transactions (a read transaction
+// takes no write lock), no checkpointing of its own and a 16 MiB page
+// cache per connection; four connections.
+func openReaders(dsn string) (*sql.DB, error) {
+	path, query, _ := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	q.Del("_txlock")
+	pragmas := q["_pragma"][:0]
+	for _, p := range q["_pragma"] {
+		if !strings.HasPrefix(p, "cache_size") && !strings.HasPrefix(p, "wal_autocheckpoint") {
+			pragmas = append(pragmas, p)
+		}
+	}
+	q["_pragma"] = append(pragmas, "query_only(1)", "cache_size(-16384)")
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	return db, nil
+}
+
 // redactDSN removes a DSN's password from a driver message.
 func redactDSN(msg, dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.User != nil {
@@ -118,6 +175,11 @@ func redactDSN(msg, dsn string) string {
 // migrate applies the embedded migrations not yet recorded in
 // schema_migrations, each in its own transaction.
 func (s *sqlStore) migrate(ctx context.Context) error {
+	return s.migrateTo(ctx, 0)
+}
+
+// migrateTo applies the migrations up to version upTo (all when 0).
+func (s *sqlStore) migrateTo(ctx context.Context, upTo int) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("catalog: migrations table: %w", err)
 	}
@@ -125,22 +187,83 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("catalog: migration %s: name must start with a number", base)
+	dialect := "sqlite"
+	if s.postgres {
+		dialect = "postgres"
+	}
+	plan, err := migrationPlan(names, dialect)
+	if err != nil {
+		return err
+	}
+	for _, m := range plan {
+		if upTo > 0 && m.version > upTo {
+			break
 		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
+		var body []byte
+		if m.name != "" {
+			if body, err = migrations.ReadFile(m.name); err != nil {
+				return err
+			}
 		}
-		if err := s.apply(ctx, v, string(body)); err != nil {
-			return fmt.Errorf("catalog: migration %s: %w", base, err)
+		if err := s.apply(ctx, m.version, string(body)); err != nil {
+			return fmt.Errorf("catalog: migration %s: %w", filepath.Base(m.name), err)
 		}
 	}
 	return nil
+}
+
+// migration is one schema version: the file to run for a dialect, or no
+// file ("") when the version is another dialect's only (it is recorded as
+// applied all the same, so every database counts versions alike).
+type migration struct {
+	version int
+	name    string
+}
+
+// migrationPlan orders the migration files by version and picks, for
+// each version, the file of dialect ("sqlite" or "postgres"). A file
+// NNNN_what.sql is for both; NNNN_what.sqlite.sql and
+// NNNN_what.postgres.sql are each for one (a version may have either or
+// both, but not also a file for both): for a change one backend needs in
+// its own SQL — a table rebuild, a storage option — and the other does
+// not, or does differently.
+func migrationPlan(names []string, dialect string) ([]migration, error) {
+	type files struct{ both, own, other string }
+	byVersion := map[int]*files{}
+	for _, name := range names {
+		base := filepath.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("catalog: migration %s: name must start with a positive number", base)
+		}
+		f := byVersion[v]
+		if f == nil {
+			f = &files{}
+			byVersion[v] = f
+		}
+		slot := &f.both
+		switch stem := strings.TrimSuffix(base, ".sql"); {
+		case strings.HasSuffix(stem, "."+dialect):
+			slot = &f.own
+		case strings.HasSuffix(stem, ".sqlite"), strings.HasSuffix(stem, ".postgres"):
+			slot = &f.other
+		case strings.Contains(stem, "."):
+			return nil, fmt.Errorf("catalog: migration %s: unknown dialect (want NNNN_name.sql, .sqlite.sql or .postgres.sql)", base)
+		}
+		if *slot != "" {
+			return nil, fmt.Errorf("catalog: migrations %s and %s have the same version", filepath.Base(*slot), base)
+		}
+		*slot = name
+		if f.both != "" && (f.own != "" || f.other != "") {
+			return nil, fmt.Errorf("catalog: migration version %d has a file for both dialects and one for a single dialect", v)
+		}
+	}
+	plan := make([]migration, 0, len(byVersion))
+	for v, f := range byVersion {
+		plan = append(plan, migration{version: v, name: f.both + f.own})
+	}
+	sort.Slice(plan, func(i, j int) bool { return plan[i].version < plan[j].version })
+	return plan, nil
 }
 
 func (s *sqlStore) apply(ctx context.Context, version int, body string) error {
@@ -232,6 +355,10 @@ func (s *sqlStore) Close() error {
 		s.wal.stopCheckpointer()
 	}
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	s.rstmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	if s.rdb != nil && s.rdb != s.db {
+		s.rdb.Close()
+	}
 	err := s.db.Close()
 	if s.wal != nil {
 		s.wal.close()

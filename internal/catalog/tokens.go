@@ -28,7 +28,11 @@ func (s *sqlStore) PutAPIToken(ctx context.Context, t APIToken) error {
 }
 
 func (s *sqlStore) GetAPIToken(ctx context.Context, id string) (APIToken, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`), id))
+	st, err := s.readStmt(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`)
+	if err != nil {
+		return APIToken{}, fmt.Errorf("catalog: %w", err)
+	}
+	t, err := scanToken(st.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("API token %q: %w", id, ErrNotFound)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,10 +13,10 @@ import (
 // (clinical.DB), whose data key and hash key keep patient data in the
 // catalog.
 type Sealer interface {
-	// Seal encrypts b bound to kind/id; Open fails when b was not sealed
-	// for kind/id under the key (tampered, swapped, or another key).
-	Seal(kind, id string, b []byte) ([]byte, error)
-	Open(kind, id string, b []byte) ([]byte, error)
+	// SealRaw encrypts b bound to kind/id; OpenRaw fails when b was not
+	// sealed for kind/id under the key (tampered, swapped, or another key).
+	SealRaw(kind, id string, b []byte) ([]byte, error)
+	OpenRaw(kind, id string, b []byte) ([]byte, error)
 	// Hash is a keyed hash: equal for equal inputs, and revealing nothing
 	// of them without the key.
 	Hash(kind string, parts ...string) string
@@ -114,20 +113,18 @@ func (s *SealedStore) search(ctx context.Context, rd reader, q Query) (Result, e
 
 func (s *SealedStore) hashToken(typ, tok string) string { return s.seal.Hash(TokenKind, typ, tok) }
 
-// open unseals a row and checks it is the resource the row names.
+// sealKey is what a resource's sealed body is bound to: its type, id and
+// version, so that a body moved to another row, or an older version put
+// back under the current version number, does not open.
+func sealKey(typ, id string, version int) string {
+	return typ + "/" + id + "/" + strconv.Itoa(version)
+}
+
+// open unseals a row: the sealing binds the body to the row's type, id and
+// version, so a body that opens is the resource the row names.
 func (s *SealedStore) open(row catalog.FHIRRow) (Record, error) {
-	body, err := s.seal.Open(SealKind, row.Type+"/"+row.ID, row.Sealed)
+	body, err := s.seal.OpenRaw(SealKind, sealKey(row.Type, row.ID, row.Version), row.Sealed)
 	if err != nil {
-		return Record{}, fmt.Errorf("%s/%s: %w", row.Type, row.ID, ErrTampered)
-	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		ID           string `json:"id"`
-		Meta         struct {
-			VersionID string `json:"versionId"`
-		} `json:"meta"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil || head.ResourceType != row.Type || head.ID != row.ID || head.Meta.VersionID != strconv.Itoa(row.Version) {
 		return Record{}, fmt.Errorf("%s/%s: %w", row.Type, row.ID, ErrTampered)
 	}
 	return Record{Type: row.Type, ID: row.ID, Version: row.Version, Updated: row.Updated, Seq: row.Seq,
@@ -152,7 +149,7 @@ func (s *SealedStore) Apply(ctx context.Context, fn func(tx Tx) error) error {
 			if !validType(rec.Type) || !validID(rec.ID) {
 				return fmt.Errorf("fhir: %q/%q is not a valid type and id", rec.Type, rec.ID)
 			}
-			sealed, err := s.seal.Seal(SealKind, key, rec.Body)
+			sealed, err := s.seal.SealRaw(SealKind, sealKey(rec.Type, rec.ID, rec.Version), rec.Body)
 			if err != nil {
 				return fmt.Errorf("fhir: sealing %s: %w", key, err)
 			}
