@@ -90,7 +90,7 @@ func TestSendTransactionClassification(t *testing.T) {
 	}{
 		{0, 0, true, false, ""}, // 200 transaction-response
 		{201, 0, true, false, ""},
-		{400, 0, false, false, "DiagnosticReport.subject is required at Bundle.entry[0].resource.subject"},
+		{400, 0, false, false, "error invalid at Bundle.entry[0].resource.subject"}, // the free text is not kept
 		{422, 0, false, false, "error invalid"},
 		{404, 0, false, false, ""},
 		{500, 0, false, true, ""},
@@ -225,7 +225,7 @@ func TestOutboxDurability(t *testing.T) {
 		t.Fatalf("delivered %q, want rep-1 rep-2 rep-3 in order", got)
 	}
 	dead, _ := w.st.ListOutbox(ctx, Destination(c.Base), catalog.OutboxDead, 0)
-	if len(dead) != 1 || !strings.Contains(dead[0].LastError, "unknown code at Bundle.entry[1]") || !strings.Contains(dead[0].LastError, "400") {
+	if len(dead) != 1 || !strings.Contains(dead[0].LastError, "error invalid at Bundle.entry[1]") || strings.Contains(dead[0].LastError, "unknown code") || !strings.Contains(dead[0].LastError, "400") {
 		t.Fatalf("dead letters: %+v", dead)
 	}
 	// Fixed at the EHR, retried: delivered.

@@ -227,7 +227,7 @@ func (p *Puller) page(ctx context.Context, u string) (*searchBundle, error) {
 		return nil, fmt.Errorf("ehr: order search: %w", err)
 	}
 	if a.Status != http.StatusOK {
-		return nil, &searchError{status: a.Status, outcome: outcomeText(a.Body)}
+		return nil, &searchError{status: a.Status, outcome: outcomeText(a.Body, true)} // about our parameters, not patient data
 	}
 	var b searchBundle
 	if err := json.Unmarshal(a.Body, &b); err != nil || b.ResourceType != "Bundle" {

@@ -26,8 +26,11 @@ type EntryResult struct {
 type DeliveryError struct {
 	Status    int  // HTTP status; 0 when there was no answer
 	Retryable bool // 5xx, 429, timeout, connection: try again later
-	// Outcome is the text of the EHR's OperationOutcome (diagnostics,
-	// details, expressions), cut to a bounded length.
+	// Outcome is the EHR's OperationOutcome in brief: each issue's
+	// severity, code and the elements it names, cut to a bounded length.
+	// Its free text (diagnostics, details) is left out: it may quote the
+	// bundle's patient data, and this error is logged and kept in the
+	// outbox in the clear.
 	Outcome string
 	Err     error // the transport error, when there was no answer
 }
@@ -110,9 +113,9 @@ func (c *Client) SendTransaction(ctx context.Context, bundle []byte) (*Transacti
 		}
 		return res, nil
 	case a.Status >= 500, a.Status == http.StatusTooManyRequests, a.Status == http.StatusRequestTimeout:
-		return nil, &DeliveryError{Status: a.Status, Retryable: true, Outcome: outcomeText(a.Body)}
+		return nil, &DeliveryError{Status: a.Status, Retryable: true, Outcome: outcomeText(a.Body, false)}
 	}
-	return nil, &DeliveryError{Status: a.Status, Outcome: outcomeText(a.Body)}
+	return nil, &DeliveryError{Status: a.Status, Outcome: outcomeText(a.Body, false)}
 }
 
 // transactionResponse is the part of a transaction-response Bundle read.
@@ -145,8 +148,9 @@ type operationOutcome struct {
 const maxOutcome = 1000
 
 // outcomeText renders an OperationOutcome body as one line: each issue's
-// severity, code, text and where. A body that is not one gives "".
-func outcomeText(body []byte) string {
+// severity, code, where, and with withText its free text. A body that is
+// not one gives "".
+func outcomeText(body []byte, withText bool) string {
 	var oo operationOutcome
 	if json.Unmarshal(body, &oo) != nil || oo.ResourceType != "OperationOutcome" {
 		return ""
@@ -155,7 +159,9 @@ func outcomeText(body []byte) string {
 	for _, is := range oo.Issue {
 		s := is.Severity + " " + is.Code
 		text := is.Diagnostics
-		if is.Details != nil && is.Details.Text != "" {
+		if !withText {
+			text = ""
+		} else if is.Details != nil && is.Details.Text != "" {
 			if text != "" {
 				text = is.Details.Text + " (" + text + ")"
 			} else {
