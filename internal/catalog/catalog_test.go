@@ -86,8 +86,12 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("migrations/*.sql")
-	if n != len(files) || v != len(files) {
-		t.Errorf("schema_migrations has %d rows, max version %d; want %d, %[3]d", n, v, len(files))
+	versions := map[string]bool{} // a version may have a file for each dialect
+	for _, f := range files {
+		versions[strings.SplitN(filepath.Base(f), "_", 2)[0]] = true
+	}
+	if n != len(versions) || v != len(versions) {
+		t.Errorf("schema_migrations has %d rows, max version %d; want %d, %[3]d", n, v, len(versions))
 	}
 }
 

@@ -74,6 +74,10 @@ type HL7Message struct {
 	Sealed    []byte // the message, sealed
 }
 
+// HL7Key is what makes a received HL7 message unique: its sender
+// (MSH-3^MSH-4) and control id (MSH-10).
+type HL7Key struct{ Sender, ControlID string }
+
 // ClinicalTx is the clinical tables inside one transaction. Get methods
 // return ErrNotFound when there is no such row.
 type ClinicalTx interface {
@@ -104,6 +108,13 @@ type ClinicalTx interface {
 	MovePatientRecords(ctx context.Context, from, to string) error
 	GetHL7Message(ctx context.Context, sender, controlID string) (HL7Message, error)
 	PutHL7Message(ctx context.Context, m HL7Message) error // insert or replace by id
+	// HL7Messages is GetHL7Message for many keys in one statement (or a
+	// few): the stored messages among them, by key (unknown keys are
+	// absent from the map).
+	HL7Messages(ctx context.Context, keys []HL7Key) (map[HL7Key]HL7Message, error)
+	// PutHL7Messages is PutHL7Message for many, in a few statements; of
+	// two messages with the same id the later one wins.
+	PutHL7Messages(ctx context.Context, ms []HL7Message) error
 	// Savepoint marks a point that RollbackTo undoes everything after (so
 	// one message of a batch can fail alone); Release forgets it.
 	// AppendAudit appends audit records in this transaction, chained like
@@ -239,7 +250,8 @@ const (
 	qGetOrder     = `SELECT id, patient_id, key_hash, sample_id, status, sealed, updated FROM orders WHERE key_hash = ?`
 	qPutOrder     = `INSERT INTO orders (id, patient_id, key_hash, sample_id, status, sealed, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sample_id = excluded.sample_id, status = excluded.status, sealed = excluded.sealed, updated = excluded.updated`
 	qGetHL7       = `SELECT ` + hl7Cols + ` FROM hl7_messages WHERE sender = ? AND control_id = ?`
-	qPutHL7       = `INSERT INTO hl7_messages (` + hl7Cols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, error = excluded.error, ack = excluded.ack, patient_id = excluded.patient_id, sealed = excluded.sealed`
+	qPutHL7       = `INSERT INTO hl7_messages (` + hl7Cols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qPutHL7Tail
+	qPutHL7Tail   = ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, state = excluded.state, error = excluded.error, ack = excluded.ack, patient_id = excluded.patient_id, sealed = excluded.sealed`
 )
 
 // rowQuery selects an encounter or result row by its key hash.
@@ -278,7 +290,19 @@ func qGetPatients(n int) string {
 	return `SELECT id, merged_into, sealed, created, updated FROM patients WHERE id IN ` + inList(n)
 }
 func qPutPatients(n int) string { return qPutPatientsHead + rows(n, 5) + qPutPatientsTail }
-func qPutIDs(n int) string      { return qPutIDsHead + rows(n, 2) + qPutIDsTail }
+
+// The inbox looks up and stores a group's messages together: statements
+// of a power of two rows up to hl7Chunk, prepared at Open (a lookup
+// repeats its last key to fill one; a write is cut into such chunks).
+const hl7Chunk = 64
+
+func qHL7ByKeys(n int) string {
+	return `SELECT ` + hl7Cols + ` FROM hl7_messages WHERE (sender, control_id) IN (VALUES ` + rows(n, 2) + `)`
+}
+func qPutHL7s(n int) string {
+	return `INSERT INTO hl7_messages (` + hl7Cols + `) VALUES ` + rows(n, 10) + qPutHL7Tail
+}
+func qPutIDs(n int) string { return qPutIDsHead + rows(n, 2) + qPutIDsTail }
 
 var clinicalQueries = func() []string {
 	qs := []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
@@ -288,6 +312,9 @@ var clinicalQueries = func() []string {
 	// run for every message.
 	for n := 1; n <= 4; n++ {
 		qs = append(qs, qPatientsByIDs(n), qGetPatients(n), qPutPatients(n), qPutIDs(n))
+	}
+	for n := 1; n <= hl7Chunk; n *= 2 {
+		qs = append(qs, qHL7ByKeys(n), qPutHL7s(n))
 	}
 	return qs
 }()
@@ -538,6 +565,52 @@ func (c *clinicalTx) GetHL7Message(ctx context.Context, sender, controlID string
 func (c *clinicalTx) PutHL7Message(ctx context.Context, m HL7Message) error {
 	return c.exec(ctx, qPutHL7,
 		m.ID, m.Sender, m.ControlID, nanos(m.Received), m.Type, m.State, m.Error, b64.EncodeToString(m.Ack), m.PatientID, b64.EncodeToString(m.Sealed))
+}
+
+func (c *clinicalTx) HL7Messages(ctx context.Context, keys []HL7Key) (map[HL7Key]HL7Message, error) {
+	out := make(map[HL7Key]HL7Message, len(keys))
+	for chunk := range slices.Chunk(keys, hl7Chunk) {
+		n := 1
+		for n < len(chunk) {
+			n *= 2
+		}
+		args := make([]any, 0, 2*n)
+		for i := range n {
+			k := chunk[min(i, len(chunk)-1)] // the last again, to fill the statement
+			args = append(args, k.Sender, k.ControlID)
+		}
+		err := c.query(ctx, qHL7ByKeys(n), args, func(r *sql.Rows) error {
+			m, err := scanHL7(r)
+			if err != nil {
+				return err
+			}
+			out[HL7Key{m.Sender, m.ControlID}] = m
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *clinicalTx) PutHL7Messages(ctx context.Context, ms []HL7Message) error {
+	ms = lastOf(ms, func(m HL7Message) string { return m.ID })
+	for len(ms) > 0 {
+		n := hl7Chunk
+		for n > len(ms) {
+			n /= 2
+		}
+		args := make([]any, 0, 10*n)
+		for _, m := range ms[:n] {
+			args = append(args, m.ID, m.Sender, m.ControlID, nanos(m.Received), m.Type, m.State, m.Error, b64.EncodeToString(m.Ack), m.PatientID, b64.EncodeToString(m.Sealed))
+		}
+		if err := c.exec(ctx, qPutHL7s(n), args...); err != nil {
+			return err
+		}
+		ms = ms[n:]
+	}
+	return nil
 }
 
 func (s *sqlStore) GetSealingKey(ctx context.Context, name string) (SealingKey, error) {

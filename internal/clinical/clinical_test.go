@@ -273,3 +273,26 @@ func TestConflictsAreRefused(t *testing.T) {
 		t.Fatalf("A's MRN now finds %s", got)
 	}
 }
+
+// TestMessageIDsSortByTime: message ids made in later milliseconds sort
+// after earlier ones (the message table's index is appended to), and ids
+// made in one millisecond still differ.
+func TestMessageIDsSortByTime(t *testing.T) {
+	seen := map[string]bool{}
+	prev := clinical.NewMessageID()
+	for range 3 {
+		time.Sleep(2 * time.Millisecond)
+		id := clinical.NewMessageID()
+		if id <= prev || len(id) != 29 || id[0] != 'm' {
+			t.Fatalf("id %q after %q", id, prev)
+		}
+		prev = id
+	}
+	for range 1000 {
+		id := clinical.NewMessageID()
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+	}
+}

@@ -2,7 +2,10 @@ package clinical
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
 )
@@ -17,10 +20,16 @@ func (t *Tx) Message(sender, controlID string) (catalog.HL7Message, error) {
 	return m, err
 }
 
+// Messages is Message for many keys at once: the stored messages among
+// them, by key.
+func (t *Tx) Messages(keys []catalog.HL7Key) (map[catalog.HL7Key]catalog.HL7Message, error) {
+	return t.tx.HL7Messages(t.ctx, keys)
+}
+
 // PutMessage stores m with its body raw sealed.
 func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
 	if m.ID == "" {
-		m.ID = newID("m")
+		m.ID = NewMessageID()
 	}
 	sealed, err := t.d.Seal("hl7", m.ID, raw)
 	if err != nil {
@@ -31,20 +40,37 @@ func (t *Tx) PutMessage(m catalog.HL7Message, raw []byte) error {
 }
 
 // SealMessage seals a message body for the message id, ahead of the
-// transaction that stores it with PutSealedMessage.
+// transaction that stores it with PutSealedMessages.
 func (d *DB) SealMessage(id string, raw []byte) ([]byte, error) { return d.seal("hl7", id, raw) }
 
-// PutSealedMessage stores m, whose ID is set and whose Sealed is its body
-// sealed by SealMessage for that ID.
-func (t *Tx) PutSealedMessage(m catalog.HL7Message) error {
-	if m.ID == "" || len(m.Sealed) == 0 {
-		return errors.New("clinical: a sealed message needs its id and sealed body")
+// PutSealedMessages stores ms (insert or replace by id) in a few
+// statements; each one's ID is set and its Sealed is its body sealed by
+// SealMessage for that ID.
+func (t *Tx) PutSealedMessages(ms []catalog.HL7Message) error {
+	for _, m := range ms {
+		if m.ID == "" || len(m.Sealed) == 0 {
+			return errors.New("clinical: a sealed message needs its id and sealed body")
+		}
 	}
-	return t.tx.PutHL7Message(t.ctx, m)
+	return t.tx.PutHL7Messages(t.ctx, ms)
 }
 
-// NewMessageID returns a fresh message id.
-func NewMessageID() string { return newID("m") }
+// NewMessageID returns a fresh message id: "m", the time in milliseconds
+// (12 hex digits), then 64 random bits. Message ids, unlike patient and
+// record ids, may carry a time (the stored message has its time of
+// receipt in the clear anyway): ids made one after the other sort
+// together, so the message table's id index is appended to at its end
+// instead of written at a random page for every message.
+func NewMessageID() string {
+	var b [14]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	rand.Read(b[6:])
+	return "m" + hex.EncodeToString(b[:])
+}
 
 // MessageBody opens a stored message's body.
 func (d *DB) MessageBody(m catalog.HL7Message) ([]byte, error) { return d.Open("hl7", m.ID, m.Sealed) }

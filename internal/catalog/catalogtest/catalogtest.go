@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) (store catalog.Store, reopen func
 		{"APITokens", apiTokens},
 		{"Clinical", clinicalTables},
 		{"ClinicalBatches", clinicalBatches},
+		{"HL7MessageBatches", hl7MessageBatches},
 		{"Outbox", outbox},
 		{"Reports", reports},
 		{"FHIR", fhirResources},
@@ -681,4 +682,52 @@ func outbox(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	if err := s.UpdateOutbox(ctx, catalog.OutboxItem{ID: "nope"}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("update missing: %v", err)
 	}
+}
+
+// hl7MessageBatches: a group of HL7 messages looked up by sender and
+// control id and stored in a few statements (past one chunk, a message
+// given twice, keys that repeat or are unknown, a replaced message).
+func hl7MessageBatches(t *testing.T, s catalog.Store, _ func() catalog.Store) {
+	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	const n = 150 // more than two chunks
+	var ms []catalog.HL7Message
+	var keys []catalog.HL7Key
+	for i := range n {
+		sender := fmt.Sprintf("APP^FAC%d", i%3)
+		ms = append(ms, catalog.HL7Message{ID: fmt.Sprintf("hm%04d", i), Sender: sender, ControlID: fmt.Sprintf("C%d", i),
+			Received: now.Add(time.Duration(i)), Type: "ADT^A01", State: "processed", Ack: []byte(fmt.Sprintf("ack%d", i)),
+			PatientID: "p1", Sealed: []byte("m")})
+		keys = append(keys, catalog.HL7Key{Sender: sender, ControlID: fmt.Sprintf("C%d", i)})
+	}
+	// The later of two messages with one id wins.
+	ms = append(ms, catalog.HL7Message{ID: "hm0005", Sender: "APP^FAC2", ControlID: "C5", Received: now, Type: "ADT^A08", State: "error",
+		Error: "bad", Ack: []byte("ack5-2"), Sealed: []byte("m2")})
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		none, err := tx.HL7Messages(ctx, keys[:3])
+		must(t, err)
+		if len(none) != 0 {
+			t.Errorf("found %d messages before any was stored", len(none))
+		}
+		return tx.PutHL7Messages(ctx, ms)
+	}))
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		ask := append(slices.Clone(keys), keys[7], catalog.HL7Key{Sender: "APP^FAC1", ControlID: "C0"}, catalog.HL7Key{Sender: "APP^FAC0", ControlID: "none"})
+		found, err := tx.HL7Messages(ctx, ask)
+		must(t, err)
+		if len(found) != n {
+			t.Errorf("found %d messages, want %d", len(found), n)
+		}
+		if m := found[catalog.HL7Key{Sender: "APP^FAC2", ControlID: "C5"}]; m.ID != "hm0005" || m.Type != "ADT^A08" || m.State != "error" || string(m.Ack) != "ack5-2" || string(m.Sealed) != "m2" {
+			t.Errorf("replaced message: %+v", m)
+		}
+		if m := found[keys[149]]; m.ID != "hm0149" || string(m.Ack) != "ack149" || !m.Received.Equal(now.Add(149)) || m.PatientID != "p1" {
+			t.Errorf("last message: %+v", m)
+		}
+		one, err := tx.HL7Messages(ctx, []catalog.HL7Key{keys[42]})
+		must(t, err)
+		if m, err := tx.GetHL7Message(ctx, keys[42].Sender, keys[42].ControlID); err != nil || len(one) != 1 || one[keys[42]].ID != m.ID {
+			t.Errorf("one key: %+v, GetHL7Message %+v, %v", one, m, err)
+		}
+		return nil
+	}))
 }

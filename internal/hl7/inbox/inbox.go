@@ -12,9 +12,12 @@
 // (HL7 ordering per patient holds), committed in groups: a group runs
 // without a savepoint per message first, and again with them only when
 // one of its messages cannot be applied, so that one fails without the
-// others. Everything that needs no database — parsing, the header, the
-// positive ACK, sealing the message body — is done on the sender's
-// connection before the message reaches the writer. A committed group is
+// others. A group looks up all its messages' sender and control ids in
+// one statement (a copy repeated within the group finds the first in
+// memory) and writes its messages together at its end. Everything that
+// needs no database — parsing, the header, the positive ACK, sealing the
+// message body — is done on the sender's connection before the message
+// reaches the writer. A committed group is
 // answered by a second goroutine once the disk sync that covers it is
 // done, while the writer goes on with the next group; one sync covers
 // every group committed while the previous one ran. Under load the writer
@@ -281,16 +284,22 @@ func (in *Inbox) commitGroup(batch []*pending, guarded bool) {
 	ctx := context.Background()
 	var appended []catalog.AuditEvent
 	durable, err := in.DB.UpdateNoWait(ctx, func(tx *clinical.Tx) error {
+		g, err := lookUp(tx, batch)
+		if err != nil {
+			return err
+		}
 		var es []catalog.AuditEvent
 		for i, p := range batch {
-			if err := in.one(ctx, tx, i, p, guarded); err != nil {
+			if err := in.one(ctx, tx, g, i, p, guarded); err != nil {
 				return err
 			}
 			if e, ok := auditOf(p); ok {
 				es = append(es, e)
 			}
 		}
-		var err error
+		if err := tx.PutSealedMessages(g.stored); err != nil {
+			return err
+		}
 		appended, err = tx.AppendAudit(es)
 		return err
 	})
@@ -309,10 +318,43 @@ func (in *Inbox) commitGroup(batch []*pending, guarded bool) {
 	in.synced <- group{batch: batch, durable: durable, err: err, appended: appended}
 }
 
+// groupMessages is what a group's transaction knows of the messages it
+// stores: the messages stored before under the group's keys (read in one
+// lookup for the whole group) and those the group stores, written
+// together at its end. A message repeated within the group finds the
+// first one here.
+type groupMessages struct {
+	seen   map[catalog.HL7Key]catalog.HL7Message
+	stored []catalog.HL7Message
+}
+
+func lookUp(tx *clinical.Tx, batch []*pending) (*groupMessages, error) {
+	keys := make([]catalog.HL7Key, 0, len(batch))
+	for _, p := range batch {
+		if p.msg != nil && p.header.ControlID != "" {
+			keys = append(keys, catalog.HL7Key{Sender: p.sender, ControlID: p.header.ControlID})
+		}
+	}
+	g := &groupMessages{seen: map[catalog.HL7Key]catalog.HL7Message{}}
+	if len(keys) > 0 {
+		var err error
+		if g.seen, err = tx.Messages(keys); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// store adds m to the messages the group writes.
+func (g *groupMessages) store(m catalog.HL7Message) {
+	g.stored = append(g.stored, m)
+	g.seen[catalog.HL7Key{Sender: m.Sender, ControlID: m.ControlID}] = m
+}
+
 // one stores and applies one message inside the group's transaction;
 // unguarded (no savepoint around it), a message that cannot be applied
 // returns errGuard.
-func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending, guarded bool) error {
+func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, g *groupMessages, i int, p *pending, guarded bool) error {
 	now, ctl := p.now, p.ctl
 	// A group run again (with savepoints, or each message alone) starts
 	// each message afresh.
@@ -320,15 +362,14 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending, gu
 	if p.msg == nil { // unreadable: reject, keep it in the error queue
 		ack := hl7.AckUnparsed(p.raw, p.perr, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
-		return tx.PutSealedMessage(catalog.HL7Message{ID: p.id, Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
+		g.store(catalog.HL7Message{ID: p.id, Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
 			Received: now, Type: "", State: StateRejected, Error: hl7.AckErrorFor(p.perr).Message, Ack: p.ack, Sealed: p.sealed})
+		return nil
 	}
 	h, sender, mode := p.header, p.sender, p.mode
-	if prev, err := tx.Message(sender, h.ControlID); err == nil {
+	if prev, ok := g.seen[catalog.HL7Key{Sender: sender, ControlID: h.ControlID}]; ok && h.ControlID != "" {
 		p.ack, p.state = prev.Ack, "duplicate"
 		return nil
-	} else if !errors.Is(err, clinical.ErrNotFound) {
-		return err
 	}
 	m := catalog.HL7Message{ID: p.id, Sender: sender, ControlID: h.ControlID, Received: now, Type: h.Type.String(), Sealed: p.sealed}
 	if h.ControlID == "" {
@@ -338,7 +379,8 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending, gu
 		ack := hl7.Ack(p.msg, mode.Reject(), []hl7.AckError{hl7.AckErrorFor(p.perr)}, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
 		m.State, m.Error, m.Ack = StateRejected, hl7.AckErrorFor(p.perr).Message, p.ack
-		return tx.PutSealedMessage(m)
+		g.store(m)
+		return nil
 	}
 	const sp = "m" // released or rolled back before the next message's
 	if guarded {
@@ -370,9 +412,7 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, i int, p *pending, gu
 		p.ack, p.state, p.result = p.acceptAck, StateProcessed, res
 		m.State, m.Ack, m.PatientID = StateProcessed, p.ack, res.PatientID
 	}
-	if err := tx.PutSealedMessage(m); err != nil {
-		return err
-	}
+	g.store(m) // written with the group's others, after the last message
 	if !guarded {
 		return nil
 	}

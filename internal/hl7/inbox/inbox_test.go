@@ -358,3 +358,57 @@ func TestBadMessagesAmongGoodOnes(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicatesInOneGroup: copies of a message sent at once (so that
+// they share a group, whose duplicate check is one lookup and whose
+// messages are written together at its end) are stored once and all get
+// the first copy's ACK, an accepted one's and a failed one's alike.
+func TestDuplicatesInOneGroup(t *testing.T) {
+	f := newFixture(t)
+	receive(t, f, "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301070000||ADT^A04^ADT_A01|X0|P|2.5.1\rPID|1||X^^^HOSP^MR||Other^Person||19700101|F")
+	receive(t, f, "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301070000||ADT^A04^ADT_A01|Y0|P|2.5.1\rPID|1||Y^^^HOSP^MR||Third^Person||19700101|F")
+	good := "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|D1|P|2.5.1\rPID|1||D^^^HOSP^MR||Dup^Licate||19700101|F"
+	bad := "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A08^ADT_A01|D2|P|2.5.1\rPID|1||Y^^^HOSP^MR~X^^^HOSP^MR||Two^People||19700101|F"
+	const copies = 12
+	acks := make([][]byte, 2*copies)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range acks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw := good
+			if i%2 == 1 {
+				raw = bad
+			}
+			<-start
+			ack, err := f.in.Receive(context.Background(), "test", []byte(raw))
+			if err != nil {
+				t.Error(err)
+			}
+			acks[i] = ack
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range acks {
+		want := "MSA|AA"
+		if i%2 == 1 {
+			want = "MSA|AE"
+		}
+		if !bytes.Contains(acks[i], []byte(want)) || !bytes.Equal(acks[i], acks[i%2]) {
+			t.Fatalf("copy %d answered %q, want %s and the first copy's ACK %q", i, acks[i], want, acks[i%2])
+		}
+	}
+	all, err := f.st.ListHL7Messages(context.Background(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("%d messages stored, want 4 (X0, Y0, D1, D2)", len(all))
+	}
+	errs, _ := f.st.ListHL7Messages(context.Background(), inbox.StateError, 0)
+	if len(errs) != 1 || errs[0].ControlID != "D2" || !bytes.Equal(errs[0].Ack, acks[1]) {
+		t.Fatalf("error queue: %+v", errs)
+	}
+}
