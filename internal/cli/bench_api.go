@@ -43,27 +43,12 @@ func benchAPI(ctx context.Context, e *env, args []string) error {
 	if *n < 1 || *clients < 1 {
 		return usagef("--requests and --clients must be at least 1")
 	}
-	dir, err := os.MkdirTemp("", "clinomics-bench-api-")
+	sc, err := openScratch(ctx, "clinomics-bench-api-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	store, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	keys.DefaultKDF.MemoryKiB = 8 * 1024 // the keyring is scratch too
-	kp, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "bench")
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	alog, err := audit.Open(ctx, store, kp, audit.Options{Log: log})
-	if err != nil {
-		return err
-	}
-	defer alog.Close()
+	defer sc.Close()
+	store, log, alog := sc.store, sc.log, sc.alog
 	owner := &auth.Principal{Kind: auth.KindLocal, ID: "bench"}
 	tok, _, err := auth.CreateToken(ctx, store, auth.NewToken{Name: "bench", Owner: owner,
 		Grants: []auth.Grant{{Role: auth.RoleBioinformatician, Scope: auth.AllScopes}}, Expires: time.Hour}, time.Now())
@@ -172,4 +157,47 @@ func benchAPI(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "added: p50 %s, p99 %s; %d audit records written in %s\n",
 		us(pct(guarded, .5)-pct(plain, .5)), us(pct(guarded, .99)-pct(plain, .99)), len(guarded), el.Round(time.Millisecond))
 	return nil
+}
+
+// scratch is a throwaway platform for a benchmark: a SQLite catalog, a
+// keyring (with a cheap KDF) and the durable audit, in a temporary
+// directory removed by Close.
+type scratch struct {
+	dir   string
+	store catalog.Store
+	kp    keys.Provider
+	log   *slog.Logger
+	alog  *audit.Log
+}
+
+func openScratch(ctx context.Context, pattern string) (*scratch, error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scratch{dir: dir, log: slog.New(slog.DiscardHandler)}
+	if sc.store, err = catalog.Open(ctx, filepath.Join(dir, "catalog.db")); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	keys.DefaultKDF.MemoryKiB = 8 * 1024 // the keyring is scratch too
+	if sc.kp, err = keys.OpenLocal(filepath.Join(dir, "keyring"), "bench"); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	if sc.alog, err = audit.Open(ctx, sc.store, sc.kp, audit.Options{Log: sc.log}); err != nil {
+		sc.Close()
+		return nil, err
+	}
+	return sc, nil
+}
+
+func (sc *scratch) Close() {
+	if sc.alog != nil {
+		sc.alog.Close()
+	}
+	if sc.store != nil {
+		sc.store.Close()
+	}
+	os.RemoveAll(sc.dir)
 }

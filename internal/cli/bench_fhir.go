@@ -6,23 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/app"
-	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/auth"
-	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/fhir"
 	"github.com/clinomics/clinomics/internal/httpapi"
-	"github.com/clinomics/clinomics/internal/keys"
 	"github.com/clinomics/clinomics/internal/report"
 )
 
@@ -48,27 +43,12 @@ func benchFHIR(ctx context.Context, e *env, args []string) error {
 	if *n < 1 || *clients < 1 || *dur <= 0 {
 		return usagef("--reports, --clients and --duration must be positive")
 	}
-	dir, err := os.MkdirTemp("", "clinomics-bench-fhir-")
+	sc, err := openScratch(ctx, "clinomics-bench-fhir-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	store, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	keys.DefaultKDF.MemoryKiB = 8 * 1024 // the keyring is scratch too
-	kp, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "bench")
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	alog, err := audit.Open(ctx, store, kp, audit.Options{Log: log})
-	if err != nil {
-		return err
-	}
-	defer alog.Close()
+	defer sc.Close()
+	store, kp, log, alog := sc.store, sc.kp, sc.log, sc.alog
 	fst, err := app.OpenFHIRStore(ctx, store, kp)
 	if err != nil {
 		return err
