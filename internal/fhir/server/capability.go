@@ -26,6 +26,10 @@ func (s *Server) capability(r *http.Request) map[string]any {
 		}
 		for _, p := range paramsOf(t) {
 			params = append(params, map[string]any{"name": p.name, "type": p.kind, "documentation": p.summary})
+			if p.name == "patient" {
+				params = append(params, map[string]any{"name": "patient.identifier", "type": "token",
+					"documentation": "The patient's identifier (system|value): a chained search"})
+			}
 		}
 		var incs []string
 		for k := range includes {

@@ -25,6 +25,10 @@ type search struct {
 	count    int
 	includes []include
 	params   url.Values // the search parameters, for the paging links
+	// chains are "patient.identifier" searches: the patients with those
+	// identifiers, resolved into a patient reference group before the
+	// search runs (Server.resolveChains).
+	chains [][]string // per parameter, its identifier token group
 }
 
 // include is one _include: the element of typ holding references, and the
@@ -136,6 +140,17 @@ func parseSearch(typ string, v url.Values) (*search, error) {
 					return nil, err
 				}
 				s.q.Updated = append(s.q.Updated, bs...)
+			}
+		case "patient.identifier", "subject.identifier":
+			if p, ok := findParam(typ, strings.TrimSuffix(name, ".identifier")); !ok || p.kind != "reference" {
+				return nil, badParam(name, "not supported for %s (see the CapabilityStatement at metadata)", typ)
+			}
+			for _, val := range vals {
+				group, err := pIdentifier.tokens(val)
+				if err != nil {
+					return nil, badParam(name, "must be system|value or a value")
+				}
+				s.chains = append(s.chains, group)
 			}
 		default:
 			p, ok := findParam(typ, name)

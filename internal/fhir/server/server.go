@@ -291,6 +291,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ string) erro
 	if err != nil {
 		return err
 	}
+	if err := s.resolveChains(r, sr); err != nil {
+		return err
+	}
 	sr.q.Limit = sr.count
 	res, err := s.opt.Store.Search(r.Context(), sr.q)
 	if err != nil {
@@ -352,6 +355,33 @@ const maxIncluded = 1000
 // resolveIncludes reads the resources the matches reference through the
 // _include elements, once each, leaving out the matches themselves and
 // references to resources not held here.
+// maxChained bounds the patients one patient.identifier may name.
+const maxChained = 100
+
+// resolveChains turns each patient.identifier search into a group of
+// references to the patients with that identifier (none: nothing
+// matches). Reading the patients needs their read permission too.
+func (s *Server) resolveChains(r *http.Request, sr *search) error {
+	for _, ids := range sr.chains {
+		if err := s.check(r, "Patient", false); err != nil {
+			return err
+		}
+		res, err := s.opt.Store.Search(r.Context(), Query{Type: "Patient", Tokens: [][]string{ids}, Limit: maxChained + 1})
+		if err != nil {
+			return err
+		}
+		if len(res.Records) > maxChained {
+			return errorf(http.StatusBadRequest, "too-costly", "the identifier names more than %d patients", maxChained)
+		}
+		group := []string{"patient=Patient/-none-"} // no resource has that reference
+		for _, p := range res.Records {
+			group = append(group, "patient=Patient/"+p.ID)
+		}
+		sr.q.Tokens = append(sr.q.Tokens, group)
+	}
+	return nil
+}
+
 func (s *Server) resolveIncludes(r *http.Request, sr *search, matches []Record) ([]Record, error) {
 	if len(sr.includes) == 0 {
 		return nil, nil

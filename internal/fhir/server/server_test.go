@@ -96,6 +96,8 @@ func TestErrors(t *testing.T) {
 		{ro, "GET", "/fhir/Observation?_lastUpdated=gt2024-13", "", nil, 400, "_lastUpdated"},
 		{ro, "GET", "/fhir/Observation?_include=DiagnosticReport:result", "", nil, 400, "_include"},
 		{ro, "GET", "/fhir/Patient?_cursor=zzz", "", nil, 400, "_cursor"},
+		{ro, "GET", "/fhir/Patient?patient.identifier=x", "", nil, 400, "patient.identifier"},
+		{ro, "GET", "/fhir/Observation?patient.identifier=", "", nil, 400, "patient.identifier"},
 		{ro, "GET", "/fhir/Patient?_format=xml", "", nil, 406, "JSON"},
 		{ro, "GET", "/fhir/Patient", "", []string{"Accept", "application/fhir+xml"}, 406, "json"},
 		{ro, "POST", "/fhir/Patient", `{"resourceType":"Patient"}`, nil, 405, "read-only"},

@@ -139,6 +139,9 @@ func transactionAndSearch(t *testing.T, st server.WritableStore) {
 		{"Patient?identifier=urn:other|12345", 0},
 		{"DiagnosticReport?patient=" + pid, 1},
 		{"DiagnosticReport?subject=Patient/" + pid, 1},
+		{"DiagnosticReport?patient.identifier=urn:mrn|12345", 1}, // chained: the patient by MRN
+		{"Observation?patient.identifier=12345&category=laboratory", 2},
+		{"DiagnosticReport?patient.identifier=urn:mrn|99999", 0},
 		{"Observation?patient=" + pid + "&category=laboratory", 2},
 		{"Observation?code=http://loinc.org|69548-6&status=final", 2},
 		{"Observation?code=1234,69548-6", 2},
