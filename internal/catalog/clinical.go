@@ -100,6 +100,12 @@ type ClinicalTx interface {
 	PutPatientIdentifiers(ctx context.Context, ids []IdentifierRow) error
 	GetEncounter(ctx context.Context, keyHash string) (ClinicalRow, error)
 	PutEncounter(ctx context.Context, r ClinicalRow) error // insert or replace by id
+	// GetEncounters is GetEncounter for many key hashes in a few
+	// statements: the rows that exist, by key hash.
+	GetEncounters(ctx context.Context, keyHashes []string) (map[string]ClinicalRow, error)
+	// PutEncounters is PutEncounter for many rows in a few statements; of
+	// two rows with the same id the later one wins.
+	PutEncounters(ctx context.Context, rs []ClinicalRow) error
 	GetOrder(ctx context.Context, keyHash string) (OrderRow, error)
 	PutOrder(ctx context.Context, o OrderRow) error
 	GetResult(ctx context.Context, keyHash string) (ClinicalRow, error)
@@ -304,6 +310,17 @@ func qPutHL7s(n int) string {
 }
 func qPutIDs(n int) string { return qPutIDsHead + rows(n, 2) + qPutIDsTail }
 
+// A group of HL7 messages looks up and writes its visits together, in
+// statements of a power of two rows up to hl7Chunk like its messages.
+func qGetEncounters(n int) string {
+	return `SELECT id, patient_id, key_hash, '', sealed, updated FROM encounters WHERE key_hash IN ` + inList(n)
+}
+func qPutEncounters(n int) string {
+	return `INSERT INTO encounters (id, patient_id, key_hash, sealed, updated) VALUES ` + rows(n, 5) + qPutEncountersTail
+}
+
+const qPutEncountersTail = ` ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, sealed = excluded.sealed, updated = excluded.updated`
+
 var clinicalQueries = func() []string {
 	qs := []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
 		qGetHL7, qPutHL7, rowQuery("encounters"), rowQuery("results"),
@@ -313,8 +330,13 @@ var clinicalQueries = func() []string {
 	for n := 1; n <= 4; n++ {
 		qs = append(qs, qPatientsByIDs(n), qGetPatients(n), qPutPatients(n), qPutIDs(n))
 	}
+	// A group of HL7 messages looks up and writes its patients together:
+	// the short batches take statements of a power of two rows (small).
+	for n := 8; n <= hl7Chunk; n *= 2 {
+		qs = append(qs, qPatientsByIDs(n), qGetPatients(n), qPutPatients(n), qPutIDs(n))
+	}
 	for n := 1; n <= hl7Chunk; n *= 2 {
-		qs = append(qs, qHL7ByKeys(n), qPutHL7s(n))
+		qs = append(qs, qHL7ByKeys(n), qPutHL7s(n), qGetEncounters(n), qPutEncounters(n))
 	}
 	return qs
 }()
@@ -375,10 +397,48 @@ func (c *clinicalTx) PatientIdentifiers(ctx context.Context, patientID string) (
 	return out, rows.Err()
 }
 
+// small is the statement size for a short batch's n rows: a power of two
+// up to hl7Chunk (prepared at Open), filled by repeating a row; a longer
+// one takes its own length.
+func small(n int) int {
+	if n <= 4 || n > hl7Chunk {
+		return n
+	}
+	m := 8
+	for m < n {
+		m *= 2
+	}
+	return m
+}
+
+// padded is keys filled to small(len(keys)) by repeating the last.
+func padded(keys []string) []any {
+	out := anys(keys)
+	for len(out) < small(len(keys)) {
+		out = append(out, keys[len(keys)-1])
+	}
+	return out
+}
+
+// piece is how many of n rows left to write go in the next statement:
+// full chunks, then at most hl7Chunk rows in pieces of a power of two
+// (prepared at Open).
+func piece(n, chunk int) int {
+	if n >= chunk || n > hl7Chunk || n <= 4 {
+		return min(n, chunk)
+	}
+	m := hl7Chunk
+	for m > n {
+		m /= 2
+	}
+	return m
+}
+
 func (c *clinicalTx) PatientsByIdentifiers(ctx context.Context, hashes []string) (map[string]string, error) {
 	out := make(map[string]string, len(hashes))
 	for chunk := range slices.Chunk(hashes, lookupChunk) {
-		err := c.query(ctx, qPatientsByIDs(len(chunk)), anys(chunk), func(r *sql.Rows) error {
+		args := padded(chunk)
+		err := c.query(ctx, qPatientsByIDs(len(args)), args, func(r *sql.Rows) error {
 			var h, id string
 			if err := r.Scan(&h, &id); err != nil {
 				return err
@@ -396,7 +456,8 @@ func (c *clinicalTx) PatientsByIdentifiers(ctx context.Context, hashes []string)
 func (c *clinicalTx) GetPatients(ctx context.Context, ids []string) (map[string]PatientRow, error) {
 	out := make(map[string]PatientRow, len(ids))
 	for chunk := range slices.Chunk(ids, lookupChunk) {
-		err := c.query(ctx, qGetPatients(len(chunk)), anys(chunk), func(r *sql.Rows) error {
+		args := padded(chunk)
+		err := c.query(ctx, qGetPatients(len(args)), args, func(r *sql.Rows) error {
 			var p PatientRow
 			var sealed string
 			var cr, up int64
@@ -416,7 +477,9 @@ func (c *clinicalTx) GetPatients(ctx context.Context, ids []string) (map[string]
 
 func (c *clinicalTx) PutPatients(ctx context.Context, ps []PatientRow) error {
 	ps = lastOf(ps, func(p PatientRow) string { return p.ID })
-	for chunk := range slices.Chunk(ps, patientChunk) {
+	for len(ps) > 0 {
+		chunk := ps[:piece(len(ps), patientChunk)]
+		ps = ps[len(chunk):]
 		args := make([]any, 0, 5*len(chunk))
 		for _, p := range chunk {
 			args = append(args, p.ID, p.MergedInto, b64.EncodeToString(p.Sealed), nanos(p.Created), nanos(p.Updated))
@@ -430,7 +493,9 @@ func (c *clinicalTx) PutPatients(ctx context.Context, ps []PatientRow) error {
 
 func (c *clinicalTx) PutPatientIdentifiers(ctx context.Context, ids []IdentifierRow) error {
 	ids = lastOf(ids, func(r IdentifierRow) string { return r.Hash })
-	for chunk := range slices.Chunk(ids, idChunk) {
+	for len(ids) > 0 {
+		chunk := ids[:piece(len(ids), idChunk)]
+		ids = ids[len(chunk):]
 		args := make([]any, 0, 2*len(chunk))
 		for _, r := range chunk {
 			args = append(args, r.Hash, r.PatientID)
@@ -509,6 +574,54 @@ func (c *clinicalTx) GetEncounter(ctx context.Context, keyHash string) (Clinical
 func (c *clinicalTx) PutEncounter(ctx context.Context, r ClinicalRow) error {
 	return c.exec(ctx, qPutEncounter,
 		r.ID, r.PatientID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
+}
+
+func (c *clinicalTx) GetEncounters(ctx context.Context, keyHashes []string) (map[string]ClinicalRow, error) {
+	out := make(map[string]ClinicalRow, len(keyHashes))
+	for chunk := range slices.Chunk(keyHashes, hl7Chunk) {
+		n := 1
+		for n < len(chunk) {
+			n *= 2
+		}
+		args := make([]any, n)
+		for i := range n {
+			args[i] = chunk[min(i, len(chunk)-1)] // the last again, to fill the statement
+		}
+		err := c.query(ctx, qGetEncounters(n), args, func(r *sql.Rows) error {
+			var e ClinicalRow
+			var sealed string
+			var up int64
+			if err := r.Scan(&e.ID, &e.PatientID, &e.KeyHash, &e.OrderID, &sealed, &up); err != nil {
+				return err
+			}
+			e.Sealed, e.Updated = unb64(sealed), fromNanos(up)
+			out[e.KeyHash] = e
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *clinicalTx) PutEncounters(ctx context.Context, rs []ClinicalRow) error {
+	rs = lastOf(rs, func(r ClinicalRow) string { return r.ID })
+	for len(rs) > 0 {
+		n := hl7Chunk
+		for n > len(rs) {
+			n /= 2
+		}
+		args := make([]any, 0, 5*n)
+		for _, r := range rs[:n] {
+			args = append(args, r.ID, r.PatientID, r.KeyHash, b64.EncodeToString(r.Sealed), nanos(r.Updated))
+		}
+		if err := c.exec(ctx, qPutEncounters(n), args...); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
 }
 
 func (c *clinicalTx) GetResult(ctx context.Context, keyHash string) (ClinicalRow, error) {

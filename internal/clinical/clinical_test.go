@@ -296,3 +296,111 @@ func TestMessageIDsSortByTime(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestBatchOfOneStoredPatient: two records of a batch that name one
+// stored patient by different identifiers are stored in order (the
+// second sees the first's write): the newer demographics stand and both
+// records' identifiers are kept. So do drafted ones (DraftPatient), which
+// also keep a new patient's drafted demographics.
+func TestBatchOfOneStoredPatient(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ssn := clinical.Identifier{Value: "999-00-1234", Authority: "SSA", Type: "SS"}
+	pi := clinical.Identifier{Value: "A-55", Authority: "CLINIC", Type: "PI"}
+	pid := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{mrn, ssn}, Family: "First", AsOf: t0})
+	newer := clinical.Patient{Identifiers: []clinical.Identifier{mrn}, Family: "Newer", AsOf: t0.Add(2 * time.Hour)}
+	older := clinical.Patient{Identifiers: []clinical.Identifier{ssn, pi}, Family: "Older", AsOf: t0.Add(time.Hour)}
+	fresh := clinical.Patient{Identifiers: []clinical.Identifier{{Value: "N-1", Authority: "HOSP", Type: "MR"}}, Family: "Fresh", AsOf: t0}
+	for _, drafted := range []bool{false, true} {
+		var ids []string
+		err := f.db.Update(ctx, func(tx *clinical.Tx) error {
+			var errs []error
+			var err error
+			if drafted {
+				var ds []clinical.PatientDraft
+				for _, p := range []clinical.Patient{newer, older, fresh} {
+					d, err := f.db.DraftPatient(p)
+					if err != nil {
+						return err
+					}
+					ds = append(ds, d)
+				}
+				ids, errs, err = tx.UpsertPatientDrafts(ds)
+			} else {
+				ids, errs, err = tx.UpsertPatients([]clinical.Patient{newer, older, fresh})
+			}
+			if err == nil {
+				err = errors.Join(errs...)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids[0] != pid || ids[1] != pid || ids[2] == "" || ids[2] == pid {
+			t.Fatalf("drafted %v: ids %v, want %s twice and a new one", drafted, ids, pid)
+		}
+		p, _, _, _, err := f.db.Records(ctx, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Family != "Newer" || len(p.Identifiers) != 3 {
+			t.Fatalf("drafted %v: patient %+v, want the newer name and three identifiers", drafted, p)
+		}
+		n, _, _, _, err := f.db.Records(ctx, ids[2])
+		if err != nil || n.Family != "Fresh" || len(n.Identifiers) != 1 {
+			t.Fatalf("drafted %v: new patient %+v %v", drafted, n, err)
+		}
+		fresh.Identifiers[0].Value = "N-2" // a new one again next round
+	}
+}
+
+// TestBatchOfVisits: a batch of visits (Tx.UpsertEncounters) stores new
+// and known ones, refuses another patient's visit number alone, and
+// stores two of one visit number in order.
+func TestBatchOfVisits(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{mrn}, Family: "A", AsOf: t0})
+	b := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{{Value: "B", Authority: "HOSP", Type: "MR"}}, Family: "B", AsOf: t0})
+	visit := func(n, status string, asOf time.Time) clinical.EncounterDraft {
+		d, err := f.db.DraftEncounter(clinical.Encounter{VisitNumber: n, VisitIssuer: "HOSP", Status: status, AsOf: asOf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	run := func(pids []string, ds ...clinical.EncounterDraft) []error {
+		var errs []error
+		err := f.db.Update(ctx, func(tx *clinical.Tx) error {
+			var err error
+			_, errs, err = tx.UpsertEncounters(pids, ds)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return errs
+	}
+	errs := run([]string{a, a, b}, visit("V1", "admitted", t0), visit("V2", "admitted", t0), visit("V3", "admitted", t0))
+	if errors.Join(errs...) != nil {
+		t.Fatal(errs)
+	}
+	// V1 again, newer; V3 is b's; V4 twice, the second newer; V2 older.
+	errs = run([]string{a, a, a, a, a}, visit("V1", "discharged", t0.Add(time.Hour)), visit("V3", "admitted", t0.Add(time.Hour)),
+		visit("V4", "admitted", t0), visit("V4", "discharged", t0.Add(time.Hour)), visit("V2", "registered", t0.Add(-time.Hour)))
+	if errs[0] != nil || !errors.Is(errs[1], clinical.ErrConflict) || errs[2] != nil || errs[3] != nil || errs[4] != nil {
+		t.Fatalf("errs %v", errs)
+	}
+	_, encs, _, _, err := f.db.Records(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range encs {
+		got[e.VisitNumber] = e.Status
+	}
+	if len(got) != 3 || got["V1"] != "discharged" || got["V2"] != "admitted" || got["V4"] != "discharged" {
+		t.Fatalf("visits of a: %v", got)
+	}
+}

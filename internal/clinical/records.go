@@ -172,21 +172,67 @@ func (t *Tx) UpsertPatient(p Patient) (string, error) {
 // lookups, reads and writes of the whole batch in a few statements and
 // the sealing spread over the CPUs. errs[i] is ps[i]'s refusal
 // (ErrNoIdentifier, ErrConflict), which leaves the others to be stored;
-// err is a failure of the whole (the transaction must not commit).
+// err is a failure of the whole (the transaction must not commit). Two
+// records naming one identifier, or two identifiers of one stored
+// patient, are stored one after the other, in order.
 func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error) {
-	n := len(ps)
-	ids, errs = make([]string, n), make([]error, n)
-	hashes := make([][]string, n) // of each record's identifiers; "" for an empty value
-	parallel(n, func(lo, hi int) {
+	ds := make([]PatientDraft, len(ps))
+	parallel(len(ps), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			hashes[i] = make([]string, len(ps[i].Identifiers))
-			for k, id := range ps[i].Identifiers {
-				if id.Value != "" {
-					hashes[i][k] = t.idHash(id)
-				}
-			}
+			ds[i] = PatientDraft{Patient: ps[i], hashes: t.d.idHashes(ps[i])}
 		}
 	})
+	return t.upsertPatients(ds)
+}
+
+// PatientDraft is a patient record made ready outside the transaction
+// that stores it (DB.DraftPatient), so that the transaction's serial part
+// does less: the keyed hashes of its identifiers, and its demographics
+// sealed under a fresh id, used when it turns out to be a new patient.
+type PatientDraft struct {
+	Patient Patient
+	hashes  []string // of Patient.Identifiers; "" for an empty value
+	id      string   // "" when not sealed ahead
+	sealed  []byte
+}
+
+// DraftPatient makes p ready for Tx.UpsertPatientDrafts.
+func (d *DB) DraftPatient(p Patient) (PatientDraft, error) {
+	dr := PatientDraft{Patient: p, hashes: d.idHashes(p), id: newID("p")}
+	var err error
+	dr.sealed, err = d.seal("patient", dr.id, mergePatient(Patient{}, p))
+	return dr, err
+}
+
+func (d *DB) idHashes(p Patient) []string {
+	hs := make([]string, len(p.Identifiers))
+	for k, id := range p.Identifiers {
+		if id.Value != "" {
+			hs[k] = d.hash("patient-id", id.Authority, id.Type, id.Value)
+		}
+	}
+	return hs
+}
+
+// UpsertPatientDrafts is UpsertPatients for records drafted before the
+// transaction (DB.DraftPatient): a new patient takes its draft's id and
+// sealed demographics.
+func (t *Tx) UpsertPatientDrafts(ds []PatientDraft) (ids []string, errs []error, err error) {
+	return t.upsertPatients(ds)
+}
+
+func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err error) {
+	ds = slices.Clone(ds)
+	n := len(ds)
+	ids, errs = make([]string, n), make([]error, n)
+	ps := make([]Patient, n)
+	hashes := make([][]string, n)
+	for i := range ds {
+		ps[i], hashes[i] = ds[i].Patient, ds[i].hashes
+		if len(hashes[i]) != len(ps[i].Identifiers) { // not made by DraftPatient
+			hashes[i], ds[i].id = t.d.idHashes(ps[i]), ""
+		}
+	}
 	var all []string
 	owner := make(map[string]int, n)
 	for i := range ps {
@@ -238,6 +284,7 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 	}
 	ws := make([]work, n)
 	var fresh []int // records of new patients
+	known := make(map[string]int, n)
 	for i, p := range ps {
 		if errs[i] != nil {
 			continue
@@ -263,6 +310,13 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 			continue
 		}
 		if pid != "" {
+			if j, ok := known[pid]; ok && j != i {
+				// Two records of the batch are one stored patient (by
+				// different identifiers): the second merges into the
+				// first's result.
+				return t.upsertPatientsInTurn(ps, ids, errs)
+			}
+			known[pid] = i
 			ws[i].cur = rows[pid]
 		} else {
 			fresh = append(fresh, i)
@@ -273,17 +327,25 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 	// identifiers' keyed hashes: the batch's writes to the patients and
 	// identifier tables then run in key order in both (and their index
 	// pages are each read once), and the ids are as random as before.
-	newIDs := make([]string, len(fresh))
-	for k := range newIDs {
-		newIDs[k] = newID("p")
-	}
-	slices.Sort(newIDs)
-	first := func(i int) string {
-		return hashes[i][slices.IndexFunc(hashes[i], func(h string) bool { return h != "" })]
-	}
-	slices.SortFunc(fresh, func(a, b int) int { return strings.Compare(first(a), first(b)) })
-	for k, i := range fresh {
-		ids[i] = newIDs[k]
+	// Drafted records come with their ids (and demographics sealed for
+	// them).
+	if slices.ContainsFunc(fresh, func(i int) bool { return ds[i].id == "" }) {
+		newIDs := make([]string, len(fresh))
+		for k := range newIDs {
+			newIDs[k] = newID("p")
+		}
+		slices.Sort(newIDs)
+		first := func(i int) string {
+			return hashes[i][slices.IndexFunc(hashes[i], func(h string) bool { return h != "" })]
+		}
+		slices.SortFunc(fresh, func(a, b int) int { return strings.Compare(first(a), first(b)) })
+		for k, i := range fresh {
+			ids[i], ds[i].sealed = newIDs[k], nil
+		}
+	} else {
+		for _, i := range fresh {
+			ids[i] = ds[i].id
+		}
 	}
 
 	// Open the stored demographics, merge, and seal what changed: no
@@ -295,6 +357,10 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 				continue
 			}
 			w, p := &ws[i], ps[i]
+			if w.cur.ID == "" && ds[i].sealed != nil {
+				w.write, w.sealed = true, ds[i].sealed // a new patient, sealed ahead
+				continue
+			}
 			var cur Patient // none stored for a new patient
 			if w.cur.ID != "" {
 				if err := t.d.open("patient", ids[i], w.cur.Sealed, &cur); err != nil {
@@ -302,17 +368,7 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 					continue
 				}
 			}
-			next := cur
-			if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
-				next = p
-				next.ID, next.MergedInto = "", ""
-				next.Identifiers = slices.Clone(cur.Identifiers)
-			}
-			for _, id := range p.Identifiers {
-				if id.Value != "" && !slices.Contains(next.Identifiers, id) {
-					next.Identifiers = append(next.Identifiers, id)
-				}
-			}
+			next := mergePatient(cur, p)
 			if w.cur.ID != "" && samePatient(cur, next) {
 				continue // nothing new: no write
 			}
@@ -358,6 +414,24 @@ func (t *Tx) UpsertPatients(ps []Patient) (ids []string, errs []error, err error
 		return nil, nil, err
 	}
 	return ids, errs, nil
+}
+
+// mergePatient is what is stored when p arrives for a patient stored as
+// cur (zero for a new one): p's demographics unless cur's are newer, and
+// the identifiers of both.
+func mergePatient(cur, p Patient) Patient {
+	next := cur
+	if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
+		next = p
+		next.ID, next.MergedInto = "", ""
+		next.Identifiers = slices.Clone(cur.Identifiers)
+	}
+	for _, id := range p.Identifiers {
+		if id.Value != "" && !slices.Contains(next.Identifiers, id) {
+			next.Identifiers = append(next.Identifiers, id)
+		}
+	}
+	return next
 }
 
 // upsertPatientsInTurn stores the records one after the other (a batch
@@ -519,7 +593,7 @@ func place[T any](t *Tx, kind, idPrefix, pid string, curID, curPID string, seale
 // UpsertEncounter records a visit of patient pid by its visit number.
 func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	if e.VisitNumber == "" {
-		return "", errors.New("encounter has no visit number")
+		return "", errNoVisitNumber
 	}
 	key := t.d.hash("encounter", e.VisitIssuer, e.VisitNumber)
 	cur, err := t.tx.GetEncounter(t.ctx, key)
@@ -532,6 +606,113 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 		return "", err
 	}
 	return id, t.tx.PutEncounter(t.ctx, catalog.ClinicalRow{ID: id, PatientID: pid, KeyHash: key, Sealed: sealed, Updated: t.d.now().UTC()})
+}
+
+// UpsertEncounters is UpsertEncounter for the visit of each of ds (made
+// by DB.DraftEncounter), a visit of patient pids[i], in order, with the
+// lookup and the write of the whole batch in a few statements; a new visit
+// takes its draft's id and sealed record. errs[i] is ds[i]'s refusal
+// (ErrConflict: the visit number is another patient's; no visit number),
+// which leaves the others to be stored; err is a failure of the whole
+// (the transaction must not commit). Two of ds with one visit number are
+// stored in turn.
+func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string, errs []error, err error) {
+	n := len(ds)
+	ids, errs = make([]string, n), make([]error, n)
+	keys := make([]string, n)
+	es := make([]Encounter, n)
+	var all []string
+	owner := make(map[string]int, n)
+	ds = slices.Clone(ds)
+	for i, d := range ds {
+		es[i] = d.Encounter
+	}
+	for i, d := range ds {
+		e := d.Encounter
+		if e.VisitNumber == "" {
+			errs[i] = errNoVisitNumber
+			continue
+		}
+		if keys[i] = d.key; d.key == "" { // not made by DraftEncounter
+			keys[i], ds[i].sealed = t.d.hash("encounter", e.VisitIssuer, e.VisitNumber), nil
+		}
+		if _, ok := owner[keys[i]]; ok {
+			for i, e := range es { // the second depends on the first's write
+				if ids[i], errs[i] = t.UpsertEncounter(pids[i], e); errs[i] != nil && !errors.Is(errs[i], ErrConflict) && !errors.Is(errs[i], errNoVisitNumber) {
+					return nil, nil, errs[i]
+				}
+			}
+			return ids, errs, nil
+		}
+		owner[keys[i]] = i
+		all = append(all, keys[i])
+	}
+	if len(all) == 0 {
+		return ids, errs, nil
+	}
+	found, err := t.tx.GetEncounters(t.ctx, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := t.d.now().UTC()
+	var rows []catalog.ClinicalRow
+	for i, e := range es {
+		if errs[i] != nil {
+			continue
+		}
+		cur, ok := found[keys[i]]
+		var getErr error
+		if !ok {
+			getErr = catalog.ErrNotFound
+		}
+		id, _, write, err := place(t, "encounter", "e", pids[i], cur.ID, cur.PatientID, cur.Sealed, getErr, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
+		switch {
+		case errors.Is(err, ErrConflict):
+			errs[i] = err
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		ids[i] = id
+		if !write {
+			continue
+		}
+		if !ok && ds[i].sealed != nil { // a new visit, sealed ahead
+			id, ids[i] = ds[i].id, ds[i].id
+		}
+		sealed := ds[i].sealed
+		if ok || sealed == nil {
+			if sealed, err = t.d.seal("encounter", id, e); err != nil {
+				return nil, nil, err
+			}
+		}
+		rows = append(rows, catalog.ClinicalRow{ID: id, PatientID: pids[i], KeyHash: keys[i], Sealed: sealed, Updated: now})
+	}
+	slices.SortFunc(rows, func(a, b catalog.ClinicalRow) int { return strings.Compare(a.ID, b.ID) })
+	if err := t.tx.PutEncounters(t.ctx, rows); err != nil {
+		return nil, nil, err
+	}
+	return ids, errs, nil
+}
+
+var errNoVisitNumber = errors.New("encounter has no visit number")
+
+// EncounterDraft is a visit made ready outside the transaction that
+// stores it (DB.DraftEncounter): the keyed hash of its visit number, and
+// the visit sealed under a fresh id, used when it turns out to be new.
+type EncounterDraft struct {
+	Encounter Encounter
+	key       string
+	id        string
+	sealed    []byte
+}
+
+// DraftEncounter makes e ready for Tx.UpsertEncounters.
+func (d *DB) DraftEncounter(e Encounter) (EncounterDraft, error) {
+	dr := EncounterDraft{Encounter: e, key: d.hash("encounter", e.VisitIssuer, e.VisitNumber), id: newID("e")}
+	var err error
+	dr.sealed, err = d.seal("encounter", dr.id, e)
+	return dr, err
 }
 
 // UpsertOrder records an order of patient pid by its placer number.

@@ -630,6 +630,41 @@ func clinicalBatches(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 		}
 		return nil
 	}))
+	// Encounters: more than one chunk, the later of two rows with one id
+	// wins, unknown keys are absent.
+	var es []catalog.ClinicalRow
+	var keys []string
+	for i := range 150 {
+		es = append(es, catalog.ClinicalRow{ID: fmt.Sprintf("be%04d", i), PatientID: fmt.Sprintf("bp%04d", i),
+			KeyHash: fmt.Sprintf("bk%04d", i), Sealed: []byte(fmt.Sprintf("e1-%d", i)), Updated: now})
+		keys = append(keys, fmt.Sprintf("bk%04d", i))
+	}
+	es = append(es, catalog.ClinicalRow{ID: "be0003", PatientID: "bp0004", KeyHash: "bk0003", Sealed: []byte("e2"), Updated: now.Add(time.Hour)})
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error { return tx.PutEncounters(ctx, es) }))
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		found, err := tx.GetEncounters(ctx, append(slices.Clone(keys), "bk-none", "bk0001"))
+		must(t, err)
+		if r := found["bk0003"]; len(found) != 150 || r.ID != "be0003" || r.PatientID != "bp0004" || string(r.Sealed) != "e2" || !r.Updated.Equal(now.Add(time.Hour)) {
+			t.Errorf("%d encounters found; bk0003 %+v", len(found), r)
+		}
+		if r := found["bk0149"]; r.ID != "be0149" || r.PatientID != "bp0149" || string(r.Sealed) != "e1-149" || r.OrderID != "" {
+			t.Errorf("bk0149 %+v", r)
+		}
+		// Short batches (statements filled to a power of two rows).
+		few, err := tx.PatientsByIdentifiers(ctx, []string{"bh0001", "bh0002", "bh-none", "bh0003", "bh0004", "bh0005"})
+		must(t, err)
+		rows, err := tx.GetPatients(ctx, []string{"bp0001", "bp0002", "bp-none", "bp0003", "bp0004", "bp0005"})
+		must(t, err)
+		if len(few) != 5 || few["bh0005"] != "bp0005" || len(rows) != 5 || string(rows["bp0005"].Sealed) != "v1-bp0005" {
+			t.Errorf("short lookups: %v, %d rows", few, len(rows))
+		}
+		one, err := tx.GetEncounter(ctx, "bk0042")
+		must(t, err)
+		if one.ID != "be0042" || string(one.Sealed) != "e1-42" {
+			t.Errorf("GetEncounter after PutEncounters: %+v", one)
+		}
+		return nil
+	}))
 	// A failing function commits nothing and has nothing to wait for.
 	boom := errors.New("boom")
 	if _, err := s.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {

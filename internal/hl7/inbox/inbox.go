@@ -14,15 +14,22 @@
 // one of its messages cannot be applied, so that one fails without the
 // others. A group looks up all its messages' sender and control ids in
 // one statement (a copy repeated within the group finds the first in
-// memory) and writes its messages together at its end. Everything that
-// needs no database — parsing, the header, the positive ACK, sealing the
-// message body — is done on the sender's connection before the message
-// reaches the writer. A committed group is
-// answered by a second goroutine once the disk sync that covers it is
-// done, while the writer goes on with the next group; one sync covers
-// every group committed while the previous one ran. Under load the writer
-// waits a moment (MaxWait) for the senders just answered, so that a group
-// holds all the senders instead of groups alternating half full.
+// memory) and writes its messages together at its end. Admissions (ADT
+// A01/A03/A04/A08) in a row that name no identifier or visit in common
+// are stored together too: their patients in one batch and their visits
+// in another, a few statements for all instead of five or six a
+// message; a message naming the patient or visit of one before it starts
+// a new run, so each patient's messages still apply in arrival order.
+// Everything that needs no database — parsing, the header, the positive
+// ACK, sealing the message body, mapping an admission, hashing its
+// identifiers and visit number and sealing its records for the case they
+// are new — is done on the sender's connection before the message
+// reaches the writer. A committed group is answered by a second
+// goroutine once the disk sync that covers it is done, while the writer
+// goes on with the next group; one sync covers every group committed
+// while the previous one ran. Under load the writer waits a moment
+// (MaxWait) for the senders just answered, so that a group holds all the
+// senders instead of groups alternating half full.
 package inbox
 
 import (
@@ -30,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -99,7 +107,8 @@ type pending struct {
 	header    hl7.Header // when msg != nil
 	sender    string     // MSH-3^MSH-4
 	mode      hl7.Mode
-	acceptAck []byte // the AA/CA to send once the message is applied
+	acceptAck []byte     // the AA/CA to send once the message is applied
+	adm       *admission // an ADT the writer may store with others; nil otherwise
 
 	ack    []byte
 	state  string
@@ -126,7 +135,26 @@ func (in *Inbox) prepare(p *pending) {
 	p.mode = hl7.AckMode(p.msg)
 	if p.perr == nil {
 		p.acceptAck = hl7.Ack(p.msg, p.mode.Accept(), nil, p.now, p.ctl).Bytes()
+		p.adm = in.draft(admissionOf(p.msg))
 	}
+}
+
+// draft seals and hashes an admission's records ahead of the writer; one
+// that cannot be is left to the writer's Apply (nil), which says why.
+func (in *Inbox) draft(a *admission) *admission {
+	if a == nil {
+		return nil
+	}
+	var err error
+	if a.patientDraft, err = in.DB.DraftPatient(a.patient); err != nil {
+		return nil
+	}
+	if a.visit != nil {
+		if a.visitDraft, err = in.DB.DraftEncounter(*a.visit); err != nil {
+			return nil
+		}
+	}
+	return a
 }
 
 // Start begins the writer.
@@ -288,11 +316,23 @@ func (in *Inbox) commitGroup(batch []*pending, guarded bool) {
 		if err != nil {
 			return err
 		}
-		var es []catalog.AuditEvent
-		for i, p := range batch {
-			if err := in.one(ctx, tx, g, i, p, guarded); err != nil {
+		for i := 0; i < len(batch); {
+			// Unguarded, a run of admissions is stored together; a
+			// guarded rerun goes message by message.
+			if j := admissions(g, batch, i); !guarded && j-i > 1 {
+				if err := in.admit(tx, g, batch[i:j]); err != nil {
+					return err
+				}
+				i = j
+				continue
+			}
+			if err := in.one(ctx, tx, g, i, batch[i], guarded); err != nil {
 				return err
 			}
+			i++
+		}
+		var es []catalog.AuditEvent
+		for _, p := range batch {
 			if e, ok := auditOf(p); ok {
 				es = append(es, e)
 			}
@@ -349,6 +389,89 @@ func lookUp(tx *clinical.Tx, batch []*pending) (*groupMessages, error) {
 func (g *groupMessages) store(m catalog.HL7Message) {
 	g.stored = append(g.stored, m)
 	g.seen[catalog.HL7Key{Sender: m.Sender, ControlID: m.ControlID}] = m
+}
+
+// admissions returns the end of the run of admissions starting at
+// batch[i] that can be stored together: messages in a row that are
+// admissions (ADT A01/A03/A04/A08 the mapping reads), not duplicates, and
+// of which no two name one identifier or one visit, so that none depends
+// on another's write and their order does not matter (two naming one
+// stored patient by different identifiers are found by
+// clinical.Tx.UpsertPatientDrafts, which then stores them in turn). The run
+// ends before the first message that breaks this; that message starts
+// the next run.
+func admissions(g *groupMessages, batch []*pending, i int) int {
+	ids := make(map[clinical.Identifier]bool)
+	visits := make(map[[2]string]bool)
+	keys := make(map[catalog.HL7Key]bool)
+	j := i
+	for ; j < len(batch); j++ {
+		p := batch[j]
+		if p.adm == nil {
+			break
+		}
+		if k := (catalog.HL7Key{Sender: p.sender, ControlID: p.header.ControlID}); k.ControlID != "" {
+			if _, dup := g.seen[k]; dup || keys[k] {
+				break
+			}
+			keys[k] = true
+		}
+		var v [2]string
+		if e := p.adm.visit; e != nil {
+			if v = [2]string{e.VisitIssuer, e.VisitNumber}; visits[v] {
+				break
+			}
+		}
+		if slices.ContainsFunc(p.adm.patient.Identifiers, func(id clinical.Identifier) bool { return id.Value != "" && ids[id] }) {
+			break
+		}
+		for _, id := range p.adm.patient.Identifiers {
+			ids[id] = true
+		}
+		if p.adm.visit != nil {
+			visits[v] = true
+		}
+	}
+	return j
+}
+
+// admit stores a run of admissions (see admissions) unguarded, as Apply
+// would one after the other: their patients in one batch, then their
+// visits in one. Any of them not applied returns errGuard, for the group
+// to run again message by message.
+func (in *Inbox) admit(tx *clinical.Tx, g *groupMessages, run []*pending) error {
+	ps := make([]clinical.PatientDraft, len(run))
+	for k, p := range run {
+		ps[k] = p.adm.patientDraft
+	}
+	pids, errs, err := tx.UpsertPatientDrafts(ps)
+	if err != nil || slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+		return errGuard
+	}
+	var vpids []string
+	var es []clinical.EncounterDraft
+	for k, p := range run {
+		if p.adm.visit != nil {
+			vpids, es = append(vpids, pids[k]), append(es, p.adm.visitDraft)
+		}
+	}
+	if len(es) > 0 {
+		_, errs, err := tx.UpsertEncounters(vpids, es)
+		if err != nil || slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+			return errGuard
+		}
+	}
+	for k, p := range run {
+		p.result = Applied{PatientID: pids[k]}
+		p.ack, p.state = p.acceptAck, StateProcessed
+		m := catalog.HL7Message{ID: p.id, Sender: p.sender, ControlID: p.header.ControlID, Received: p.now, Type: p.header.Type.String(),
+			Sealed: p.sealed, State: StateProcessed, Ack: p.ack, PatientID: pids[k]}
+		if m.ControlID == "" {
+			m.ControlID = "none-" + m.ID // nothing to deduplicate by
+		}
+		g.store(m)
+	}
+	return nil
 }
 
 // one stores and applies one message inside the group's transaction;

@@ -79,21 +79,13 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
 			return out, err
 		}
-		if pv1Seg := msg.First("PV1"); pv1Seg != nil {
-			pv1, err := hl7.ReadPV1(pv1Seg)
-			if err != nil && !errors.Is(err, hl7.ErrDataType) {
+		e, err := visitOf(msg, typ.Trigger, asOf)
+		if err != nil {
+			return out, err
+		}
+		if e != nil {
+			if _, err := tx.UpsertEncounter(out.PatientID, *e); err != nil {
 				return out, err
-			}
-			if pv1.VisitNumber.ID != "" {
-				e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
-					Class: pv1.Class, Location: location(pv1.Location), Admit: pv1.AdmitTime.String(), Discharge: pv1.DischargeTime.String(),
-					Status: map[string]string{"A01": "admitted", "A03": "discharged", "A04": "registered"}[typ.Trigger], AsOf: asOf}
-				if e.Status == "" { // A08: an update keeps the visit's state
-					e.Status = "updated"
-				}
-				if _, err := tx.UpsertEncounter(out.PatientID, e); err != nil {
-					return out, err
-				}
 			}
 		}
 		return out, nil
@@ -136,6 +128,70 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 		return out, nil
 	}
 	return out, at("MSH", 1, 9, hl7.ErrUnsupportedType)
+}
+
+// visitOf is the encounter of an ADT message's PV1, or nil when it names
+// no visit.
+func visitOf(msg *hl7.Message, trigger string, asOf time.Time) (*clinical.Encounter, error) {
+	pv1Seg := msg.First("PV1")
+	if pv1Seg == nil {
+		return nil, nil
+	}
+	pv1, err := hl7.ReadPV1(pv1Seg)
+	if err != nil && !errors.Is(err, hl7.ErrDataType) {
+		return nil, err
+	}
+	if pv1.VisitNumber.ID == "" {
+		return nil, nil
+	}
+	e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
+		Class: pv1.Class, Location: location(pv1.Location), Admit: pv1.AdmitTime.String(), Discharge: pv1.DischargeTime.String(),
+		Status: map[string]string{"A01": "admitted", "A03": "discharged", "A04": "registered"}[trigger], AsOf: asOf}
+	if e.Status == "" { // A08: an update keeps the visit's state
+		e.Status = "updated"
+	}
+	return &e, nil
+}
+
+// admission is what an ADT A01/A03/A04/A08 maps to, read before the
+// writer (no database): the patient and the visit, if any. Apply stores
+// it as it stores the message; the writer stores a run of them together.
+type admission struct {
+	patient clinical.Patient
+	visit   *clinical.Encounter
+	// Drafted before the writer: the keyed hashes, and the records sealed
+	// for the case they are new.
+	patientDraft clinical.PatientDraft
+	visitDraft   clinical.EncounterDraft
+}
+
+// admissionOf reads msg as Apply does; nil for a message of another kind
+// or one Apply would refuse before storing anything (Apply then says why).
+func admissionOf(msg *hl7.Message) *admission {
+	typ := msg.Type()
+	if typ.Code != "ADT" || typ.Trigger == "A40" {
+		return nil
+	}
+	asOf := time.Time{}
+	if t, err := msg.Time(); err == nil && !t.IsZero() {
+		asOf = t.In(time.UTC)
+	}
+	pidSeg := msg.First("PID")
+	if pidSeg == nil {
+		return nil
+	}
+	pid, err := hl7.ReadPID(pidSeg)
+	if err != nil && !errors.Is(err, hl7.ErrDataType) {
+		return nil
+	}
+	a := &admission{patient: patientOf(pid, asOf)}
+	if len(a.patient.Identifiers) == 0 {
+		return nil
+	}
+	if a.visit, err = visitOf(msg, typ.Trigger, asOf); err != nil {
+		return nil
+	}
+	return a
 }
 
 func identifierOf(cx hl7.CX) clinical.Identifier {
