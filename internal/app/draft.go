@@ -30,6 +30,11 @@ func CompleteDraft(db *clinical.DB) func(context.Context, *report.Report) error 
 		if err != nil {
 			return fmt.Errorf("reading the patient of a draft: %w", err)
 		}
+		if r.Patient.MRN != "" && !hasIdentifier(p.Identifiers, r.Patient.MRN, r.Patient.Authority) {
+			// The MRN is how the EHR files the result: one that is not
+			// this patient's would file it in another patient's record.
+			return &report.FieldError{Field: "Patient.MRN", Problem: "not an identifier of the patient named by Patient.ID"}
+		}
 		fillPatient(&r.Patient, p)
 		for _, o := range orders {
 			if o.ID == r.Order.ID || r.Order.ID == "" && r.Specimen.SampleID != "" && o.SampleID == r.Specimen.SampleID {
@@ -89,6 +94,16 @@ func codeSystemURI(s string) string {
 		return s
 	}
 	return ""
+}
+
+// hasIdentifier says whether ids hold value (under authority, when given).
+func hasIdentifier(ids []clinical.Identifier, value, authority string) bool {
+	for _, id := range ids {
+		if id.Value == value && (authority == "" || id.Authority == authority) {
+			return true
+		}
+	}
+	return false
 }
 
 // mrnOf is the patient's medical record number: the identifier of type

@@ -66,6 +66,14 @@ func TestCompleteDraft(t *testing.T) {
 	}
 
 	var fe *report.FieldError
+	r = report.Report{Patient: report.Patient{ID: pid, MRN: "MRN99", Authority: "HOSP"}}
+	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Patient.MRN" {
+		t.Errorf("another patient's MRN: %v", err)
+	}
+	r = report.Report{Patient: report.Patient{ID: pid, MRN: "MRN77", Authority: "HOSP"}}
+	if err := complete(ctx, &r); err != nil || r.Patient.Family != "Roe" {
+		t.Errorf("the patient's own MRN: %v %+v", err, r.Patient)
+	}
 	r = report.Report{Patient: report.Patient{ID: pid}, Order: report.Order{ID: "ord-elsewhere"}}
 	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Order.ID" {
 		t.Errorf("another patient's order: %v", err)

@@ -116,36 +116,42 @@ func (p *ReportPublisher) Run(ctx context.Context) {
 }
 
 // CatchUp puts every report signed after the watermark, in signing
-// order, moving the watermark after each.
+// order, moving the watermark after each; it reads them a page at a time
+// until none is left.
 func (p *ReportPublisher) CatchUp(ctx context.Context) error {
 	since, err := p.FHIR.db.Watermark(ctx, publisherWatermark)
 	if err != nil {
 		return err
 	}
-	reports, err := p.Reports.SignedSince(ctx, since)
-	if err != nil {
-		return err
-	}
-	for _, r := range reports {
-		at := signedAt(r)
-		if !at.After(since) {
-			continue
-		}
-		b, err := ehr.ReportBundle(ctx, r, p.Options, nil)
+	for {
+		reports, err := p.Reports.SignedSince(ctx, since)
 		if err != nil {
-			// Deterministic: retrying cannot help, and waiting would keep
-			// every later report from the API. Signing refuses such
-			// reports (ehr.CheckSigned); this is one signed before.
-			p.Log.Error("a signed report cannot be written as FHIR; it is not in the FHIR API", "report", r.ID, "err", err.Error())
-		} else if err := p.FHIR.PutBundle(ctx, b, r.Patient.ID); err != nil {
-			return fmt.Errorf("report %s: %w", r.ID, err)
-		}
-		if err := p.FHIR.db.PutWatermark(ctx, publisherWatermark, at); err != nil {
 			return err
 		}
-		since = at
+		moved := false
+		for _, r := range reports {
+			at := signedAt(r)
+			if !at.After(since) {
+				continue
+			}
+			b, err := ehr.ReportBundle(ctx, r, p.Options, nil)
+			if err != nil {
+				// Deterministic: retrying cannot help, and waiting would keep
+				// every later report from the API. Signing refuses such
+				// reports (ehr.CheckSigned); this is one signed before.
+				p.Log.Error("a signed report cannot be written as FHIR; it is not in the FHIR API", "report", r.ID, "err", err.Error())
+			} else if err := p.FHIR.PutBundle(ctx, b, r.Patient.ID); err != nil {
+				return fmt.Errorf("report %s: %w", r.ID, err)
+			}
+			if err := p.FHIR.db.PutWatermark(ctx, publisherWatermark, at); err != nil {
+				return err
+			}
+			since, moved = at, true
+		}
+		if !moved {
+			return nil
+		}
 	}
-	return nil
 }
 
 // signedAt is when r was signed.

@@ -99,6 +99,15 @@ func IsSignedReport(status string) bool { return status == ReportSigned || statu
 func (s *sqlStore) InReportTx(ctx context.Context, fn func(tx ReportTx) error) error {
 	var inner error
 	err := s.durableTx(ctx, func(tx *sql.Tx) error {
+		if s.postgres {
+			// One report transaction at a time, as SQLite's one writer
+			// gives: signing times then commit in order, and a watermark
+			// over them (the FHIR API's publisher) never passes a report
+			// committed later with an earlier time.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7260525)`); err != nil {
+				return err
+			}
+		}
 		inner = fn(&clinicalTx{s: s, tx: tx})
 		return inner
 	})
@@ -157,13 +166,15 @@ func listReports(f ReportFilter) (string, []any) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	after := int64(-1)
+	after, order := int64(-1), "r.created, r.id"
 	if !f.SignedAfter.IsZero() {
-		after = nanos(f.SignedAfter)
+		// By signing time, so that a limited page is the earliest signed:
+		// a catch-up that moves a watermark must not skip any.
+		after, order = nanos(f.SignedAfter), "r.signed, r.id"
 	}
 	return `SELECT ` + reportCols + ` FROM reports r LEFT JOIN report_signoffs so ON so.report_id = r.id
  WHERE (? = '' OR r.patient_id = ?) AND (? = '' OR r.status = ?) AND (? = '' OR r.amends = ?) AND r.signed > ?
- ORDER BY r.created, r.id LIMIT ?`,
+ ORDER BY ` + order + ` LIMIT ?`,
 		[]any{f.PatientID, f.PatientID, f.Status, f.Status, f.Amends, f.Amends, after, f.Limit}
 }
 

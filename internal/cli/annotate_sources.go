@@ -231,6 +231,8 @@ func regionCoverage(ctx context.Context, bamPath, bedPath string, regions []repo
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, "samtools", "depth", "-a", "-b", bedPath, bamPath)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -242,11 +244,13 @@ func regionCoverage(ctx context.Context, bamPath, bedPath string, regions []repo
 		return fmt.Errorf("samtools depth: %w", err)
 	}
 	cov, rerr := qc.ReadRegionDepth(out, "samtools depth "+filepath.Base(bamPath), ivs)
+	if rerr != nil {
+		cancel() // samtools would block on a pipe nobody reads
+		cmd.Wait()
+		return rerr
+	}
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("samtools depth %s: %w: %s", filepath.Base(bamPath), err, strings.TrimSpace(stderr.String()))
-	}
-	if rerr != nil {
-		return rerr
 	}
 	for i := range regions {
 		regions[i].MeanDepth, regions[i].Covered20x = cov[i].MeanDepth, cov[i].Covered20x

@@ -122,8 +122,13 @@ func (s *Server) fhirCheck(r *http.Request, typ string, write bool) error {
 	if !ok || p == nil {
 		return &server.Error{Status: http.StatusForbidden, Code: "forbidden", Public: "not allowed"}
 	}
-	if _, err := p.Can(perm, s.Site, "", r.Header.Get(BreakGlassHeader)); err != nil {
+	reason := r.Header.Get(BreakGlassHeader)
+	acc, err := p.Can(perm, s.Site, "", reason)
+	if err != nil {
 		return &server.Error{Status: http.StatusForbidden, Code: "forbidden", Public: typ + " needs " + string(perm)}
+	}
+	if a, ok := r.Context().Value(accessKey{}).(*access); ok && acc.BreakGlass {
+		a.breakGlass = reason // what this request reads next is recorded as emergency access
 	}
 	if s.FHIR != nil && s.FHIR.Scopes != nil {
 		if scopes, limited := s.FHIR.Scopes(p); limited && !server.ScopeAllows(scopes, typ, false) {

@@ -60,6 +60,11 @@ func (s *Store) Update(ctx context.Context, r Report, op Op) (Report, error) {
 		if r.Patient.ID != cur.Patient.ID {
 			return fieldErr("Patient.ID", "cannot change (make a new report for another patient)")
 		}
+		if r.Patient.MRN != cur.Patient.MRN || r.Patient.Authority != cur.Patient.Authority {
+			// The MRN is how the EHR files the result: changing it would
+			// send this patient's report to another's record.
+			return fieldErr("Patient.MRN", "cannot change (make a new report for another patient)")
+		}
 		keep := *cur
 		*cur = r
 		cur.ID, cur.Status, cur.Amends, cur.Version, cur.Review, cur.Created = keep.ID, keep.Status, keep.Amends, keep.Version, keep.Review, keep.Created

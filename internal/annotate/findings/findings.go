@@ -260,6 +260,9 @@ func count(gt []int, a int) int {
 }
 
 func zygosity(gt []int, n int) string {
+	if slices.Contains(gt, -1) { // "1/.": the other allele is not called
+		return ""
+	}
 	switch {
 	case len(gt) == 1:
 		return "hemizygous"

@@ -101,3 +101,22 @@ func TestReadErrors(t *testing.T) {
 		t.Errorf("unknown sample: %v", err)
 	}
 }
+
+func TestZygosity(t *testing.T) {
+	for _, c := range []struct {
+		gt   []int
+		want string
+	}{
+		{[]int{0, 1}, "heterozygous"},
+		{[]int{1, 1}, "homozygous"},
+		{[]int{1}, "hemizygous"},
+		{[]int{1, -1}, ""}, // "1/.": the other allele is not called
+		{[]int{-1, 1}, ""},
+		{[]int{1, 2}, "heterozygous"},
+	} {
+		n := count(c.gt, 1)
+		if got := zygosity(c.gt, n); got != c.want {
+			t.Errorf("%v: %q, want %q", c.gt, got, c.want)
+		}
+	}
+}

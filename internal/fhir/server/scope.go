@@ -5,12 +5,13 @@ import "strings"
 // ScopeAllows reports whether SMART scopes allow reading (or writing) the
 // resources of typ. Scopes are SMART v1 ("system/Observation.read",
 // "patient/*.write", "user/*.*") or v2 ("system/Observation.rs",
-// "system/*.cruds"); the context (patient, user, system) is not narrowed
-// further here.
+// "system/*.cruds"). patient/ scopes allow nothing: they limit a token to
+// one patient's compartment, which this server does not filter by, so
+// honouring them as if they were system/ scopes would open every patient.
 func ScopeAllows(scopes []string, typ string, write bool) bool {
 	for _, sc := range scopes {
 		ctx, rest, ok := strings.Cut(sc, "/")
-		if !ok || (ctx != "patient" && ctx != "user" && ctx != "system") {
+		if !ok || (ctx != "user" && ctx != "system") {
 			continue
 		}
 		rt, perm, ok := strings.Cut(rest, ".")

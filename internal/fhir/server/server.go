@@ -373,6 +373,11 @@ func (s *Server) resolveChains(r *http.Request, sr *search) error {
 		if len(res.Records) > maxChained {
 			return errorf(http.StatusBadRequest, "too-costly", "the identifier names more than %d patients", maxChained)
 		}
+		// Finding the patients by identifier reads them, even when no
+		// resource of theirs matches: it says whether they have any.
+		if err := s.seen(r, res.Records); err != nil {
+			return err
+		}
 		group := []string{"patient=Patient/-none-"} // no resource has that reference
 		for _, p := range res.Records {
 			group = append(group, "patient=Patient/"+p.ID)

@@ -193,7 +193,8 @@ func TestScopeAllows(t *testing.T) {
 		{"system/DiagnosticReport.read", "DiagnosticReport", false, true},
 		{"system/DiagnosticReport.read", "Patient", false, false},
 		{"system/DiagnosticReport.read", "DiagnosticReport", true, false},
-		{"patient/*.read", "Observation", false, true},
+		{"patient/*.read", "Observation", false, false}, // one patient's compartment: not filtered here, so refused
+		{"patient/*.read user/Observation.read", "Observation", false, true},
 		{"user/*.*", "Observation", true, true},
 		{"system/*.write", "Observation", true, true},
 		{"system/*.write", "Observation", false, false},
