@@ -194,3 +194,30 @@ func TestMappedReferenceMatchesLoaded(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceStaleIndex: a FASTA cut short after its .fai was made is
+// refused with the index named, not read past its end.
+func TestReferenceStaleIndex(t *testing.T) {
+	dir := t.TempDir()
+	fa := filepath.Join(dir, "r.fa")
+	if err := os.WriteFile(fa, []byte(">c\nACGT\n"), 0o600); err != nil { // the index says 8 bases on two lines
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fa+".fai", []byte("c\t8\t3\t4\t5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadReference(fa); err == nil || !strings.Contains(err.Error(), "stale index") {
+		t.Fatalf("truncated FASTA: %v", err)
+	}
+	if err := os.WriteFile(fa, []byte(">c\nACGT\nACGT\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := LoadReference(fa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if b, err := ref.Seq("c", 8, 8); err != nil || string(b) != "T" {
+		t.Fatalf("last base: %q %v", b, err)
+	}
+}

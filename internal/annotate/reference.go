@@ -62,7 +62,9 @@ func mapIndexed(path string) (*Reference, error) {
 	}
 	r := &Reference{index: map[string]fasta.IndexEntry{}, data: data, unmap: unmap}
 	for _, e := range entries {
-		if e.LineBases <= 0 || e.Offset+(e.Length/e.LineBases)*e.LineWidth > st.Size()+e.LineWidth {
+		// The last base must lie inside the file: a FASTA cut short
+		// after its index was made would otherwise be read past its end.
+		if e.Length > 0 && (e.LineBases <= 0 || e.LineWidth < e.LineBases || fileOffset(e, e.Length-1) >= st.Size()) {
 			unmap()
 			return nil, fmt.Errorf("%s.fai: entry %s does not fit the FASTA (stale index?)", path, e.Name)
 		}
