@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"text/tabwriter"
@@ -133,16 +131,20 @@ func reportStep(step string) func(ctx context.Context, e *env, args []string) er
 	return func(ctx context.Context, e *env, args []string) error {
 		var note, reason, updated *string
 		c, id, err := reportOne(ctx, e, "report "+step, args, func(fs *flag.FlagSet) {
-			note = fs.String("note", "", "a comment kept with the signature")
 			updated = fs.String("updated", "", "the report's updated time as you read it (report show): refuse if it changed since")
 			if step == "amend" {
 				reason = fs.String("reason", "", "why the signed report is amended (required; printed on the amended report)")
+			} else {
+				note = fs.String("note", "", "a comment kept with the signature")
 			}
 		})
 		if err != nil {
 			return err
 		}
-		req := httpapi.ReportStepRequest{Note: *note}
+		var req httpapi.ReportStepRequest
+		if note != nil {
+			req.Note = *note
+		}
 		if reason != nil {
 			if *reason == "" {
 				return usagef("--reason TEXT is required")
@@ -182,7 +184,7 @@ func reportRender(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return usagef("--out FILE is required")
 	}
-	b, err := c.raw(ctx, "/api/v1/reports/"+url.PathEscape(id)+"/"+*format)
+	b, err := c.send(ctx, "GET", "/api/v1/reports/"+url.PathEscape(id)+"/"+*format, nil, 64<<20)
 	if err != nil {
 		return err
 	}
@@ -191,29 +193,4 @@ func reportRender(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return writeAtomically(*out, bytes.NewReader(b))
-}
-
-// raw GETs path and returns the body as it is.
-func (c *client) raw(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("server %s: %w (is `clinomics serve` running?)", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("server: %s (HTTP %d)", e.Error, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("server: HTTP %d", resp.StatusCode)
-	}
-	return b, nil
 }

@@ -284,19 +284,29 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	b, err := c.send(ctx, method, path, rd, 16<<20)
 	if err != nil {
 		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// send makes one request and returns the answer's body (at most limit
+// bytes); an answer other than 2xx is an error with the server's message.
+func (c *client) send(ctx context.Context, method, path string, body io.Reader, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("server %s: %w (is `clinomics serve` running?)", c.base, err)
+		return nil, fmt.Errorf("server %s: %w (is `clinomics serve` running?)", c.base, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
@@ -307,9 +317,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		if resp.StatusCode == http.StatusUnauthorized {
 			msg += "; sign in with `clinomics login`, or set $CLINOMICS_TOKEN to a personal API token"
 		}
-		return fmt.Errorf("server: %s", msg)
+		return nil, fmt.Errorf("server: %s", msg)
 	}
-	return json.Unmarshal(b, out)
+	return b, nil
 }
 
 func runsSubmit(ctx context.Context, e *env, args []string) error {

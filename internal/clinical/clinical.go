@@ -102,24 +102,15 @@ func (d *DB) seal(kind, id string, v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, d.aead.NonceSize(), d.aead.NonceSize()+len(plain)+d.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out := d.aead.Seal(nonce, nonce, plain, []byte(kind+"/"+id))
-	clear(plain)
-	return out, nil
+	defer clear(plain)
+	return d.SealRaw(kind, id, plain)
 }
 
 // open decrypts what seal made for kind and id into v.
 func (d *DB) open(kind, id string, b []byte, v any) error {
-	n := d.aead.NonceSize()
-	if len(b) < n+d.aead.Overhead() {
-		return fmt.Errorf("clinical: %s %s: sealed record too short", kind, id)
-	}
-	plain, err := d.aead.Open(nil, b[:n], b[n:], []byte(kind+"/"+id))
+	plain, err := d.OpenRaw(kind, id, b)
 	if err != nil {
-		return fmt.Errorf("clinical: %s %s: sealed record does not open (tampered, or another key)", kind, id)
+		return err
 	}
 	defer clear(plain)
 	return json.Unmarshal(plain, v)

@@ -22,13 +22,7 @@ var _ extract.Sink = ExtractSink{}
 
 // Watermark implements extract.Sink.
 func (s ExtractSink) Watermark(ctx context.Context, source string) (time.Time, error) {
-	var t time.Time
-	err := s.DB.Update(ctx, func(tx *Tx) error {
-		var err error
-		t, err = tx.tx.Watermark(ctx, source)
-		return err
-	})
-	return t, err
+	return s.DB.Watermark(ctx, source)
 }
 
 // load runs one batch: every record, then the watermark; any refused

@@ -25,7 +25,7 @@ func SplitFile(b []byte) [][]byte {
 		switch {
 		case t == "" || strings.HasPrefix(t, "/*") || strings.HasPrefix(t, "*") || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//"):
 			continue
-		case hasMSH && (strings.HasPrefix(line, "FHS") || strings.HasPrefix(line, "BHS") || strings.HasPrefix(line, "BTS") || strings.HasPrefix(line, "FTS")):
+		case hasMSH && len(line) >= 3 && isEnvelope(line[:3]):
 			flush()
 			continue
 		case strings.HasPrefix(line, "MSH"):

@@ -38,10 +38,10 @@ func (s *Server) reportRoutes() []Route {
 		{"GET", "/api/v1/reports/{id}/html", auth.PermReportsRead, s.renderReport(report.HTML, "text/html; charset=utf-8", "")},
 		{"GET", "/api/v1/reports/{id}/pdf", auth.PermReportsRead, s.renderReport(report.PDF, "application/pdf", "pdf")},
 		{"PUT", "/api/v1/reports/{id}", auth.PermReportsWrite, s.updateReport},
-		{"POST", "/api/v1/reports/{id}/review", auth.PermReportsReview, s.reportStep((ReportStore).Review)},
-		{"POST", "/api/v1/reports/{id}/reopen", auth.PermReportsWrite, s.reportStep((ReportStore).Reopen)},
-		{"POST", "/api/v1/reports/{id}/sign", auth.PermReportsSign, s.reportStep((ReportStore).Sign)},
-		{"POST", "/api/v1/reports/{id}/amend", auth.PermReportsWrite, s.reportStep((ReportStore).Amend)},
+		{"POST", "/api/v1/reports/{id}/review", auth.PermReportsReview, s.reportStep((ReportStore).Review, false)},
+		{"POST", "/api/v1/reports/{id}/reopen", auth.PermReportsWrite, s.reportStep((ReportStore).Reopen, false)},
+		{"POST", "/api/v1/reports/{id}/sign", auth.PermReportsSign, s.reportStep((ReportStore).Sign, false)},
+		{"POST", "/api/v1/reports/{id}/amend", auth.PermReportsWrite, s.reportStep((ReportStore).Amend, true)},
 	}
 }
 
@@ -240,7 +240,9 @@ func (s *Server) updateReport(w http.ResponseWriter, r *http.Request) error {
 }
 
 // reportStep serves a workflow step.
-func (s *Server) reportStep(step func(ReportStore, context.Context, string, report.Op) (report.Report, error)) func(http.ResponseWriter, *http.Request) error {
+// Only an amendment takes a reason (it becomes the note of the step); a
+// reason elsewhere, or with a note, is refused rather than merged.
+func (s *Server) reportStep(step func(ReportStore, context.Context, string, report.Op) (report.Report, error), takesReason bool) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		st, err := s.reports()
 		if err != nil {
@@ -257,7 +259,12 @@ func (s *Server) reportStep(step func(ReportStore, context.Context, string, repo
 			return err
 		}
 		op := report.Op{By: by, Note: req.Note, IfUpdated: req.Updated}
-		if req.Reason != "" {
+		switch {
+		case req.Reason != "" && !takesReason:
+			return &Error{Status: http.StatusBadRequest, Public: "reason: only an amendment takes a reason; use note"}
+		case req.Reason != "" && req.Note != "":
+			return &Error{Status: http.StatusBadRequest, Public: "reason: give the reason, or a note, not both"}
+		case req.Reason != "":
 			op.Note = req.Reason
 		}
 		rep, err := step(st, r.Context(), r.PathValue("id"), op)

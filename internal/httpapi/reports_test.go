@@ -121,6 +121,8 @@ func TestReportWorkflowOverHTTP(t *testing.T) {
 	expect(resp, b, 409, "cannot also sign")
 	resp, b = srv.as(t, who["dirA"], "POST", id+"/review", `{}`)
 	expect(resp, b, 409, "cannot review a reviewed report")
+	resp, b = srv.as(t, who["dirB"], "POST", id+"/sign", `{"reason": "agreed"}`)
+	expect(resp, b, 400, "only an amendment takes a reason")
 	resp, b = srv.as(t, who["dirB"], "POST", id+"/sign", `{"note": "agreed"}`)
 	expect(resp, b, 200, `"status": "signed"`)
 
@@ -133,6 +135,8 @@ func TestReportWorkflowOverHTTP(t *testing.T) {
 	expect(resp, b, 409, "cannot change")
 	resp, b = srv.as(t, who["bio"], "POST", id+"/amend", `{}`)
 	expect(resp, b, 400, "reason: required")
+	resp, b = srv.as(t, who["bio"], "POST", id+"/amend", `{"reason": "transcript", "note": "and more"}`)
+	expect(resp, b, 400, "not both")
 	resp, b = srv.as(t, who["bio"], "POST", id+"/amend", `{"reason": "transcript"}`)
 	expect(resp, b, 200, `"amends": "`+sum.ID+`"`)
 	var am report.Summary
