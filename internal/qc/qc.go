@@ -84,37 +84,17 @@ func ParseSamtoolsStats(r io.Reader, name string, rep *Report) error {
 // depth) and sets the mean coverage and, when targets is true, the
 // fraction of target bases at 20x or more.
 func ReadDepth(r io.Reader, name string, targets bool, rep *Report) error {
-	br := bufio.NewReaderSize(r, 1<<20)
 	var bases, sum, at20 int64
-	line := 0
-	for {
-		b, err := br.ReadSlice('\n')
-		if len(b) > 0 {
-			line++
-			b = bytes.TrimRight(b, "\r\n")
-			i := bytes.LastIndexByte(b, '\t')
-			if i < 0 || bytes.Count(b, []byte{'\t'}) < 2 {
-				return fmt.Errorf("%s:%d: want contig, position and depth separated by tabs", name, line)
-			}
-			d, perr := strconv.ParseInt(string(b[i+1:]), 10, 64)
-			if perr != nil || d < 0 {
-				return fmt.Errorf("%s:%d: bad depth %q", name, line, b[i+1:])
-			}
-			bases++
-			sum += d
-			if d >= 20 {
-				at20++
-			}
+	err := scanDepth(r, name, func(_ []byte, _, d int64) error {
+		bases++
+		sum += d
+		if d >= 20 {
+			at20++
 		}
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return fmt.Errorf("%s:%d: line too long", name, line+1)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	rep.SpaceBases = bases
 	rep.MeanCoverage = float64(sum) / float64(max(bases, 1))
@@ -125,6 +105,62 @@ func ReadDepth(r io.Reader, name string, targets bool, rep *Report) error {
 		rep.PctTarget20x = &pct
 	}
 	return nil
+}
+
+// scanDepth reads `samtools depth` output, one base per line (contig,
+// 1-based position, depth, tab-separated), calling fn for each; an error
+// names the input and the line. It allocates nothing per line: the input
+// has a line for every base covered.
+func scanDepth(r io.Reader, name string, fn func(chrom []byte, pos, depth int64) error) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	line := 0
+	for {
+		b, err := br.ReadSlice('\n')
+		if len(b) > 0 {
+			line++
+			b = bytes.TrimRight(b, "\r\n")
+			i := bytes.IndexByte(b, '\t')
+			j := bytes.LastIndexByte(b, '\t')
+			if i < 0 || j <= i {
+				return fmt.Errorf("%s:%d: want contig, position and depth separated by tabs", name, line)
+			}
+			pos, ok := parseCount(b[i+1 : j])
+			if !ok || pos < 1 {
+				return fmt.Errorf("%s:%d: bad position", name, line)
+			}
+			d, ok := parseCount(b[j+1:])
+			if !ok {
+				return fmt.Errorf("%s:%d: bad depth %q", name, line, b[j+1:])
+			}
+			if ferr := fn(b[:i], pos, d); ferr != nil {
+				return fmt.Errorf("%s:%d: %w", name, line, ferr)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("%s:%d: line too long", name, line+1)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+// parseCount reads a non-negative decimal that fits an int64.
+func parseCount(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // ReadVCF counts PASS SNVs and indels, transitions and transversions, and

@@ -1,13 +1,10 @@
 package qc
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
-	"strconv"
 
 	"github.com/clinomics/clinomics/internal/format/bed"
 )
@@ -38,53 +35,34 @@ func ReadRegionDepth(r io.Reader, name string, regions []bed.Interval) ([]Region
 	for _, as := range byChrom {
 		slices.SortFunc(as, func(a, b *acc) int { return int(regions[a.i].Start - regions[b.i].Start) })
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
 	var chrom []byte
 	var cur []*acc
-	lo, line := 0, 0
+	lo := 0
 	var prev int64
-	for {
-		b, err := br.ReadSlice('\n')
-		if len(b) > 0 {
-			line++
-			f := bytes.Split(bytes.TrimRight(b, "\r\n"), []byte{'\t'})
-			if len(f) < 3 {
-				return nil, fmt.Errorf("%s:%d: want contig, position and depth separated by tabs", name, line)
-			}
-			pos, perr := strconv.ParseInt(string(f[1]), 10, 64)
-			d, derr := strconv.ParseInt(string(f[2]), 10, 64)
-			if perr != nil || derr != nil || pos < 1 || d < 0 {
-				return nil, fmt.Errorf("%s:%d: bad position or depth", name, line)
-			}
-			if !bytes.Equal(f[0], chrom) {
-				chrom = append(chrom[:0], f[0]...)
-				cur, lo, prev = byChrom[string(chrom)], 0, 0
-			} else if pos < prev {
-				return nil, fmt.Errorf("%s:%d: positions out of order", name, line)
-			}
-			prev = pos
-			p0 := pos - 1 // BED is 0-based
-			for lo < len(cur) && regions[cur[lo].i].End <= p0 {
-				lo++
-			}
-			for j := lo; j < len(cur) && regions[cur[j].i].Start <= p0; j++ {
-				if p0 < regions[cur[j].i].End {
-					cur[j].sum += d
-					if d >= 20 {
-						cur[j].at20++
-					}
+	err := scanDepth(r, name, func(c []byte, pos, d int64) error {
+		if !bytes.Equal(c, chrom) {
+			chrom = append(chrom[:0], c...)
+			cur, lo, prev = byChrom[string(chrom)], 0, 0
+		} else if pos < prev {
+			return errors.New("positions out of order")
+		}
+		prev = pos
+		p0 := pos - 1 // BED is 0-based
+		for lo < len(cur) && regions[cur[lo].i].End <= p0 {
+			lo++
+		}
+		for j := lo; j < len(cur) && regions[cur[j].i].Start <= p0; j++ {
+			if p0 < regions[cur[j].i].End {
+				cur[j].sum += d
+				if d >= 20 {
+					cur[j].at20++
 				}
 			}
 		}
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, fmt.Errorf("%s:%d: line too long", name, line+1)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]RegionCoverage, len(regions))
 	for i, a := range all {
