@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,14 +48,12 @@ type FHIRAPI struct {
 	h    *server.Server
 }
 
+// fhirTypes are the resource types the API serves, sorted.
+var fhirTypes = slices.Sorted(maps.Keys(fhirPerms))
+
 func (f *FHIRAPI) handler(s *Server) *server.Server {
 	f.once.Do(func() {
-		types := make([]string, 0, len(fhirPerms))
-		for t := range fhirPerms {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		f.h = server.New(server.Options{Store: f.Store, Types: types, Prefix: FHIRBase, Log: s.Log,
+		f.h = server.New(server.Options{Store: f.Store, Types: fhirTypes, Prefix: FHIRBase, Log: s.Log,
 			Check: s.fhirCheck, Seen: s.fhirSeen})
 	})
 	return f.h
@@ -77,12 +76,7 @@ const maxOrderBody = 1 << 20
 // authenticated principal) answered 405: the API is read-only.
 func (s *Server) fhirRoutes() []Route {
 	rs := []Route{{"GET", FHIRBase + "/metadata", auth.PermSelf, s.serveFHIR}} // only /healthz is public here
-	types := make([]string, 0, len(fhirPerms))
-	for t := range fhirPerms {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	for _, t := range types {
+	for _, t := range fhirTypes {
 		rs = append(rs,
 			Route{"GET", FHIRBase + "/" + t, fhirPerms[t], s.serveFHIR},
 			Route{"GET", FHIRBase + "/" + t + "/{id}", fhirPerms[t], s.serveFHIR})
