@@ -119,15 +119,6 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d with %q", c.method, c.path, code, diag, c.want, c.diag)
 		}
 	}
-	// An invalid entry fails the whole transaction: nothing of it is written.
-	bad := strings.Replace(reportBundle("atomic", "ATOMIC"), `"status":"final",
-  "identifier"`, `"identifier"`, 1)
-	if code, _ := do(t, "POST", rw.URL+"/fhir", bad); code != 422 {
-		t.Errorf("invalid entry: %d", code)
-	}
-	if _, b := do(t, "GET", rw.URL+"/fhir/Patient?identifier=atomic", ""); b["total"] != float64(0) {
-		t.Errorf("a failed transaction left a patient behind")
-	}
 }
 
 func TestCapabilityStatement(t *testing.T) {
