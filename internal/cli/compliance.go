@@ -42,11 +42,12 @@ func complianceCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, on := 0, map[compliance.Basis]int{}
 	for _, r := range res {
 		if !r.Pass {
 			failed++
 		}
+		on[r.Basis]++
 	}
 	if *asJSON {
 		if err := printJSON(e.stdout, map[string]any{"pass": failed == 0, "failed": failed, "controls": res}); err != nil {
@@ -54,16 +55,17 @@ func complianceCheck(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESULT\tCONTROL\tSAFEGUARD\tREASON")
+		fmt.Fprintln(tw, "RESULT\tBASIS\tCONTROL\tSAFEGUARD\tREASON")
 		for _, r := range res {
 			st := "PASS"
 			if !r.Pass {
 				st = "FAIL"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st, r.ID, r.Safeguard, r.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st, r.Basis, r.ID, r.Safeguard, r.Reason)
 		}
 		tw.Flush()
-		fmt.Fprintf(e.stdout, "\n%d of %d controls pass\n", len(res)-failed, len(res))
+		fmt.Fprintf(e.stdout, "\n%d of %d controls pass; %d checked on this installation, %d built into clinomics (no setting turns them off), %d attested by the site\n",
+			len(res)-failed, len(res), on[compliance.Checked], on[compliance.BuiltIn], on[compliance.Attested])
 	}
 	if failed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d controls fail", failed)}

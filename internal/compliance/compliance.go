@@ -5,11 +5,13 @@
 // (encryption at rest with customer-managed keys, TLS 1.2+, no listener
 // without authentication, audit on and exported, retention and backups).
 //
-// Each control passes or fails with the reason. The checks read the
-// configuration and what the catalog says about the installation (the
-// audit trail, the lake's last scrub, API tokens); they change nothing. A
-// pass means the technical control is in place as configured, not that
-// the site's policies and procedures are.
+// Each control passes or fails with the reason, and says what its result
+// rests on (Basis): a check of the configuration and of what the catalog
+// says about the installation (the audit trail, the stored objects' keys
+// and last scrub, API tokens), a property built into clinomics that no
+// setting turns off, or the site's own attestation. The checks change
+// nothing. A pass means the technical control is in place as configured,
+// not that the site's policies and procedures are.
 package compliance
 
 import (
@@ -32,8 +34,22 @@ type Result struct {
 	ID        string `json:"id"`
 	Safeguard string `json:"safeguard"` // the HIPAA section or checklist item
 	Pass      bool   `json:"pass"`
+	Basis     Basis  `json:"basis"`
 	Reason    string `json:"reason"`
 }
+
+// Basis is what a result rests on.
+type Basis string
+
+const (
+	// Checked: read from this installation's configuration or catalog.
+	Checked Basis = "checked"
+	// BuiltIn: a property of the software that no setting turns off;
+	// nothing about the installation could make it fail.
+	BuiltIn Basis = "built-in"
+	// Attested: the site's own statement, not verified by clinomics.
+	Attested Basis = "attested"
+)
 
 // Route is an API route as the check sees it.
 type Route struct {
@@ -69,8 +85,11 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 		in.ScrubMaxAge = 30 * 24 * time.Hour
 	}
 	var out []Result
+	result := func(basis Basis, id, safeguard string, pass bool, format string, a ...any) {
+		out = append(out, Result{ID: id, Safeguard: safeguard, Pass: pass, Basis: basis, Reason: fmt.Sprintf(format, a...)})
+	}
 	add := func(id, safeguard string, pass bool, format string, a ...any) {
-		out = append(out, Result{ID: id, Safeguard: safeguard, Pass: pass, Reason: fmt.Sprintf(format, a...)})
+		result(Checked, id, safeguard, pass, format, a...)
 	}
 	cfg := in.Config
 
@@ -89,7 +108,7 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 	add("access-control.unique-user", "164.312(a)(2)(i) unique user identification", cfg.Auth.OIDC.Issuer != "",
 		"%s", ifElse(cfg.Auth.OIDC.Issuer != "", "people sign in through the identity provider "+cfg.Auth.OIDC.Issuer+"; API tokens belong to one person each",
 			"no identity provider (auth.oidc.issuer): people can only use personal API tokens made on the server; configure single sign-on"))
-	add("access-control.emergency", "164.312(a)(2)(ii) emergency access procedure", true,
+	result(BuiltIn, "access-control.emergency", "164.312(a)(2)(ii) emergency access procedure", true,
 		"break-the-glass access: clinicians, bioinformaticians and administrators may read patient data with a stated reason, flagged in the audit trail")
 	long, err := longTokens(ctx, in)
 	if err != nil {
@@ -97,8 +116,13 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 	}
 	add("access-control.session-expiry", "164.312(a)(2)(iii) automatic logoff", long == 0,
 		"IdP tokens expire as the IdP issues them; personal API tokens at most %d days%s", int(auth.MaxTokenLifetime.Hours()/24), ifElse(long > 0, fmt.Sprintf("; %d valid tokens outlive that", long), ""))
-	add("access-control.encryption", "164.312(a)(2)(iv) encryption and decryption", true,
-		"every lake object is encrypted (AES-256-GCM, a data key per object version, wrapped by a %s key)", cfg.Keys.Provider)
+	lake, err := lakeState(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	add("access-control.encryption", "164.312(a)(2)(iv) encryption and decryption", lake.unwrapped == 0,
+		"%d stored object versions, each encrypted (AES-256-GCM) under a data key of its own wrapped by a key of the %s provider%s", lake.live, cfg.Keys.Provider,
+		ifElse(lake.unwrapped > 0, fmt.Sprintf("; %d versions have no wrapped data key or key name in the catalog and cannot be decrypted or trusted", lake.unwrapped), ""))
 
 	// 164.312(b) Audit controls.
 	res, err := audit.Verify(ctx, in.Catalog, audit.VerifyOptions{})
@@ -119,17 +143,14 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 			"the audit trail is not exported to a SIEM (audit.syslog.address): records after the last checkpoint could be removed unseen"))
 
 	// 164.312(c)(1) Integrity.
-	stale, bad, total, err := scrubState(ctx, in)
-	if err != nil {
-		return nil, err
-	}
+	stale, bad, total := lake.stale, lake.bad, lake.total
 	add("integrity.stored-data", "164.312(c)(1) integrity", stale+bad == 0,
 		"%d stored object versions: sha256 and authenticated encryption checked on every read%s", total,
 		ifElse(stale+bad > 0, fmt.Sprintf("; %d failed their last scrub and %d were not verified in the last %d days (run `clinomics lake scrub`)", bad, stale, int(in.ScrubMaxAge.Hours()/24)), "; all verified by a scrub within the last "+fmt.Sprint(int(in.ScrubMaxAge.Hours()/24))+" days"))
 
 	// 164.312(d) Person or entity authentication.
 	lock := cfg.Auth.Lockout
-	add("authentication.mechanisms", "164.312(d) person or entity authentication", true,
+	result(BuiltIn, "authentication.mechanisms", "164.312(d) person or entity authentication", true,
 		"bearer tokens checked on every request (IdP JWTs: signature, issuer, audience, expiry, asymmetric algorithms only; API tokens: stored hashed); a source failing %d times is refused for %s", lock.MaxFailures, lock.Window)
 
 	// 164.312(e)(1) Transmission security.
@@ -167,9 +188,12 @@ func Check(ctx context.Context, in Inputs) ([]Result, error) {
 	add("checklist.listeners", "checklist: no listener without authentication", listenersOK, "%s", listeners)
 	add("checklist.retention", "checklist: retention configured", cfg.Lake.Retention > 0,
 		"deleted objects are kept %s before purge; legal hold and WORM retention are enforced; %d tiering rules", cfg.Lake.Retention, len(cfg.Lake.Tiering))
-	add("checklist.backups", "checklist: backups configured", cfg.Compliance.Backups != "", "%s",
-		ifElse(cfg.Compliance.Backups != "", "attested by the site (not verified by clinomics): "+cfg.Compliance.Backups,
-			"no backup arrangement is recorded (compliance.backups): back up the catalog, the keyring or Key Vault, and the lake with the site's tools, then describe it there"))
+	if b := cfg.Compliance.Backups; b != "" {
+		result(Attested, "checklist.backups", "checklist: backups configured", true, "attested by the site (not verified by clinomics): %s", b)
+	} else {
+		add("checklist.backups", "checklist: backups configured", false,
+			"no backup arrangement is recorded (compliance.backups): back up the catalog, the keyring or Key Vault, and the lake with the site's tools, then describe it there")
+	}
 	return out, nil
 }
 
@@ -202,33 +226,46 @@ func longTokens(ctx context.Context, in Inputs) (int, error) {
 	return n, nil
 }
 
-// scrubState counts live versions whose last scrub failed, and those not
-// verified within ScrubMaxAge (ignoring versions younger than that).
-func scrubState(ctx context.Context, in Inputs) (stale, bad, total int, err error) {
+// lakeCounts describes the stored object versions: how many have no
+// wrapped data key, failed their last scrub, or were not verified within
+// ScrubMaxAge (ignoring versions younger than that).
+// live counts every version not purged or shredded; total leaves out the
+// archived versions not due for a scrub.
+type lakeCounts struct{ live, unwrapped, total, bad, stale int }
+
+func lakeState(ctx context.Context, in Inputs) (lakeCounts, error) {
+	var c lakeCounts
 	objs, err := in.Catalog.ListObjects(ctx, "")
 	if err != nil {
-		return 0, 0, 0, err
+		return c, err
 	}
 	for _, o := range objs {
 		vs, err := in.Catalog.ListObjectVersions(ctx, o.Path)
 		if err != nil {
-			return 0, 0, 0, err
+			return c, err
 		}
 		for _, v := range vs {
 			old := in.Now.Sub(v.Created) > in.ScrubMaxAge && in.Now.Sub(v.Verified) > in.ScrubMaxAge
-			if !v.Purged.IsZero() || v.VerifyError == catalog.VerifyShredded || v.Tier == "archive" && old {
-				continue // gone, shredded by design, or unreadable until rehydrated
+			if !v.Purged.IsZero() || v.VerifyError == catalog.VerifyShredded {
+				continue // gone, or shredded by design
 			}
-			total++
+			c.live++
+			if len(v.WrappedKey) == 0 || v.KeyName == "" {
+				c.unwrapped++
+			}
+			if v.Tier == "archive" && old {
+				continue // unreadable until rehydrated: not counted for the scrub
+			}
+			c.total++
 			switch {
 			case v.VerifyError != "":
-				bad++
+				c.bad++
 			case old:
-				stale++
+				c.stale++
 			}
 		}
 	}
-	return stale, bad, total, nil
+	return c, nil
 }
 
 // outboundPlain lists configured outbound connections without TLS.
