@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
-	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -174,21 +171,9 @@ func (s *Server) postServiceRequest(w http.ResponseWriter, r *http.Request) erro
 			return nil
 		}
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/fhir+json" && mt != "application/json") {
-			server.WriteError(w, &server.Error{Status: http.StatusUnsupportedMediaType, Code: "not-supported", Public: "send application/fhir+json"})
-			return nil
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOrderBody))
+	body, err := server.ReadBody(w, r, maxOrderBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			server.WriteError(w, &server.Error{Status: http.StatusRequestEntityTooLarge, Code: "too-costly", Public: "the ServiceRequest is larger than 1 MiB"})
-			return nil
-		}
-		server.WriteError(w, &server.Error{Status: http.StatusBadRequest, Code: "invalid", Public: "the body could not be read"})
+		server.WriteError(w, err)
 		return nil
 	}
 	rec, err := f.Orders.AcceptServiceRequest(r.Context(), body, p.Actor())
@@ -203,13 +188,7 @@ func (s *Server) postServiceRequest(w http.ResponseWriter, r *http.Request) erro
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	w.Header().Set("Location", scheme+"://"+r.Host+FHIRBase+"/"+rec.Type+"/"+rec.ID+"/_history/"+strconv.Itoa(rec.Version))
-	w.Header().Set("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
-	w.Header().Set("Content-Type", server.ContentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusCreated)
-	w.Write(append(rec.Body, '\n'))
+	server.WriteWritten(w, r, scheme+"://"+r.Host+FHIRBase, rec, http.StatusCreated)
 	return nil
 }
 

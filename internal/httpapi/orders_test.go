@@ -95,8 +95,9 @@ func TestPostServiceRequest(t *testing.T) {
 	logs := &syncBuffer{}
 	srv := newOrderServer(t, nil, logs)
 	resp, b := srv.do(t, auth.RoleClinician, "POST", "/fhir/r4/ServiceRequest", serviceRequest("ORD-1", `"subject":{"reference":"#p"}`))
-	if resp.StatusCode != 201 || !strings.Contains(resp.Header.Get("Location"), "/fhir/r4/ServiceRequest/") {
-		t.Fatalf("post: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), b)
+	if resp.StatusCode != 201 || !strings.Contains(resp.Header.Get("Location"), "/fhir/r4/ServiceRequest/") ||
+		resp.Header.Get("ETag") != `W/"1"` || resp.Header.Get("Last-Modified") == "" {
+		t.Fatalf("post: %d %v %s", resp.StatusCode, resp.Header, b)
 	}
 	var sr map[string]any
 	json.Unmarshal(b, &sr)

@@ -34,25 +34,36 @@ func (s *Server) readOnly() error {
 // readResource reads a request body holding a resource: FHIR JSON, an
 // object, at most maxBody bytes.
 func readResource(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !jsonTypes[mt] {
-			return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "send application/fhir+json")
-		}
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	b, err := ReadBody(w, r, maxBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, "too-costly", "the body is larger than %d bytes", maxBody)
-		}
-		return nil, errorf(http.StatusBadRequest, "invalid", "the body could not be read")
+		return nil, err
 	}
 	var res map[string]any
 	if err := json.Unmarshal(b, &res); err != nil || res == nil {
 		return nil, errorf(http.StatusBadRequest, "structure", "the body is not a JSON object")
 	}
 	return res, nil
+}
+
+// ReadBody reads the body of a request that writes a resource: FHIR JSON
+// (or no Content-Type), at most limit bytes. Its errors are *Error, to be
+// answered with WriteError.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !jsonTypes[mt] {
+			return nil, errorf(http.StatusUnsupportedMediaType, "not-supported", "send application/fhir+json")
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "too-costly", "the body is larger than %d bytes", limit)
+		}
+		return nil, errorf(http.StatusBadRequest, "invalid", "the body could not be read")
+	}
+	return b, nil
 }
 
 // prepare makes the record of a resource about to be written as version
@@ -182,10 +193,17 @@ func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, rec Record,
 	if err := s.seen(r, []Record{rec}); err != nil {
 		return err
 	}
-	w.Header().Set("Location", s.base(r)+"/"+rec.Type+"/"+rec.ID+"/_history/"+strconv.Itoa(rec.Version))
+	WriteWritten(w, r, s.base(r), rec, status)
+	return nil
+}
+
+// WriteWritten answers a create or update of rec (status 201 or 200): its
+// version's Location under base, ETag and Last-Modified, and the stored
+// resource.
+func WriteWritten(w http.ResponseWriter, r *http.Request, base string, rec Record, status int) {
+	w.Header().Set("Location", base+"/"+rec.Type+"/"+rec.ID+"/_history/"+strconv.Itoa(rec.Version))
 	setVersionHeaders(w, rec)
 	writeRaw(w, status, rec.Body, pretty(r))
-	return nil
 }
 
 // update answers PUT [base]/{type}/{id}: creates the resource with that id
