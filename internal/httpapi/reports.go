@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/auth"
@@ -112,9 +111,8 @@ func reportError(err error) error {
 // publicState is a state conflict's message: it names statuses and
 // report ids, never content.
 func publicState(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, ": report: not allowed"); i > 0 {
-		return msg[:i]
+	if se, ok := errors.AsType[*report.StateError](err); ok {
+		return se.Reason
 	}
 	return "not allowed in the report's status"
 }

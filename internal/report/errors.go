@@ -26,6 +26,17 @@ var (
 	ErrTampered = errors.New("report: stored report was altered outside the workflow")
 )
 
+// StateError is ErrState with its reason, which names statuses and report
+// ids only (it is shown to the caller).
+type StateError struct{ Reason string }
+
+func (e *StateError) Error() string        { return e.Reason + ": " + ErrState.Error() }
+func (e *StateError) Is(target error) bool { return target == ErrState }
+
+func stateErr(format string, a ...any) error {
+	return &StateError{Reason: fmt.Sprintf(format, a...)}
+}
+
 // FieldError is a problem with one field of a draft. Field is the JSON
 // path (e.g. "Variants[1].Gene"); Problem never repeats the value (it may
 // be patient data).

@@ -138,7 +138,7 @@ func (s *Store) supersede(ctx context.Context, tx catalog.ReportTx, id string, b
 		return fmt.Errorf("the amended report: %w", err)
 	}
 	if row.Status != string(Signed) {
-		return fmt.Errorf("the amended report %s is %s, not signed: %w", id, row.Status, ErrState)
+		return stateErr("the amended report %s is %s, not signed", id, row.Status)
 	}
 	prev := row.Updated
 	row.Status, row.Updated = string(Superseded), s.now(prev)
@@ -185,7 +185,7 @@ func (s *Store) Amend(ctx context.Context, id string, op Op) (Report, error) {
 		if prior, err := tx.ListReports(ctx, catalog.ReportFilter{Amends: id, Limit: 1}); err != nil {
 			return nil, err
 		} else if len(prior) > 0 {
-			return nil, fmt.Errorf("report %s is already amended by %s: %w", id, prior[0].ID, ErrState)
+			return nil, stateErr("report %s is already amended by %s", id, prior[0].ID)
 		}
 		now := s.now(orig.Updated)
 		amended = orig

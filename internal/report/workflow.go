@@ -37,7 +37,7 @@ func Next(from Status, act Action) (Status, error) {
 	case act == ActUpdate && (from == Signed || from == Superseded):
 		return from, fmt.Errorf("report is %s: %w", from, ErrImmutable)
 	}
-	return from, fmt.Errorf("cannot %s a %s report: %w", verb(act), from, ErrState)
+	return from, stateErr("cannot %s a %s report", verb(act), from)
 }
 
 func verb(a Action) string {
