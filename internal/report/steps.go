@@ -168,18 +168,8 @@ func (s *Store) Amend(ctx context.Context, id string, op Op) (Report, error) {
 	}
 	var amended Report
 	err := s.write(ctx, func(tx catalog.ReportTx) ([]catalog.AuditEvent, error) {
-		row, err := tx.GetReport(ctx, id)
+		_, orig, _, err := s.load(ctx, tx, id, ActAmend, op)
 		if err != nil {
-			return nil, err
-		}
-		orig, err := s.open(row)
-		if err != nil {
-			return nil, err
-		}
-		if !op.IfUpdated.IsZero() && !op.IfUpdated.Equal(orig.Updated) {
-			return nil, fmt.Errorf("report %s: %w", id, ErrStale)
-		}
-		if _, err := Next(orig.Status, ActAmend); err != nil {
 			return nil, err
 		}
 		if prior, err := tx.ListReports(ctx, catalog.ReportFilter{Amends: id, Limit: 1}); err != nil {
@@ -219,18 +209,7 @@ func (s *Store) step(ctx context.Context, id string, act Action, op Op, edit fun
 	}
 	var out Report
 	err := s.write(ctx, func(tx catalog.ReportTx) ([]catalog.AuditEvent, error) {
-		row, err := tx.GetReport(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		cur, err := s.open(row)
-		if err != nil {
-			return nil, err
-		}
-		if !op.IfUpdated.IsZero() && !op.IfUpdated.Equal(cur.Updated) {
-			return nil, fmt.Errorf("report %s: %w", id, ErrStale)
-		}
-		to, err := Next(cur.Status, act)
+		row, cur, to, err := s.load(ctx, tx, id, act, op)
 		if err != nil {
 			return nil, err
 		}
@@ -274,4 +253,23 @@ func (s *Store) step(ctx context.Context, id string, act Action, op Op, edit fun
 		return Report{}, err
 	}
 	return out, nil
+}
+
+// load reads report id for act in tx: its row, its opened content, and
+// the status act takes it to. The report must still be as the caller read
+// it (op.IfUpdated, when given) and act allowed from its status.
+func (s *Store) load(ctx context.Context, tx catalog.ReportTx, id string, act Action, op Op) (catalog.ReportRow, Report, Status, error) {
+	row, err := tx.GetReport(ctx, id)
+	if err != nil {
+		return row, Report{}, "", err
+	}
+	cur, err := s.open(row)
+	if err != nil {
+		return row, Report{}, "", err
+	}
+	if !op.IfUpdated.IsZero() && !op.IfUpdated.Equal(cur.Updated) {
+		return row, Report{}, "", fmt.Errorf("report %s: %w", id, ErrStale)
+	}
+	to, err := Next(cur.Status, act)
+	return row, cur, to, err
 }
