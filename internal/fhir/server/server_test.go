@@ -1,85 +1,25 @@
-package server
+package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clinomics/clinomics/internal/fhir/server"
+	"github.com/clinomics/clinomics/internal/fhir/server/servertest"
 )
 
-var allTypes = []string{"Patient", "DiagnosticReport", "Observation", "ServiceRequest", "Specimen"}
-
-// reportBundle is a transaction like the one the report builder sends:
-// urn:uuid references between entries, a conditional create of the patient.
-func reportBundle(mrn, accession string) string {
-	return `{"resourceType":"Bundle","type":"transaction","entry":[
- {"fullUrl":"urn:uuid:11111111-1111-4111-8111-111111111111","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"` + mrn + `"}]},
-  "request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:mrn|` + mrn + `"}},
- {"fullUrl":"urn:uuid:22222222-2222-4222-8222-222222222222","resource":{"resourceType":"Observation","status":"final",
-  "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
-  "code":{"coding":[{"system":"http://loinc.org","code":"69548-6"}]},"subject":{"reference":"urn:uuid:11111111-1111-4111-8111-111111111111"}},
-  "request":{"method":"POST","url":"Observation"}},
- {"fullUrl":"urn:uuid:33333333-3333-4333-8333-333333333333","resource":{"resourceType":"DiagnosticReport","status":"final",
-  "identifier":[{"system":"urn:acc","value":"` + accession + `"}],
-  "code":{"coding":[{"system":"http://loinc.org","code":"51969-4"}]},"subject":{"reference":"urn:uuid:11111111-1111-4111-8111-111111111111"},
-  "result":[{"reference":"urn:uuid:22222222-2222-4222-8222-222222222222"}]},
-  "request":{"method":"POST","url":"DiagnosticReport","ifNoneExist":"identifier=urn:acc|` + accession + `"}}]}`
-}
-
-func newTestServer(t *testing.T, st WritableStore, writable bool) *httptest.Server {
-	o := Options{Store: st, Types: allTypes, Prefix: "/fhir"}
-	if writable {
-		o.Writable = st
-	}
-	srv := httptest.NewServer(New(o))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func do(t *testing.T, method, u, body string, hdr ...string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
-		t.Errorf("%s %s: Content-Type %q", method, u, ct)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s %s: %d %s", method, u, resp.StatusCode, b)
-	}
-	return resp.StatusCode, m
-}
-
-func entries(b map[string]any) []map[string]any {
-	var out []map[string]any
-	es, _ := b["entry"].([]any)
-	for _, e := range es {
-		out = append(out, e.(map[string]any))
-	}
-	return out
-}
-
 func TestErrors(t *testing.T) {
-	st, _ := OpenMem("")
-	rw := newTestServer(t, st, true)
-	ro := newTestServer(t, st, false)
-	do(t, "POST", rw.URL+"/fhir", reportBundle("1", "A"))
-	do(t, "POST", rw.URL+"/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"dup"}]}`)
-	do(t, "POST", rw.URL+"/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"dup"}]}`)
+	st, _ := server.OpenMem("")
+	rw := servertest.NewServer(t, st, true)
+	ro := servertest.NewServer(t, st, false)
+	servertest.Do(t, "POST", rw.URL+"/fhir", servertest.ReportBundle("1", "A"))
+	servertest.Do(t, "POST", rw.URL+"/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"dup"}]}`)
+	servertest.Do(t, "POST", rw.URL+"/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"dup"}]}`)
 	for _, c := range []struct {
 		srv          *httptest.Server
 		method, path string
@@ -102,7 +42,7 @@ func TestErrors(t *testing.T) {
 		{ro, "GET", "/fhir/Patient", "", []string{"Accept", "application/fhir+xml"}, 406, "json"},
 		{ro, "POST", "/fhir/Patient", `{"resourceType":"Patient"}`, nil, 405, "read-only"},
 		{ro, "PUT", "/fhir/Patient/x", `{"resourceType":"Patient","id":"x"}`, nil, 405, "read-only"},
-		{ro, "POST", "/fhir", reportBundle("2", "B"), nil, 405, "read-only"},
+		{ro, "POST", "/fhir", servertest.ReportBundle("2", "B"), nil, 405, "read-only"},
 		{ro, "DELETE", "/fhir/Patient/x", "", nil, 405, "DELETE"},
 		{rw, "POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final"}`, nil, 422, "Observation.code"},
 		{rw, "POST", "/fhir/Observation", `{"resourceType":"Patient"}`, nil, 400, "resourceType"},
@@ -113,7 +53,7 @@ func TestErrors(t *testing.T) {
 		{rw, "POST", "/fhir", `{"resourceType":"Bundle","type":"batch"}`, nil, 400, "transaction"},
 		{rw, "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{},"subject":{"reference":"urn:uuid:nowhere"}},"request":{"method":"POST","url":"Observation"}}]}`, nil, 400, "entry[0]"},
 	} {
-		code, b := do(t, c.method, c.srv.URL+c.path, c.body, c.hdr...)
+		code, b := servertest.Do(t, c.method, c.srv.URL+c.path, c.body, c.hdr...)
 		diag := fmt.Sprint(b["issue"])
 		if code != c.want || b["resourceType"] != "OperationOutcome" || !strings.Contains(diag, c.diag) {
 			t.Errorf("%s %s: %d %s, want %d with %q", c.method, c.path, code, diag, c.want, c.diag)
@@ -122,13 +62,13 @@ func TestErrors(t *testing.T) {
 }
 
 func TestCapabilityStatement(t *testing.T) {
-	st, _ := OpenMem("")
+	st, _ := server.OpenMem("")
 	for _, writable := range []bool{false, true} {
-		srv := newTestServer(t, st, writable)
-		code, b := do(t, "GET", srv.URL+"/fhir/metadata", "")
+		srv := servertest.NewServer(t, st, writable)
+		code, b := servertest.Do(t, "GET", srv.URL+"/fhir/metadata", "")
 		rest := b["rest"].([]any)[0].(map[string]any)
 		_, hasTx := rest["interaction"]
-		if code != 200 || b["fhirVersion"] != "4.0.1" || len(rest["resource"].([]any)) != len(allTypes) || hasTx != writable {
+		if code != 200 || b["fhirVersion"] != "4.0.1" || len(rest["resource"].([]any)) != len(servertest.AllTypes) || hasTx != writable {
 			t.Errorf("writable %v: %d %v", writable, code, b)
 		}
 	}
@@ -138,39 +78,39 @@ func TestCapabilityStatement(t *testing.T) {
 // line is dropped, and writing continues after it.
 func TestJournalReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "journal")
-	st, err := OpenMem(path)
+	st, err := server.OpenMem(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newTestServer(t, st, true)
-	do(t, "POST", srv.URL+"/fhir", reportBundle("j1", "J1"))
+	srv := servertest.NewServer(t, st, true)
+	servertest.Do(t, "POST", srv.URL+"/fhir", servertest.ReportBundle("j1", "J1"))
 	st.Close()
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`[{"Type":"Patient","ID":"torn"`)
 	f.Close()
-	st2, err := OpenMem(path)
+	st2, err := server.OpenMem(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	res, _ := st2.Search(context.Background(), Query{Type: "Patient", Tokens: [][]string{{"identifier|v=j1"}}, Limit: 10})
+	res, _ := st2.Search(context.Background(), server.Query{Type: "Patient", Tokens: [][]string{{"identifier|v=j1"}}, Limit: 10})
 	if res.Total != 1 {
 		t.Fatalf("after replay: %d patients", res.Total)
 	}
-	if _, err := st2.Get(context.Background(), "Patient", "torn"); err != ErrNotFound {
+	if _, err := st2.Get(context.Background(), "Patient", "torn"); err != server.ErrNotFound {
 		t.Errorf("torn line replayed: %v", err)
 	}
-	srv2 := newTestServer(t, st2, true)
-	code, b := do(t, "POST", srv2.URL+"/fhir", reportBundle("j1", "J2"))
-	if code != 200 || entries(b)[0]["response"].(map[string]any)["status"] != "200 OK" {
+	srv2 := servertest.NewServer(t, st2, true)
+	code, b := servertest.Do(t, "POST", srv2.URL+"/fhir", servertest.ReportBundle("j1", "J2"))
+	if code != 200 || servertest.Entries(b)[0]["response"].(map[string]any)["status"] != "200 OK" {
 		t.Errorf("after replay: %d", code)
 	}
-	st3, err := OpenMem(path)
+	st3, err := server.OpenMem(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st3.Close()
-	if res, _ := st3.Search(context.Background(), Query{Type: "DiagnosticReport"}); res.Total != 2 {
+	if res, _ := st3.Search(context.Background(), server.Query{Type: "DiagnosticReport"}); res.Total != 2 {
 		t.Errorf("second replay: %d reports", res.Total)
 	}
 }
@@ -196,7 +136,7 @@ func TestScopeAllows(t *testing.T) {
 		{"openid fhirUser launch/patient", "Patient", false, false},
 		{"", "Patient", false, false},
 	} {
-		if got := ScopeAllows(strings.Fields(c.scopes), c.typ, c.write); got != c.want {
+		if got := server.ScopeAllows(strings.Fields(c.scopes), c.typ, c.write); got != c.want {
 			t.Errorf("%q %s write=%v: %v", c.scopes, c.typ, c.write, got)
 		}
 	}

@@ -42,11 +42,11 @@ func Run(t *testing.T, open func(t *testing.T) server.WritableStore) {
 	}
 }
 
-var allTypes = []string{"Patient", "DiagnosticReport", "Observation", "ServiceRequest", "Specimen"}
+var AllTypes = []string{"Patient", "DiagnosticReport", "Observation", "ServiceRequest", "Specimen"}
 
 // reportBundle is a transaction like the one the report builder sends:
 // urn:uuid references between entries, a conditional create of the patient.
-func reportBundle(mrn, accession string) string {
+func ReportBundle(mrn, accession string) string {
 	return `{"resourceType":"Bundle","type":"transaction","entry":[
  {"fullUrl":"urn:uuid:11111111-1111-4111-8111-111111111111","resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"` + mrn + `"}]},
   "request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:mrn|` + mrn + `"}},
@@ -61,8 +61,8 @@ func reportBundle(mrn, accession string) string {
   "request":{"method":"POST","url":"DiagnosticReport","ifNoneExist":"identifier=urn:acc|` + accession + `"}}]}`
 }
 
-func newTestServer(t *testing.T, st server.WritableStore, writable bool) *httptest.Server {
-	o := server.Options{Store: st, Types: allTypes, Prefix: "/fhir"}
+func NewServer(t *testing.T, st server.WritableStore, writable bool) *httptest.Server {
+	o := server.Options{Store: st, Types: AllTypes, Prefix: "/fhir"}
 	if writable {
 		o.Writable = st
 	}
@@ -71,7 +71,7 @@ func newTestServer(t *testing.T, st server.WritableStore, writable bool) *httpte
 	return srv
 }
 
-func do(t *testing.T, method, u, body string, hdr ...string) (int, map[string]any) {
+func Do(t *testing.T, method, u, body string, hdr ...string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -93,7 +93,7 @@ func do(t *testing.T, method, u, body string, hdr ...string) (int, map[string]an
 	return resp.StatusCode, m
 }
 
-func entries(b map[string]any) []map[string]any {
+func Entries(b map[string]any) []map[string]any {
 	var out []map[string]any
 	es, _ := b["entry"].([]any)
 	for _, e := range es {
@@ -103,12 +103,12 @@ func entries(b map[string]any) []map[string]any {
 }
 
 func transactionAndSearch(t *testing.T, st server.WritableStore) {
-	srv := newTestServer(t, st, true)
-	code, resp := do(t, "POST", srv.URL+"/fhir", reportBundle("12345", "ACC1"))
+	srv := NewServer(t, st, true)
+	code, resp := Do(t, "POST", srv.URL+"/fhir", ReportBundle("12345", "ACC1"))
 	if code != 200 || resp["type"] != "transaction-response" {
 		t.Fatalf("transaction: %d %v", code, resp)
 	}
-	es := entries(resp)
+	es := Entries(resp)
 	patientLoc := es[0]["response"].(map[string]any)["location"].(string)
 	pid := strings.Split(patientLoc, "/")[1]
 	report := es[2]["resource"].(map[string]any)
@@ -121,8 +121,8 @@ func transactionAndSearch(t *testing.T, st server.WritableStore) {
 		}
 	}
 	// The same bundle again: the patient and report exist, the observation is new.
-	code, resp = do(t, "POST", srv.URL+"/fhir", reportBundle("12345", "ACC1"))
-	es = entries(resp)
+	code, resp = Do(t, "POST", srv.URL+"/fhir", ReportBundle("12345", "ACC1"))
+	es = Entries(resp)
 	if code != 200 || es[0]["response"].(map[string]any)["status"] != "200 OK" || es[2]["response"].(map[string]any)["status"] != "200 OK" {
 		t.Fatalf("repeat: %d %v", code, resp)
 	}
@@ -153,14 +153,14 @@ func transactionAndSearch(t *testing.T, st server.WritableStore) {
 		{"Patient?_id=" + pid, 1},
 		{"ServiceRequest", 0},
 	} {
-		code, b := do(t, "GET", srv.URL+"/fhir/"+c.q, "")
-		if code != 200 || b["total"] != float64(c.want) || len(entries(b)) != c.want {
+		code, b := Do(t, "GET", srv.URL+"/fhir/"+c.q, "")
+		if code != 200 || b["total"] != float64(c.want) || len(Entries(b)) != c.want {
 			t.Errorf("%s: %d total %v, want %d", c.q, code, b["total"], c.want)
 		}
 	}
-	code, b := do(t, "GET", srv.URL+"/fhir/DiagnosticReport?identifier=ACC1&_include=DiagnosticReport:result&_include=DiagnosticReport:subject", "")
+	code, b := Do(t, "GET", srv.URL+"/fhir/DiagnosticReport?identifier=ACC1&_include=DiagnosticReport:result&_include=DiagnosticReport:subject", "")
 	modes := map[string]int{}
-	for _, e := range entries(b) {
+	for _, e := range Entries(b) {
 		modes[e["resource"].(map[string]any)["resourceType"].(string)+" "+e["search"].(map[string]any)["mode"].(string)]++
 	}
 	if code != 200 || modes["DiagnosticReport match"] != 1 || modes["Observation include"] != 1 || modes["Patient include"] != 1 {
@@ -169,19 +169,19 @@ func transactionAndSearch(t *testing.T, st server.WritableStore) {
 }
 
 func updateVersions(t *testing.T, st server.WritableStore) {
-	srv := newTestServer(t, st, true)
-	code, b := do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`)
+	srv := NewServer(t, st, true)
+	code, b := Do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`)
 	if code != 201 || b["meta"].(map[string]any)["versionId"] != "1" {
 		t.Fatalf("create by PUT: %d %v", code, b)
 	}
-	code, b = do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1","active":true}`, "If-Match", `W/"1"`)
+	code, b = Do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1","active":true}`, "If-Match", `W/"1"`)
 	if code != 200 || b["meta"].(map[string]any)["versionId"] != "2" {
 		t.Fatalf("update: %d %v", code, b)
 	}
-	if code, _ := do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`, "If-Match", `W/"1"`); code != 412 {
+	if code, _ := Do(t, "PUT", srv.URL+"/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`, "If-Match", `W/"1"`); code != 412 {
 		t.Errorf("stale If-Match: %d", code)
 	}
-	if code, b := do(t, "GET", srv.URL+"/fhir/Patient/p1/_history/2", ""); code != 200 || b["active"] != true {
+	if code, b := Do(t, "GET", srv.URL+"/fhir/Patient/p1/_history/2", ""); code != 200 || b["active"] != true {
 		t.Errorf("vread: %d", code)
 	}
 }
@@ -189,9 +189,9 @@ func updateVersions(t *testing.T, st server.WritableStore) {
 // pagingUnderInserts follows next links while resources are added:
 // every resource present at the first page is seen exactly once.
 func pagingUnderInserts(t *testing.T, st server.WritableStore) {
-	srv := newTestServer(t, st, true)
+	srv := NewServer(t, st, true)
 	for i := range 25 {
-		do(t, "PUT", srv.URL+fmt.Sprintf("/fhir/Patient/a%02d", i), fmt.Sprintf(`{"resourceType":"Patient","id":"a%02d"}`, i))
+		Do(t, "PUT", srv.URL+fmt.Sprintf("/fhir/Patient/a%02d", i), fmt.Sprintf(`{"resourceType":"Patient","id":"a%02d"}`, i))
 	}
 	seen := map[string]int{}
 	next := srv.URL + "/fhir/Patient?_count=10"
@@ -199,11 +199,11 @@ func pagingUnderInserts(t *testing.T, st server.WritableStore) {
 	pages := 0
 	var prev string
 	for next != "" {
-		code, b := do(t, "GET", next, "")
+		code, b := Do(t, "GET", next, "")
 		if code != 200 || b["total"] != float64(25) {
 			t.Fatalf("page %d: %d total %v", pages, code, b["total"])
 		}
-		for _, e := range entries(b) {
+		for _, e := range Entries(b) {
 			seen[e["resource"].(map[string]any)["id"].(string)]++
 		}
 		next, prev = "", ""
@@ -223,7 +223,7 @@ func pagingUnderInserts(t *testing.T, st server.WritableStore) {
 		wg.Add(1)
 		go func() { // inserts ahead of the reader
 			defer wg.Done()
-			do(t, "POST", srv.URL+"/fhir/Patient", `{"resourceType":"Patient"}`)
+			Do(t, "POST", srv.URL+"/fhir/Patient", `{"resourceType":"Patient"}`)
 		}()
 		wg.Wait()
 	}
@@ -243,13 +243,13 @@ func pagingUnderInserts(t *testing.T, st server.WritableStore) {
 // failedTransaction: an invalid entry fails the whole transaction, and
 // nothing of it is written.
 func failedTransaction(t *testing.T, st server.WritableStore) {
-	srv := newTestServer(t, st, true)
-	bad := strings.Replace(reportBundle("atomic", "ATOMIC"), `"status":"final",
+	srv := NewServer(t, st, true)
+	bad := strings.Replace(ReportBundle("atomic", "ATOMIC"), `"status":"final",
   "identifier"`, `"identifier"`, 1)
-	if code, _ := do(t, "POST", srv.URL+"/fhir", bad); code != 422 {
+	if code, _ := Do(t, "POST", srv.URL+"/fhir", bad); code != 422 {
 		t.Errorf("invalid entry: %d", code)
 	}
-	if _, b := do(t, "GET", srv.URL+"/fhir/Patient?identifier=atomic", ""); b["total"] != float64(0) {
+	if _, b := Do(t, "GET", srv.URL+"/fhir/Patient?identifier=atomic", ""); b["total"] != float64(0) {
 		t.Errorf("a failed transaction left a patient behind")
 	}
 	boom := errors.New("boom")
@@ -309,30 +309,30 @@ func conflicts(t *testing.T, st server.WritableStore) {
 // conditionalUpdate: PUT Type?search in a transaction replaces the one
 // match, or creates the resource when there is none.
 func conditionalUpdate(t *testing.T, st server.WritableStore) {
-	srv := newTestServer(t, st, true)
+	srv := NewServer(t, st, true)
 	tx := func(status string) string {
 		return `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"DiagnosticReport","status":"` + status + `",
  "identifier":[{"system":"urn:acc","value":"CU1"}],"code":{"coding":[{"system":"http://loinc.org","code":"51969-4"}]}},
  "request":{"method":"PUT","url":"DiagnosticReport?identifier=urn:acc|CU1"}}]}`
 	}
-	code, b := do(t, "POST", srv.URL+"/fhir", tx("preliminary"))
-	es := entries(b)
+	code, b := Do(t, "POST", srv.URL+"/fhir", tx("preliminary"))
+	es := Entries(b)
 	if code != 200 || len(es) != 1 || es[0]["response"].(map[string]any)["status"] != "201 Created" {
 		t.Fatalf("conditional update, no match: %d %v", code, b)
 	}
 	loc := es[0]["response"].(map[string]any)["location"].(string)
-	code, b = do(t, "POST", srv.URL+"/fhir", tx("final"))
-	es = entries(b)
+	code, b = Do(t, "POST", srv.URL+"/fhir", tx("final"))
+	es = Entries(b)
 	if code != 200 || es[0]["response"].(map[string]any)["status"] != "200 OK" {
 		t.Fatalf("conditional update, one match: %d %v", code, b)
 	}
 	if loc2 := es[0]["response"].(map[string]any)["location"].(string); strings.TrimSuffix(loc2, "/_history/2") != strings.TrimSuffix(loc, "/_history/1") {
 		t.Errorf("updated %s, created %s", loc2, loc)
 	}
-	if _, b := do(t, "GET", srv.URL+"/fhir/DiagnosticReport?identifier=CU1&status=final", ""); b["total"] != float64(1) {
+	if _, b := Do(t, "GET", srv.URL+"/fhir/DiagnosticReport?identifier=CU1&status=final", ""); b["total"] != float64(1) {
 		t.Errorf("after the update: %v", b["total"])
 	}
-	if _, b := do(t, "GET", srv.URL+"/fhir/DiagnosticReport?status=preliminary", ""); b["total"] != float64(0) {
+	if _, b := Do(t, "GET", srv.URL+"/fhir/DiagnosticReport?status=preliminary", ""); b["total"] != float64(0) {
 		t.Errorf("the old version is still found: %v", b["total"])
 	}
 }
@@ -342,7 +342,7 @@ func conditionalUpdate(t *testing.T, st server.WritableStore) {
 // Bundle again updating nothing but adding its unconditional entries.
 func putBundle(t *testing.T, st server.WritableStore) {
 	ctx := context.Background()
-	recs, err := server.PutBundle(ctx, st, time.Now(), []byte(reportBundle("PB1", "PBACC")), "pseudo-1")
+	recs, err := server.PutBundle(ctx, st, time.Now(), []byte(ReportBundle("PB1", "PBACC")), "pseudo-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func putBundle(t *testing.T, st server.WritableStore) {
 	if err != nil || res.Total != 1 || res.Records[0].ID != recs[2].ID {
 		t.Errorf("report by patient: %+v %v", res, err)
 	}
-	again, err := server.PutBundle(ctx, st, time.Now(), []byte(reportBundle("PB1", "PBACC")), "pseudo-1")
+	again, err := server.PutBundle(ctx, st, time.Now(), []byte(ReportBundle("PB1", "PBACC")), "pseudo-1")
 	if err != nil || again[0].Version != 1 || again[2].ID != recs[2].ID || again[2].Version != 1 {
 		t.Errorf("the same Bundle again: %+v %v", again, err)
 	}
