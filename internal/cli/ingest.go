@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"flag"
+	"errors"
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
@@ -97,9 +98,12 @@ func ingestWatch(ctx context.Context, e *env, args []string) error {
 }
 
 // startPipelines returns the hook that starts the germline pipeline for
-// each sample of an ingested run that has one FASTQ pair.
-func startPipelines(mgr *pipeline.Manager, reference string, log *slog.Logger) func(context.Context, catalog.SequencerRun, []catalog.SampleFASTQ) {
-	return func(ctx context.Context, run catalog.SequencerRun, fastq []catalog.SampleFASTQ) {
+// each sample of an ingested run (a sample whose FASTQ are in several
+// lanes is left to a person). It is called again after a crash or a
+// failure, so a sample's pipeline is started once (SubmitOnce); an error
+// leaves the run to the next scan.
+func startPipelines(mgr *pipeline.Manager, reference string, log *slog.Logger) func(context.Context, catalog.SequencerRun, []catalog.SampleFASTQ) error {
+	return func(ctx context.Context, run catalog.SequencerRun, fastq []catalog.SampleFASTQ) error {
 		per := map[string][]catalog.SampleFASTQ{}
 		var order []string
 		for _, f := range fastq {
@@ -108,6 +112,7 @@ func startPipelines(mgr *pipeline.Manager, reference string, log *slog.Logger) f
 			}
 			per[f.SampleID] = append(per[f.SampleID], f)
 		}
+		var errs []error
 		for _, id := range order {
 			fs := per[id]
 			if len(fs) != 1 {
@@ -119,12 +124,16 @@ func startPipelines(mgr *pipeline.Manager, reference string, log *slog.Logger) f
 			if fs[0].R2 != "" {
 				p.FASTQ = append(p.FASTQ, pipeline.LakePrefix+fs[0].R2)
 			}
-			r, err := mgr.Submit(ctx, p)
-			if err != nil {
-				log.Error("ingest: pipeline not started", "run", run.Name, "err", err.Error())
-				continue
+			r, created, err := mgr.SubmitOnce(ctx, p)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("sample %s: pipeline not started: %w", id, err))
+			case created:
+				log.Info("ingest: pipeline started", "run", run.Name, "pipeline_run", r.ID)
+			default:
+				log.Info("ingest: pipeline already started", "run", run.Name, "pipeline_run", r.ID, "state", r.State)
 			}
-			log.Info("ingest: pipeline started", "run", run.Name, "pipeline_run", r.ID)
 		}
+		return errors.Join(errs...)
 	}
 }

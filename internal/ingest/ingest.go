@@ -60,9 +60,12 @@ type Watcher struct {
 	Lake   Lake
 	Store  Catalog
 	Log    *slog.Logger
-	// Ingested, when set, is called after a run is ingested, with its
-	// samples' FASTQ (lake paths); for example to start their pipelines.
-	Ingested func(ctx context.Context, run catalog.SequencerRun, fastq []catalog.SampleFASTQ)
+	// Ingested, when set, is called once a run's files are all stored,
+	// with its samples' FASTQ (lake paths); for example to start their
+	// pipelines. The run is recorded as ingested only after it returns
+	// nil: on an error, or a crash before that, the next scan calls it
+	// again, so it must be idempotent.
+	Ingested func(ctx context.Context, run catalog.SequencerRun, fastq []catalog.SampleFASTQ) error
 }
 
 // Result is what one scan saw of one run folder.
@@ -190,6 +193,11 @@ func (w *Watcher) one(ctx context.Context, run runfolder.Run) (Result, error) {
 			fastq = append(fastq, f)
 		}
 	}
+	if w.Ingested != nil {
+		if err := w.Ingested(ctx, rec, fastq); err != nil {
+			return w.fail(ctx, rec, prev, fmt.Errorf("after ingest: %w", err))
+		}
+	}
 	rec.State = catalog.SeqRunIngested
 	if err := w.Store.PutSequencerRun(ctx, rec); err != nil {
 		return res, err
@@ -198,9 +206,6 @@ func (w *Watcher) one(ctx context.Context, run runfolder.Run) (Result, error) {
 	el := time.Since(start)
 	w.logger().Info("ingest: run ingested", "run", run.Name, "samples", len(run.Samples), "stored", res.Stored,
 		"kept", res.Kept, "bytes", res.Bytes, "seconds", el.Seconds())
-	if w.Ingested != nil {
-		w.Ingested(ctx, rec, fastq)
-	}
 	return res, nil
 }
 
@@ -220,7 +225,9 @@ func (w *Watcher) fail(ctx context.Context, rec, prev catalog.SequencerRun, caus
 
 // store puts file at obj unless obj already holds a version of the same
 // size (stored by an earlier, interrupted scan: the lake commits whole
-// objects only, and a finished run's files do not change).
+// objects only, and a finished run's files do not change). Such a version
+// is audited again: the interrupted scan may have stopped between storing
+// it and auditing it, and a write recorded twice beats one not recorded.
 func (w *Watcher) store(ctx context.Context, file, obj, patient, runName string) (bool, int64, error) {
 	fi, err := os.Stat(file)
 	if err != nil {
@@ -231,7 +238,9 @@ func (w *Watcher) store(ctx context.Context, file, obj, patient, runName string)
 	}
 	_, v, err := w.Lake.Stat(ctx, obj)
 	if err == nil && v.Size == fi.Size() {
-		return false, v.Size, nil
+		e := audit.ObjectAccess("ingest:"+runName, "ingest", "lake.write", v.Path, v.ID, patient)
+		e.Detail = "stored by an earlier, interrupted scan"
+		return false, v.Size, audit.Append(ctx, w.Store, e)
 	}
 	if err != nil && !errors.Is(err, lake.ErrNotFound) {
 		return false, 0, err

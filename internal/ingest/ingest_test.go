@@ -103,8 +103,9 @@ func TestIngestsFinishedRunsOnce(t *testing.T) {
 	write(t, filepath.Join(f.runs, novaseqX, "SampleSheet.csv"), sheet)
 
 	var hooked []catalog.SampleFASTQ
-	f.w.Ingested = func(_ context.Context, run catalog.SequencerRun, fq []catalog.SampleFASTQ) {
+	f.w.Ingested = func(_ context.Context, run catalog.SequencerRun, fq []catalog.SampleFASTQ) error {
 		hooked = append(hooked, fq...)
+		return nil
 	}
 	res, err := f.w.Scan(ctx)
 	if err != nil {
@@ -306,5 +307,51 @@ func TestOrderedSamplesAreThePatients(t *testing.T) {
 	evs, _ := f.store.ListAuditByPatient(ctx, pid, 0, 100)
 	if len(evs) != 2 || evs[0].Action != "lake.write" || evs[0].Actor != "ingest:"+miseq {
 		t.Fatalf("audit of the patient's FASTQ: %+v", evs)
+	}
+}
+
+// TestHookFailureLeavesTheRunToTheNextScan: a run is recorded as ingested
+// only once the hook (which starts the pipelines) has succeeded; after a
+// failure the next scan keeps the stored files, audits them again, and
+// calls the hook again.
+func TestHookFailureLeavesTheRunToTheNextScan(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	makeMiSeqRun(t, f.runs)
+	calls := 0
+	f.w.Ingested = func(_ context.Context, run catalog.SequencerRun, fq []catalog.SampleFASTQ) error {
+		if calls++; calls == 1 {
+			return errors.New("the pipeline manager is not ready")
+		}
+		if len(fq) != 2 {
+			t.Errorf("hook called with %d FASTQ pairs, want 2", len(fq))
+		}
+		return nil
+	}
+	res, err := f.w.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.State != catalog.SeqRunError || !strings.Contains(r.Detail, "after ingest: the pipeline manager is not ready") {
+		t.Fatalf("first scan: %+v", r)
+	}
+	if rec, _ := f.store.GetSequencerRun(ctx, miseq); rec.State == catalog.SeqRunIngested {
+		t.Fatalf("recorded as ingested before its hook succeeded: %+v", rec)
+	}
+	before, _ := f.store.ListAudit(ctx, 0, 1000)
+	res, err = f.w.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.State != catalog.SeqRunIngested || r.Kept != 4 || r.Stored != 0 || calls != 2 {
+		t.Fatalf("second scan: %+v, hook calls %d", r, calls)
+	}
+	after, _ := f.store.ListAudit(ctx, 0, 1000)
+	again := after[len(before):]
+	if len(again) != 4 || again[0].Action != "lake.write" || again[0].Detail != "stored by an earlier, interrupted scan" {
+		t.Fatalf("kept files audited again: %+v", again)
+	}
+	if res, _ = f.w.Scan(ctx); res[0].State != ingest.StateDone || calls != 2 {
+		t.Fatalf("third scan: %+v, hook calls %d", res[0], calls)
 	}
 }

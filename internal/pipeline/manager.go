@@ -59,6 +59,27 @@ func (m *Manager) Submit(ctx context.Context, p GermlineParams) (catalog.Run, er
 	return run, nil
 }
 
+// SubmitOnce is Submit unless the sample already has a germline run into
+// p.OutDir, in any state, which it returns instead (created false): a
+// caller that retries after a crash does not start the pipeline twice.
+// An unfinished run found so is resumed by Start.
+func (m *Manager) SubmitOnce(ctx context.Context, p GermlineParams) (run catalog.Run, created bool, err error) {
+	if err := p.Abs(); err != nil {
+		return catalog.Run{}, false, err
+	}
+	runs, err := m.Runner.Store.ListRuns(ctx, catalog.RunFilter{SampleID: p.Sample})
+	if err != nil {
+		return catalog.Run{}, false, err
+	}
+	for _, r := range runs {
+		if r.Pipeline == GermlinePipeline && r.OutDir == p.OutDir {
+			return r, false, nil
+		}
+	}
+	run, err = m.Submit(ctx, p)
+	return run, err == nil, err
+}
+
 func (m *Manager) launch(run catalog.Run) {
 	ctx, cancel := context.WithCancelCause(m.ctx)
 	m.mu.Lock()
