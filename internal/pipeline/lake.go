@@ -93,6 +93,24 @@ type staging struct {
 	outDir string // lake folder of the outputs; "" when they stay on disk
 }
 
+// stagedInputs is the folder of a run's work directory that holds the
+// decrypted copies of its lake inputs.
+const stagedInputs = "inputs"
+
+// dropInputs removes the decrypted copies of a run's lake inputs, when
+// the run ends without success: a resumed run stages them again (the call
+// cache keys on their content, so finished tasks are still reused), and a
+// failed run no longer leaves the patient's reads in plain text on disk.
+func (r *Runner) dropInputs(runID string) error {
+	if r.Engine == nil || r.Engine.WorkDir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(filepath.Join(r.Engine.WorkDir, runID, stagedInputs)); err != nil {
+		return fmt.Errorf("removing the run's decrypted inputs: %w", err)
+	}
+	return nil
+}
+
 // stageIn decrypts the lake inputs of p into the run's work directory and
 // rewrites p to name the local copies; a lake output folder becomes a
 // local folder there. Each copy is verified (sha256) as it is read and
@@ -105,7 +123,7 @@ func (r *Runner) stageIn(ctx context.Context, p *GermlineParams, runID, workDir 
 	if r.Lake == nil {
 		return st, ErrNoLake
 	}
-	in := filepath.Join(workDir, "inputs")
+	in := filepath.Join(workDir, stagedInputs)
 	if err := os.MkdirAll(in, 0o700); err != nil {
 		return st, err
 	}

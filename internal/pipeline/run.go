@@ -111,6 +111,9 @@ func (r *Runner) Execute(ctx context.Context, run catalog.Run) (workflow.Summary
 	default:
 		state, msg = catalog.RunFailed, err.Error()
 	}
+	if err != nil {
+		err = errors.Join(err, r.dropInputs(run.ID))
+	}
 	if uerr := r.Store.UpdateRun(context.WithoutCancel(ctx), run.ID, state, msg); uerr != nil {
 		err = errors.Join(err, uerr)
 	}
