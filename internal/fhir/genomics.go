@@ -37,6 +37,10 @@ const (
 	ProfileGenomicReport         = igBase + "genomic-report"
 	ProfileVariant               = igBase + "variant"
 	ProfileDiagnosticImplication = igBase + "diagnostic-implication"
+	ProfileMolecularConsequence  = igBase + "molecular-consequence"
+
+	// SequenceOntology is the code system of molecular consequences.
+	SequenceOntology = "http://sequenceontology.org"
 )
 
 // LOINC codes of the genomic report, its observations and components.
@@ -63,6 +67,7 @@ const (
 	LoincRegionRange         = "51959-5" // Ranges of DNA sequence examined
 	LoincClinicalSignificanc = "53037-8"
 	LoincPredictedPhenotype  = "81259-4"
+	LoincPopulationAF        = "92821-8" // Population allele frequency
 	LoincPresent             = "LA9633-4"
 	LoincSequencing          = "LA26398-0"
 )
@@ -101,6 +106,39 @@ var (
 		"buccal swab": {"BUCCAL", "Buccal"},
 	}
 )
+
+// soTerms are the Sequence Ontology accessions of the consequence terms
+// the annotator writes (docs/annotation.md).
+var soTerms = map[string]string{
+	"transcript_ablation":                "SO:0001893",
+	"splice_acceptor_variant":            "SO:0001574",
+	"splice_donor_variant":               "SO:0001575",
+	"stop_gained":                        "SO:0001587",
+	"frameshift_variant":                 "SO:0001589",
+	"stop_lost":                          "SO:0001578",
+	"start_lost":                         "SO:0002012",
+	"inframe_insertion":                  "SO:0001821",
+	"inframe_deletion":                   "SO:0001822",
+	"missense_variant":                   "SO:0001583",
+	"protein_altering_variant":           "SO:0001818",
+	"splice_region_variant":              "SO:0001630",
+	"incomplete_terminal_codon_variant":  "SO:0001626",
+	"start_retained_variant":             "SO:0002019",
+	"stop_retained_variant":              "SO:0001567",
+	"synonymous_variant":                 "SO:0001819",
+	"coding_sequence_variant":            "SO:0001580",
+	"5_prime_UTR_variant":                "SO:0001623",
+	"3_prime_UTR_variant":                "SO:0001624",
+	"non_coding_transcript_exon_variant": "SO:0001792",
+	"intron_variant":                     "SO:0001627",
+	"NMD_transcript_variant":             "SO:0001621",
+	"non_coding_transcript_variant":      "SO:0001619",
+	"feature_elongation":                 "SO:0001907",
+	"feature_truncation":                 "SO:0001906",
+	"upstream_gene_variant":              "SO:0001631",
+	"downstream_gene_variant":            "SO:0001632",
+	"intergenic_variant":                 "SO:0001628",
+}
 
 // uuidNamespace is the namespace of the name-based UUIDs of our bundles.
 const uuidNamespace = "6f1c3a52-0d4e-5b8a-9c27-3e5f1a7b9d10"
@@ -245,7 +283,7 @@ func (g *genomicBuilder) add(fullURL string, res Resource, id Identifier) {
 func (g *genomicBuilder) build() (*Bundle, error) {
 	r := g.r
 	g.b = &Bundle{Type: "transaction"}
-	g.b.Entry = make([]BundleEntry, 0, 6+2*len(r.Variants)+len(r.Regions))
+	g.b.Entry = make([]BundleEntry, 0, 6+3*len(r.Variants)+len(r.Regions))
 	g.signedAt = timeString(signedTime(r))
 	g.b.Timestamp = g.signedAt
 
@@ -261,6 +299,9 @@ func (g *genomicBuilder) build() (*Bundle, error) {
 		v := &r.Variants[i]
 		ref := g.addVariant(i+1, v)
 		results = append(results, ref)
+		if len(v.Consequence) > 0 {
+			results = append(results, g.addConsequence(i+1, v, ref))
+		}
 		if v.Classification != "" {
 			imp, err := g.addImplication(i+1, v, ref)
 			if err != nil {
@@ -409,6 +450,13 @@ func (g *genomicBuilder) component(code, display string) ObservationComponent {
 	return ObservationComponent{Code: g.loinc(code, display)}
 }
 
+// tbd is a component coded in the IG's own code system, valued value.
+func (g *genomicBuilder) tbd(code, display string, value *CodeableConcept) ObservationComponent {
+	c := ObservationComponent{Code: g.concept(TBDCodes, code, display)}
+	c.ValueCodeableConcept = value
+	return c
+}
+
 func (g *genomicBuilder) coded(code, display string, value *CodeableConcept) ObservationComponent {
 	c := g.component(code, display)
 	c.ValueCodeableConcept = value
@@ -516,6 +564,11 @@ func (g *genomicBuilder) addVariant(i int, v *report.Variant) Reference {
 		ca.ValueQuantity = &Quantity{Value: Decimal(strconv.Itoa(v.AltDepth)), System: UCUM, Code: "1", Unit: "reads"}
 		c = append(c, ca)
 	}
+	if v.PopulationAF >= 0 && v.PopulationAF <= 1 {
+		ca := g.component(LoincPopulationAF, "Population allele frequency")
+		ca.ValueQuantity = &Quantity{Value: decimal(v.PopulationAF), System: UCUM, Code: "1", Unit: "relative frequency of a particular allele in the population"}
+		c = append(c, ca)
+	}
 	if a, ok := sourceClasses[v.Origin]; ok {
 		c = append(c, g.coded(LoincGenomicSourceClass, "Genomic source class [Type]", g.loinc(a.code, a.display)))
 	}
@@ -563,9 +616,70 @@ func (g *genomicBuilder) addImplication(i int, v *report.Variant, variant Refere
 		c.ValueString = v.Comment
 		o.Component = append(o.Component, c)
 	}
+	if ev := acmgEvidence(v.Evidence); ev != "" {
+		// The IG has no element for ACMG/AMP criteria: they go as a note,
+		// as the signed report shows them (confirmed ones only).
+		o.Note = []Annotation{{Text: ev}}
+	}
 	url := g.fullURL("implication", i)
 	g.add(url, o, o.Identifier[0])
 	return Reference{Reference: url}, nil
+}
+
+// acmgEvidence lists the ACMG/AMP criteria a person confirmed, with their
+// strength and evidence; "" when none.
+func acmgEvidence(ev []report.Evidence) string {
+	var parts []string
+	for _, e := range ev {
+		if !e.Confirmed || e.Criterion == "" {
+			continue
+		}
+		p := e.Criterion
+		if e.Strength != "" {
+			p += " (" + e.Strength + ")"
+		}
+		if e.Text != "" {
+			p += ": " + e.Text
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "ACMG/AMP criteria applied: " + strings.Join(parts, "; ")
+}
+
+// addConsequence adds the variant's molecular consequence in its
+// transcript (STU3 molecular-consequence): the Sequence Ontology terms
+// and the c./p. expressions.
+func (g *genomicBuilder) addConsequence(i int, v *report.Variant, variant Reference) Reference {
+	code := g.concept(TBDCodes, "molecular-consequence", "Molecular Consequence")
+	o := g.observation(ProfileMolecularConsequence, code, "consequence", i)
+	o.DerivedFrom = []Reference{variant}
+	c := make([]ObservationComponent, 0, 4)
+	if v.Transcript != "" {
+		c = append(c, g.coded(LoincTranscriptRefSeq, "Transcript reference sequence [ID]",
+			g.concept(refSeqSystem(v.Transcript), v.Transcript, "")))
+	}
+	fc := &CodeableConcept{}
+	for _, t := range v.Consequence {
+		if so, ok := soTerms[t]; ok {
+			fc.Coding = append(fc.Coding, Coding{System: SequenceOntology, Code: so, Display: t})
+		}
+	}
+	fc.Text = strings.Join(v.Consequence, "&")
+	c = append(c, g.tbd("feature-consequence", "Feature Consequence", fc))
+	if v.HGVSc != "" {
+		expr := withAccession(v.Transcript, v.HGVSc)
+		c = append(c, g.tbd("coding-hgvs", "Coding HGVS", g.concept(HGVS, expr, expr)))
+	}
+	if v.HGVSp != "" {
+		c = append(c, g.tbd("protein-hgvs", "Protein HGVS", g.concept(HGVS, v.HGVSp, v.HGVSp)))
+	}
+	o.Component = c
+	url := g.fullURL("consequence", i)
+	g.add(url, o, o.Identifier[0])
+	return Reference{Reference: url}
 }
 
 func (g *genomicBuilder) addRegion(i int, reg *report.Region) Reference {
@@ -581,6 +695,11 @@ func (g *genomicBuilder) addRegion(i int, reg *report.Region) Reference {
 	rc := g.component(LoincRegionRange, "Ranges of DNA sequence examined")
 	rc.ValueRange = &Range{Low: &Quantity{Value: Decimal(strconv.FormatInt(reg.Start, 10))}, High: &Quantity{Value: Decimal(strconv.FormatInt(reg.End, 10))}}
 	c = append(c, rc)
+	if reg.Covered20x > 0 && reg.Covered20x <= 1 {
+		cc := ObservationComponent{Code: g.concept(TBDCodes, "region-coverage", "Region Coverage")}
+		cc.ValueQuantity = &Quantity{Value: decimal(100 * reg.Covered20x), System: UCUM, Code: "%", Unit: "% of bases read at least 20 times"}
+		c = append(c, cc)
+	}
 	if a, ok := assemblies[g.r.Test.Assembly]; ok {
 		c = append(c, g.coded(LoincAssembly, "Human reference sequence assembly version", g.loinc(a.code, a.display)))
 	}

@@ -42,14 +42,17 @@ func threeVariants() report.Report {
 				HGVSc: "c.68_69del", HGVSp: "p.(Glu23ValfsTer17)", HGVSg: "NC_000017.11:g.43124028_43124029del",
 				Zygosity: "heterozygous", AlleleFreq: 0.48, Depth: 210, AltDepth: 101, Origin: "germline",
 				Classification: "Pathogenic", Condition: "Hereditary breast and ovarian cancer syndrome", PopulationAF: -1,
-				Evidence: []report.Evidence{{Criterion: "PVS1", Strength: "very strong", Confirmed: true}}},
+				Consequence: []string{"frameshift_variant"},
+				Evidence: []report.Evidence{{Criterion: "PVS1", Strength: "very strong", Confirmed: true},
+					{Criterion: "PM2", Strength: "supporting", Text: "absent from gnomAD", Confirmed: false}}},
 			{Chrom: "chr11", Pos: 108272729, Ref: "G", Alt: "A", Gene: "ATM", GeneID: "HGNC:795", Transcript: "NM_000051.4",
 				HGVSc: "NM_000051.4:c.1234G>A", HGVSp: "p.(Gly412Ser)", Zygosity: "heterozygous", AlleleFreq: 0.51, Depth: 180,
 				Origin: "germline", PopulationAF: -1, Comment: "Seen once in the family | unphased"},
 			{Chrom: "chr13", Pos: 32355250, Ref: "T", Alt: "C", Gene: "BRCA2", GeneID: "HGNC:1101", Transcript: "NM_000059.4",
 				HGVSc: "c.7397T>C", HGVSp: "p.(Val2466Ala)", HGVSg: "NC_000013.11:g.32355250T>C", RefSeqID: "NC_000013.11",
 				Zygosity: "homozygous", AlleleFreq: 1, Depth: 95, AltDepth: 95, Origin: "germline", Classification: "Benign",
-				PopulationAF: 0.97, Comment: "Common polymorphism"},
+				PopulationAF: 0.97, Comment: "Common polymorphism", Consequence: []string{"missense_variant", "splice_region_variant"},
+				Evidence: []report.Evidence{{Criterion: "BA1", Strength: "stand-alone", Text: "gnomAD AF 0.97 > 0.05", Confirmed: true}}},
 		},
 		Methods: report.Methods{Pipeline: "germline", Version: "1.4.0", Reference: "GRCh38 (GCA_000001405.15)",
 			Tools:     []report.Tool{{Name: "bwa", Version: "0.7.17"}, {Name: "bcftools", Version: "1.16"}},
@@ -179,7 +182,7 @@ func TestGenomicReportBundleContent(t *testing.T) {
 	b := buildBundle(t, "content", threeVariants(), testBundleOptions())
 	count := map[string]int{}
 	var dr *DiagnosticReport
-	var variants, implications []*Observation
+	var variants, implications, consequences []*Observation
 	for _, e := range b.Entry {
 		count[e.Resource.ResourceType()]++
 		switch r := e.Resource.(type) {
@@ -191,16 +194,19 @@ func TestGenomicReportBundleContent(t *testing.T) {
 				variants = append(variants, r)
 			case claims(&r.ResourceBase, ProfileDiagnosticImplication):
 				implications = append(implications, r)
+			case claims(&r.ResourceBase, ProfileMolecularConsequence):
+				consequences = append(consequences, r)
 			}
 		}
 		if e.Request == nil || (e.Request.Method == "POST" && !strings.HasPrefix(e.Request.IfNoneExist, "identifier=")) {
 			t.Errorf("%s: not a conditional create: %+v", e.FullURL, e.Request)
 		}
 	}
-	if len(variants) != 3 || len(implications) != 2 || count["Observation"] != 3+2+3 {
-		t.Fatalf("%d variants, %d implications, %d observations; want 3, 2 (one variant is not interpreted), 8", len(variants), len(implications), count["Observation"])
+	if len(variants) != 3 || len(implications) != 2 || len(consequences) != 2 || count["Observation"] != 3+2+2+3 {
+		t.Fatalf("%d variants, %d implications, %d consequences, %d observations; want 3, 2 (one variant is not interpreted), 2 (one has no consequence), 10",
+			len(variants), len(implications), len(consequences), count["Observation"])
 	}
-	if dr == nil || dr.Status != "final" || len(dr.Result) != 8 || len(dr.PresentedForm) != 1 || dr.PresentedForm[0].ContentType != "application/pdf" {
+	if dr == nil || dr.Status != "final" || len(dr.Result) != 10 || len(dr.PresentedForm) != 1 || dr.PresentedForm[0].ContentType != "application/pdf" {
 		t.Fatalf("report: %+v", dr)
 	}
 	if count["Patient"] != 1 || count["ServiceRequest"] != 1 || count["Specimen"] != 1 || count["Provenance"] != 1 || count["DocumentReference"] != 0 {
@@ -221,6 +227,32 @@ func TestGenomicReportBundleContent(t *testing.T) {
 		if code == LoincCHGVS && c.ValueCodeableConcept.Coding[0].Code != "NM_007294.4:c.68_69del" {
 			t.Errorf("BRCA1 c.HGVS %q", c.ValueCodeableConcept.Coding[0].Code)
 		}
+	}
+	// The BRCA2 variant's consequences, its population frequency, and the
+	// confirmed ACMG/AMP criteria only (PM2 on BRCA1 was not confirmed).
+	brca2 := consequences[1]
+	var so []string
+	for _, c := range brca2.Component {
+		if c.Code.Coding[0].Code == "feature-consequence" {
+			for _, cd := range c.ValueCodeableConcept.Coding {
+				so = append(so, cd.System+"|"+cd.Code)
+			}
+		}
+	}
+	if strings.Join(so, " ") != SequenceOntology+"|SO:0001583 "+SequenceOntology+"|SO:0001630" || brca2.DerivedFrom[0].Reference != variantURL(b, 2) {
+		t.Errorf("BRCA2 consequence: %v from %s", so, brca2.DerivedFrom[0].Reference)
+	}
+	popAF := ""
+	for _, c := range variants[2].Component {
+		if loincCode(c.Code) == LoincPopulationAF {
+			popAF = string(c.ValueQuantity.Value)
+		}
+	}
+	if popAF != "0.97" {
+		t.Errorf("BRCA2 population allele frequency %q, want 0.97", popAF)
+	}
+	if n := implications[0].Note; len(n) != 1 || n[0].Text != "ACMG/AMP criteria applied: PVS1 (very strong)" {
+		t.Errorf("BRCA1 implication note: %+v", n)
 	}
 	if implications[0].DerivedFrom[0].Reference != b.Entry[3].FullURL {
 		t.Errorf("the implication derives from %s, want the BRCA1 variant %s", implications[0].DerivedFrom[0].Reference, b.Entry[3].FullURL)
@@ -289,4 +321,17 @@ func TestNameUUID(t *testing.T) {
 	if got := NameUUID("not-a-uuid", "x"); got != "" {
 		t.Errorf("bad namespace gave %q", got)
 	}
+}
+
+// variantURL is the fullUrl of the i-th variant observation (0-based).
+func variantURL(b *Bundle, i int) string {
+	for _, e := range b.Entry {
+		if o, ok := e.Resource.(*Observation); ok && claims(&o.ResourceBase, ProfileVariant) {
+			if i == 0 {
+				return e.FullURL
+			}
+			i--
+		}
+	}
+	return ""
 }

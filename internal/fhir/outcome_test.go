@@ -178,15 +178,15 @@ func TestValidateIssues(t *testing.T) {
 			c := &obs(b, 3).Component[9] // allelic state
 			c.ValueCodeableConcept, c.ValueString = nil, "het"
 		}, ErrProfile, "Bundle.entry[3].resource.component[9].value[x]"},
-		{"implication with a value", func(b *Bundle) { obs(b, 4).ValueString = "x" }, ErrProfile, "Bundle.entry[4].resource.value[x]"},
-		{"implication without derivedFrom", func(b *Bundle) { obs(b, 4).DerivedFrom = nil }, ErrProfile, "Bundle.entry[4].resource.derivedFrom"},
+		{"implication with a value", func(b *Bundle) { obs(b, 5).ValueString = "x" }, ErrProfile, "Bundle.entry[5].resource.value[x]"},
+		{"implication without derivedFrom", func(b *Bundle) { obs(b, 5).DerivedFrom = nil }, ErrProfile, "Bundle.entry[5].resource.derivedFrom"},
 		{"report code", func(b *Bundle) {
 			for _, e := range b.Entry {
 				if dr, ok := e.Resource.(*DiagnosticReport); ok {
 					dr.Code = loinc("81247-9", "panel")
 				}
 			}
-		}, ErrProfile, "Bundle.entry[11].resource.code"},
+		}, ErrProfile, "Bundle.entry[13].resource.code"},
 		{"dangling reference", func(b *Bundle) {
 			obs(b, 3).Subject = &Reference{Reference: "urn:uuid:00000000-0000-0000-0000-000000000000"}
 		}, ErrValue, "Bundle.entry[3].resource.subject.reference"},
@@ -202,8 +202,8 @@ func TestValidateIssues(t *testing.T) {
 					dr.PresentedForm[0].ContentType = ""
 				}
 			}
-		}, ErrRequired, "Bundle.entry[11].resource.presentedForm[0].contentType"},
-		{"provenance without agent", func(b *Bundle) { b.Entry[len(b.Entry)-1].Resource.(*Provenance).Agent = nil }, ErrRequired, "Bundle.entry[12].resource.agent"},
+		}, ErrRequired, "Bundle.entry[13].resource.presentedForm[0].contentType"},
+		{"provenance without agent", func(b *Bundle) { b.Entry[len(b.Entry)-1].Resource.(*Provenance).Agent = nil }, ErrRequired, "Bundle.entry[14].resource.agent"},
 	}
 	if err := Validate(good()); err != nil {
 		t.Fatalf("the good bundle: %v", err)
