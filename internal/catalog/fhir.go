@@ -181,7 +181,7 @@ var fhirOps = map[string]string{"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 func fhirWhere(q FHIRQuery, maxSeq int64) (string, []any, error) {
 	var b strings.Builder
 	args := []any{q.Type, maxSeq}
-	b.WriteString(`r.type = ? AND r.seq <= ?`)
+	b.WriteString(`r.type = ? AND ` + fhirSeq(q) + ` <= ?`)
 	if len(q.IDs) > maxFHIRIDs {
 		return "", nil, fmt.Errorf("catalog: a FHIR query of more than %d ids", maxFHIRIDs)
 	}
@@ -216,6 +216,16 @@ func fhirWhere(q FHIRQuery, maxSeq int64) (string, []any, error) {
 	return b.String(), args, nil
 }
 
+// fhirSeq is the seq column as q's condition and order name it: with ids,
+// the unary + keeps SQLite's planner on the primary key instead of the
+// (type, seq) index, which would read every resource of the type.
+func fhirSeq(q FHIRQuery) string {
+	if len(q.IDs) > 0 {
+		return "+r.seq"
+	}
+	return "r.seq"
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
@@ -237,7 +247,7 @@ func (s *sqlStore) searchFHIR(ctx context.Context, db querier, q FHIRQuery) (FHI
 	if q.Limit <= 0 || q.Offset >= res.Total {
 		return res, nil
 	}
-	rows, err := db.QueryContext(ctx, s.q(`SELECT `+fhirCols+` FROM fhir_resources r WHERE `+where+` ORDER BY r.seq LIMIT ? OFFSET ?`),
+	rows, err := db.QueryContext(ctx, s.q(`SELECT `+fhirCols+` FROM fhir_resources r WHERE `+where+` ORDER BY `+fhirSeq(q)+` LIMIT ? OFFSET ?`),
 		append(args, q.Limit, max(q.Offset, 0))...)
 	if err != nil {
 		return res, fmt.Errorf("catalog: %w", err)

@@ -395,7 +395,11 @@ func (s *Server) resolveIncludes(r *http.Request, sr *search, matches []Record) 
 	for _, m := range matches {
 		have[m.Type+"/"+m.ID] = true
 	}
-	var out []Record
+	// The references, once each, by type in the order first met: one
+	// query a type, not one a resource.
+	var types []string
+	ids := map[string][]string{}
+	n := 0
 	for _, m := range matches {
 		var res map[string]any
 		if err := json.Unmarshal(m.Body, &res); err != nil {
@@ -408,21 +412,26 @@ func (s *Server) resolveIncludes(r *http.Request, sr *search, matches []Record) 
 					continue
 				}
 				have[t+"/"+id] = true
-				if err := s.check(r, t, false); err != nil {
-					return nil, err
-				}
-				rec, err := s.opt.Store.Get(r.Context(), t, id)
-				if errors.Is(err, ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return nil, err
-				}
-				if out = append(out, rec); len(out) > maxIncluded {
+				if n++; n > maxIncluded {
 					return nil, errorf(http.StatusBadRequest, "too-costly", "the page includes more than %d resources: ask for a smaller _count", maxIncluded)
 				}
+				if ids[t] == nil {
+					types = append(types, t)
+				}
+				ids[t] = append(ids[t], id)
 			}
 		}
+	}
+	var out []Record
+	for _, t := range types {
+		if err := s.check(r, t, false); err != nil {
+			return nil, err
+		}
+		res, err := s.opt.Store.Search(r.Context(), Query{Type: t, IDs: ids[t], Limit: len(ids[t])})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Records...) // references to resources not held here find nothing
 	}
 	return out, nil
 }
