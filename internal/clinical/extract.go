@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/extract"
 )
 
@@ -16,36 +20,26 @@ import (
 // replace it. Encounters and results of an unknown patient create the
 // patient from the MRN; a record whose keys are another patient's is
 // refused (it goes to the reject file) and the rest of the batch loads.
+//
+// Each kind is stored a batch at a time: the batch's patients, orders and
+// records are looked up and written in a few statements each. As an
+// extract.Preparer it hashes and seals a batch on the loader's reading
+// goroutine, before the transaction, so that the writer does little but
+// the database's own work.
 type ExtractSink struct{ DB *DB }
 
-var _ extract.Sink = ExtractSink{}
+var (
+	_ extract.Sink     = ExtractSink{}
+	_ extract.Preparer = ExtractSink{}
+)
 
 // Watermark implements extract.Sink.
 func (s ExtractSink) Watermark(ctx context.Context, source string) (time.Time, error) {
 	return s.DB.Watermark(ctx, source)
 }
 
-// load runs one batch: every record, then the watermark; any refused
-// record rolls the batch back and is reported, for the loader to retry
-// without it.
-func load[T any](ctx context.Context, s ExtractSink, b *extract.Batch[T], one func(tx *Tx, r T) error) error {
-	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
-		errs := make([]error, len(b.Records))
-		for i, r := range b.Records {
-			err := one(tx, r)
-			switch {
-			case errors.Is(err, ErrConflict) || errors.Is(err, ErrNoIdentifier):
-				errs[i] = err
-			case err != nil:
-				return nil, err
-			}
-		}
-		return errs, nil
-	})
-}
-
 // loadAll runs a batch stored by all, which returns each record's refusal
-// (ErrConflict, ErrNoIdentifier) or nil, then moves the watermark; any
+// (ErrConflict, ErrNoIdentifier, errNoVisitNumber) or nil, then moves the watermark; any
 // refused record rolls the batch back and is reported, for the loader to
 // retry without it.
 func loadAll(ctx context.Context, s ExtractSink, source string, watermark time.Time, all func(tx *Tx) ([]error, error)) error {
@@ -78,8 +72,11 @@ func loadAll(ctx context.Context, s ExtractSink, source string, watermark time.T
 var errRefused = errors.New("records refused")
 
 func publicReason(err error) string {
-	if errors.Is(err, ErrConflict) {
+	switch {
+	case errors.Is(err, ErrConflict):
 		return "its identifiers or numbers belong to another patient"
+	case errors.Is(err, errNoVisitNumber):
+		return "no visit number"
 	}
 	return "no patient identifier"
 }
@@ -88,23 +85,142 @@ func mrnOf(mrn, authority string) Identifier {
 	return Identifier{Value: mrn, Authority: authority, Type: "MR"}
 }
 
-// patientFor finds the patient of an MRN, making one when it is unknown.
-func (tx *Tx) patientFor(id Identifier) (string, error) {
-	pid, err := tx.FindPatient([]Identifier{id})
-	if errors.Is(err, ErrNotFound) {
-		return tx.UpsertPatient(Patient{Identifiers: []Identifier{id}})
+// patientsOf finds the patient of each MRN (ids[i], whose keyed hash is
+// hashes[i]), following merges, in a few statements; the MRNs no patient
+// holds make new patients, as an HL7 message of an unknown patient does.
+// errs[i] is ids[i]'s refusal (ErrNoIdentifier).
+func (tx *Tx) patientsOf(ids []Identifier, hashes []string) (pids []string, errs []error, err error) {
+	n := len(ids)
+	pids, errs = make([]string, n), make([]error, n)
+	first := make(map[string]int, n) // the first record of each MRN
+	var uniq []string
+	for i, id := range ids {
+		if id.Value == "" {
+			errs[i] = ErrNoIdentifier
+			continue
+		}
+		if _, ok := first[hashes[i]]; !ok {
+			first[hashes[i]] = i
+			uniq = append(uniq, hashes[i])
+		}
 	}
-	return pid, err
+	if len(uniq) == 0 {
+		return pids, errs, nil
+	}
+	slices.Sort(uniq) // the index is read in key order
+	found, err := tx.tx.PatientsByIdentifiers(tx.ctx, uniq)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := tx.patientRows(slices.Collect(maps.Values(found)))
+	if err != nil {
+		return nil, nil, err
+	}
+	of := make(map[string]string, len(uniq)) // hash -> patient
+	var drafts []PatientDraft
+	var fresh []string
+	for _, h := range uniq {
+		pid, ok := found[h]
+		if !ok {
+			drafts = append(drafts, PatientDraft{Patient: Patient{Identifiers: []Identifier{ids[first[h]]}}, hashes: []string{h}})
+			fresh = append(fresh, h)
+			continue
+		}
+		for range 32 {
+			if next := rows[pid].MergedInto; next != "" {
+				pid = next
+			}
+		}
+		if rows[pid].MergedInto != "" {
+			return nil, nil, fmt.Errorf("clinical: patient %s: merge chain too long", pid)
+		}
+		of[h] = pid
+	}
+	if len(drafts) > 0 {
+		made, merrs, err := tx.upsertPatients(drafts)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, h := range fresh {
+			if merrs[k] != nil {
+				return nil, nil, merrs[k] // one identifier, known to no patient: no refusal is possible
+			}
+			of[h] = made[k]
+		}
+	}
+	for i := range ids {
+		if errs[i] == nil {
+			pids[i] = of[hashes[i]]
+		}
+	}
+	return pids, errs, nil
+}
+
+// mrnHashes are the keyed hashes of the records' MRNs.
+func (d *DB) mrnHashes(n int, mrn func(i int) Identifier) ([]Identifier, []string) {
+	ids, hs := make([]Identifier, n), make([]string, n)
+	parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids[i] = mrn(i)
+			hs[i] = d.hash("patient-id", ids[i].Authority, ids[i].Type, ids[i].Value)
+		}
+	})
+	return ids, hs
+}
+
+// PreparePatients implements extract.Preparer: the records mapped, their
+// MRNs hashed and their demographics sealed for the case they are new
+// patients, outside the transaction (drafts, as DB.DraftPatient makes).
+func (s ExtractSink) PreparePatients(rs []extract.Patient) any {
+	ds := make([]PatientDraft, len(rs))
+	for i, r := range rs {
+		p := patientOf(r)
+		ds[i] = PatientDraft{Patient: p, hashes: s.DB.idHashes(p)}
+	}
+	// The random ids are handed out in the order of the MRNs' keyed
+	// hashes, as Tx.UpsertPatients does: the new patients' rows, their
+	// identifiers and the index of identifiers by patient are then all
+	// written in key order.
+	ids := make([]string, len(rs))
+	for i := range ids {
+		ids[i] = newID("p")
+	}
+	slices.Sort(ids)
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(ds[a].hashes[0], ds[b].hashes[0]) })
+	for k, i := range order {
+		d := &ds[i]
+		d.id = ids[k]
+		var err error
+		if d.sealed, err = s.DB.seal("patient", d.id, mergePatient(Patient{}, d.Patient)); err != nil {
+			return nil // the transaction does it
+		}
+	}
+	return ds
+}
+
+func patientOf(r extract.Patient) Patient {
+	return Patient{Identifiers: []Identifier{mrnOf(r.MRN, r.AssigningAuthority)},
+		Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt}
 }
 
 // UpsertPatients implements extract.Sink: the batch's identifiers are
 // looked up, its demographics sealed and written in a few statements
-// (Tx.UpsertPatients).
+// (Tx.UpsertPatients, or Tx.UpsertPatientDrafts when PreparePatients
+// made them ready).
 func (s ExtractSink) UpsertPatients(ctx context.Context, b *extract.Batch[extract.Patient]) error {
+	if ds, ok := b.Prepared.([]PatientDraft); ok && len(ds) == len(b.Records) {
+		return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
+			_, errs, err := tx.UpsertPatientDrafts(ds)
+			return errs, err
+		})
+	}
 	ps := make([]Patient, len(b.Records))
 	for i, r := range b.Records {
-		ps[i] = Patient{Identifiers: []Identifier{mrnOf(r.MRN, r.AssigningAuthority)},
-			Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt}
+		ps[i] = patientOf(r)
 	}
 	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
 		_, errs, err := tx.UpsertPatients(ps)
@@ -112,47 +228,230 @@ func (s ExtractSink) UpsertPatients(ctx context.Context, b *extract.Batch[extrac
 	})
 }
 
-// UpsertEncounters implements extract.Sink.
+// preparedEncounters is what PrepareEncounters makes of a batch.
+type preparedEncounters struct {
+	mrns   []Identifier
+	hashes []string // of mrns
+	drafts []EncounterDraft
+}
+
+// PrepareEncounters implements extract.Preparer: the MRNs and visit
+// numbers hashed, the visits sealed for the case they are new.
+func (s ExtractSink) PrepareEncounters(rs []extract.Encounter) any {
+	p := preparedEncounters{drafts: make([]EncounterDraft, len(rs))}
+	p.mrns, p.hashes = s.DB.mrnHashes(len(rs), func(i int) Identifier { return mrnOf(rs[i].MRN, rs[i].AssigningAuthority) })
+	for i, r := range rs {
+		e := encounterOf(r)
+		p.drafts[i] = EncounterDraft{Encounter: e, key: s.DB.hash("encounter", e.VisitIssuer, e.VisitNumber)}
+	}
+	// The random ids are handed out in the order of the visit numbers'
+	// keyed hashes: the new visits are then written in key order in the
+	// table's two unique indexes (by id and by key), and each multi-row
+	// insert touches a few neighbouring pages of each, not one page a row.
+	ids := make([]string, len(rs))
+	for i := range ids {
+		ids[i] = newID("e")
+	}
+	slices.Sort(ids)
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(p.drafts[a].key, p.drafts[b].key) })
+	for k, i := range order {
+		d := &p.drafts[i]
+		d.id = ids[k]
+		var err error
+		if d.sealed, err = s.DB.seal("encounter", d.id, d.Encounter); err != nil {
+			return nil
+		}
+	}
+	return p
+}
+
+func encounterOf(r extract.Encounter) Encounter {
+	status := "admitted"
+	if !r.Discharge.IsZero() {
+		status = "discharged"
+	}
+	return Encounter{VisitNumber: r.VisitNumber, VisitIssuer: r.AssigningAuthority, Class: r.Class,
+		Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), Status: status, AsOf: r.UpdatedAt}
+}
+
+// UpsertEncounters implements extract.Sink: the batch's patients are
+// found (or made) with one lookup, its visits looked up and written in a
+// few statements (Tx.UpsertEncounters).
 func (s ExtractSink) UpsertEncounters(ctx context.Context, b *extract.Batch[extract.Encounter]) error {
-	return load(ctx, s, b, func(tx *Tx, r extract.Encounter) error {
-		pid, err := tx.patientFor(mrnOf(r.MRN, r.AssigningAuthority))
+	p, ok := b.Prepared.(preparedEncounters)
+	if !ok || len(p.drafts) != len(b.Records) {
+		rs := b.Records
+		p.mrns, p.hashes = s.DB.mrnHashes(len(rs), func(i int) Identifier { return mrnOf(rs[i].MRN, rs[i].AssigningAuthority) })
+		p.drafts = make([]EncounterDraft, len(rs))
+		for i, r := range rs {
+			p.drafts[i] = EncounterDraft{Encounter: encounterOf(r)}
+		}
+	}
+	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
+		pids, errs, err := tx.patientsOf(p.mrns, p.hashes)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		status := "admitted"
-		if !r.Discharge.IsZero() {
-			status = "discharged"
+		var which []int
+		var ps []string
+		var ds []EncounterDraft
+		for i := range pids {
+			if errs[i] == nil {
+				which, ps, ds = append(which, i), append(ps, pids[i]), append(ds, p.drafts[i])
+			}
 		}
-		_, err = tx.UpsertEncounter(pid, Encounter{VisitNumber: r.VisitNumber, VisitIssuer: r.AssigningAuthority, Class: r.Class,
-			Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), Status: status, AsOf: r.UpdatedAt})
-		return err
+		_, eerrs, err := tx.UpsertEncounters(ps, ds)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range which {
+			errs[i] = eerrs[k]
+		}
+		return errs, nil
 	})
 }
 
-// UpsertResults implements extract.Sink.
+// preparedResults is what PrepareResults makes of a batch.
+type preparedResults struct {
+	mrns      []Identifier
+	hashes    []string // of mrns
+	orderKeys []string // keyed hashes of the order numbers
+	drafts    []ResultDraft
+}
+
+// PrepareResults implements extract.Preparer: the MRNs and order numbers
+// hashed, the results sealed for the case they are new.
+func (s ExtractSink) PrepareResults(rs []extract.Result) any {
+	p := s.DB.resultKeys(rs)
+	for i, r := range rs {
+		var err error
+		if p.drafts[i], err = s.DB.DraftResult(resultOf(r)); err != nil {
+			return nil
+		}
+	}
+	return p
+}
+
+func (d *DB) resultKeys(rs []extract.Result) preparedResults {
+	p := preparedResults{orderKeys: make([]string, len(rs)), drafts: make([]ResultDraft, len(rs))}
+	p.mrns, p.hashes = d.mrnHashes(len(rs), func(i int) Identifier { return mrnOf(rs[i].MRN, rs[i].AssigningAuthority) })
+	for i, r := range rs {
+		p.orderKeys[i] = d.hash("order", FillerIssuer, r.OrderNumber)
+	}
+	return p
+}
+
+func resultOf(r extract.Result) Result {
+	return Result{Code: r.Code, CodeSystem: r.CodeSystem, Display: r.Display, ValueType: r.ValueType,
+		Value: r.Value, Units: r.Units, Status: r.Status, Observed: hl7Time(r.Observed), AsOf: r.UpdatedAt}
+}
+
+// UpsertResults implements extract.Sink: the batch's patients are found
+// (or made) with one lookup, its orders with another (an order not yet
+// known is made by its first result, for that result's patient; a result
+// whose order is another patient's is refused), and its results looked
+// up and written in a few statements (Tx.UpsertResults).
 func (s ExtractSink) UpsertResults(ctx context.Context, b *extract.Batch[extract.Result]) error {
-	return load(ctx, s, b, func(tx *Tx, r extract.Result) error {
-		pid, err := tx.patientFor(mrnOf(r.MRN, r.AssigningAuthority))
+	p, ok := b.Prepared.(preparedResults)
+	if !ok || len(p.drafts) != len(b.Records) {
+		p = s.DB.resultKeys(b.Records)
+		for i, r := range b.Records {
+			p.drafts[i] = ResultDraft{Result: resultOf(r)}
+		}
+	}
+	return loadAll(ctx, s, b.Source, b.Watermark, func(tx *Tx) ([]error, error) {
+		pids, errs, err := tx.patientsOf(p.mrns, p.hashes)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		o, err := tx.OrderByPlacer(FillerIssuer, r.OrderNumber)
-		oid := o.ID
-		switch {
-		case errors.Is(err, ErrNotFound):
-			if oid, err = tx.UpsertOrder(pid, Order{PlacerNumber: r.OrderNumber, PlacerIssuer: FillerIssuer, FillerNumber: r.OrderNumber,
-				Status: "completed", AsOf: r.UpdatedAt}); err != nil {
-				return err
+		oids, err := tx.extractOrders(b.Records, pids, p.orderKeys, errs)
+		if err != nil {
+			return nil, err
+		}
+		var which []int
+		var ps, ors []string
+		var ds []ResultDraft
+		for i := range pids {
+			if errs[i] == nil {
+				which, ps, ors, ds = append(which, i), append(ps, pids[i]), append(ors, oids[i]), append(ds, p.drafts[i])
 			}
-		case err != nil:
-			return err
-		case o.PatientID != pid:
-			return fmt.Errorf("%w: the order is another patient's", ErrConflict)
 		}
-		_, err = tx.UpsertResult(pid, oid, Result{Code: r.Code, CodeSystem: r.CodeSystem, Display: r.Display, ValueType: r.ValueType,
-			Value: r.Value, Units: r.Units, Status: r.Status, Observed: hl7Time(r.Observed), AsOf: r.UpdatedAt})
-		return err
+		_, rerrs, err := tx.UpsertResults(ps, ors, ds)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range which {
+			errs[i] = rerrs[k]
+		}
+		return errs, nil
 	})
+}
+
+// extractOrders finds the order of each result by its number (keys[i],
+// the keyed hash), in one lookup, and makes the orders not yet known, as
+// the first result of each in the batch finds them one at a time: for
+// that result's patient, completed. A result whose order is another
+// patient's is refused in errs. Records already refused are left out.
+func (tx *Tx) extractOrders(rs []extract.Result, pids, keys []string, errs []error) ([]string, error) {
+	var want []string
+	seen := make(map[string]bool, len(rs))
+	for i, k := range keys {
+		if errs[i] == nil && !seen[k] {
+			seen[k] = true
+			want = append(want, k)
+		}
+	}
+	slices.Sort(want)
+	found, err := tx.tx.GetOrders(tx.ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	type owned struct{ id, pid string }
+	orders := make(map[string]owned, len(want))
+	for k, o := range found {
+		orders[k] = owned{o.ID, o.PatientID}
+	}
+	now := tx.d.now().UTC()
+	var made []catalog.OrderRow // new orders, each made by its first result (rs[first[k]])
+	var first []int
+	oids := make([]string, len(rs))
+	for i := range rs {
+		if errs[i] != nil {
+			continue
+		}
+		o, ok := orders[keys[i]]
+		if !ok {
+			o = owned{newID("o"), pids[i]}
+			made = append(made, catalog.OrderRow{ID: o.id, PatientID: o.pid, KeyHash: keys[i], Status: "completed", Updated: now})
+			first = append(first, i)
+			orders[keys[i]] = o
+		}
+		if o.pid != pids[i] {
+			errs[i] = fmt.Errorf("%w: the order is another patient's", ErrConflict)
+			continue
+		}
+		oids[i] = o.id
+	}
+	failed := make([]error, len(made))
+	parallel(len(made), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			r := rs[first[k]]
+			made[k].Sealed, failed[k] = tx.d.seal("order", made[k].ID, Order{PlacerNumber: r.OrderNumber, PlacerIssuer: FillerIssuer,
+				FillerNumber: r.OrderNumber, Status: "completed", AsOf: r.UpdatedAt})
+		}
+	})
+	if err := errors.Join(failed...); err != nil {
+		return nil, err
+	}
+	made = sortedBy(made, func(r *catalog.OrderRow) string { return r.ID })
+	if err := tx.tx.PutOrders(tx.ctx, made); err != nil {
+		return nil, err
+	}
+	return oids, nil
 }
 
 // hl7Date writes a date with its precision as HL7 does (YYYY[MM[DD]]).

@@ -256,6 +256,7 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 	if len(all) == 0 {
 		return ids, errs, nil
 	}
+	slices.Sort(all) // the keyed-hash index is read in key order
 	found, err := t.tx.PatientsByIdentifiers(t.ctx, all)
 	if err != nil {
 		return nil, nil, err
@@ -377,8 +378,8 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 		}
 	})
 
-	var prows []catalog.PatientRow
-	var idrows []catalog.IdentifierRow
+	prows := make([]catalog.PatientRow, 0, n)
+	idrows := make([]catalog.IdentifierRow, 0, n)
 	for i := range ps {
 		if errs[i] != nil {
 			ids[i] = ""
@@ -405,8 +406,8 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 	}
 	// In key order, each insert lands next to the one before in the
 	// tables' indexes, on pages just read.
-	slices.SortFunc(prows, func(a, b catalog.PatientRow) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(idrows, func(a, b catalog.IdentifierRow) int { return strings.Compare(a.Hash, b.Hash) })
+	prows = sortedBy(prows, func(r *catalog.PatientRow) string { return r.ID })
+	idrows = sortedBy(idrows, func(r *catalog.IdentifierRow) string { return r.Hash })
 	if err := t.tx.PutPatients(t.ctx, prows); err != nil {
 		return nil, nil, err
 	}
@@ -414,6 +415,24 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 		return nil, nil, err
 	}
 	return ids, errs, nil
+}
+
+// sortedBy returns rs sorted by key: an order of indexes sorted, then the
+// rows copied once in it (rows are large to swap).
+func sortedBy[T any](rs []T, key func(*T) string) []T {
+	if slices.IsSortedFunc(rs, func(a, b T) int { return strings.Compare(key(&a), key(&b)) }) {
+		return rs
+	}
+	order := make([]int32, len(rs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(key(&rs[a]), key(&rs[b])) })
+	out := make([]T, len(rs))
+	for k, i := range order {
+		out[k] = rs[i]
+	}
+	return out
 }
 
 // mergePatient is what is stored when p arrives for a patient stored as
@@ -615,7 +634,7 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 // (ErrConflict: the visit number is another patient's; no visit number),
 // which leaves the others to be stored; err is a failure of the whole
 // (the transaction must not commit). Two of ds with one visit number are
-// stored in turn.
+// stored in turn. A visit equal to the stored one is not written again.
 func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string, errs []error, err error) {
 	n := len(ds)
 	ids, errs = make([]string, n), make([]error, n)
@@ -654,45 +673,112 @@ func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string,
 	if err != nil {
 		return nil, nil, err
 	}
+	curs := make([]catalog.ClinicalRow, n)
+	for i := range ds {
+		if errs[i] == nil {
+			curs[i] = found[keys[i]]
+		}
+	}
+	ps, err := placeBatch(t, "encounter", "e", pids, es, curs, errs,
+		func(i int) (string, []byte) { return ds[i].id, ds[i].sealed },
+		func(x Encounter) time.Time { return x.AsOf }, sameEncounter)
+	if err != nil {
+		return nil, nil, err
+	}
 	now := t.d.now().UTC()
 	var rows []catalog.ClinicalRow
-	for i, e := range es {
+	for i, p := range ps {
 		if errs[i] != nil {
 			continue
 		}
-		cur, ok := found[keys[i]]
-		var getErr error
-		if !ok {
-			getErr = catalog.ErrNotFound
+		ids[i] = p.id
+		if p.write {
+			rows = append(rows, catalog.ClinicalRow{ID: p.id, PatientID: pids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now})
 		}
-		id, _, write, err := place(t, "encounter", "e", pids[i], cur.ID, cur.PatientID, cur.Sealed, getErr, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
-		switch {
-		case errors.Is(err, ErrConflict):
-			errs[i] = err
-			continue
-		case err != nil:
-			return nil, nil, err
-		}
-		ids[i] = id
-		if !write {
-			continue
-		}
-		if !ok && ds[i].sealed != nil { // a new visit, sealed ahead
-			id, ids[i] = ds[i].id, ds[i].id
-		}
-		sealed := ds[i].sealed
-		if ok || sealed == nil {
-			if sealed, err = t.d.seal("encounter", id, e); err != nil {
-				return nil, nil, err
-			}
-		}
-		rows = append(rows, catalog.ClinicalRow{ID: id, PatientID: pids[i], KeyHash: keys[i], Sealed: sealed, Updated: now})
 	}
-	slices.SortFunc(rows, func(a, b catalog.ClinicalRow) int { return strings.Compare(a.ID, b.ID) })
+	rows = sortedBy(rows, func(r *catalog.ClinicalRow) string { return r.ID })
 	if err := t.tx.PutEncounters(t.ctx, rows); err != nil {
 		return nil, nil, err
 	}
 	return ids, errs, nil
+}
+
+// placed is what placeBatch decided for one record.
+type placed struct {
+	id     string // the stored record's, or the new one's
+	write  bool
+	sealed []byte // when write
+}
+
+// placeBatch is place for each record of a batch (recs[i], of patient
+// pids[i]), curs[i] being the stored record with its key (zero when there
+// is none), with the opening and sealing spread over the CPUs. A stored
+// record of another patient sets errs[i] to ErrConflict; one newer than
+// the record, or equal to it, is not written again; a new record takes
+// its draft's id and sealed bytes when draft(i) has them (a fresh id
+// otherwise). Records with errs[i] already set are left out.
+func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, curs []catalog.ClinicalRow, errs []error,
+	draft func(i int) (id string, sealed []byte), stamp func(T) time.Time, same func(a, b T) bool) ([]placed, error) {
+	out := make([]placed, len(recs))
+	for i := range recs {
+		if errs[i] == nil && curs[i].ID != "" && curs[i].PatientID != pids[i] {
+			errs[i] = fmt.Errorf("%w: the %s's number is another patient's", ErrConflict, kind)
+		}
+	}
+	failed := make([]error, len(recs))
+	parallel(len(recs), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if errs[i] != nil {
+				continue
+			}
+			p, cur := &out[i], curs[i]
+			if cur.ID == "" {
+				p.write = true
+				if id, sealed := draft(i); sealed != nil {
+					p.id, p.sealed = id, sealed // sealed ahead
+					continue
+				}
+				p.id = newID(idPrefix)
+			} else {
+				p.id = cur.ID
+				var old T
+				if err := t.d.open(kind, cur.ID, cur.Sealed, &old); err != nil {
+					failed[i] = err
+					continue
+				}
+				if s := stamp(old); !s.IsZero() && stamp(recs[i]).Before(s) {
+					continue // an older record: the newer state stands
+				}
+				if same(old, recs[i]) {
+					continue // nothing new: no write
+				}
+				p.write = true
+			}
+			p.sealed, failed[i] = t.d.seal(kind, p.id, recs[i])
+		}
+	})
+	for _, err := range failed {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sameEncounter: a and b are the same visit, as sealed.
+func sameEncounter(a, b Encounter) bool {
+	asOf := a.AsOf.Equal(b.AsOf)
+	a.ID, a.PatientID, a.AsOf = "", "", time.Time{}
+	b.ID, b.PatientID, b.AsOf = "", "", time.Time{}
+	return asOf && a == b
+}
+
+// sameResult: a and b are the same observation, as sealed.
+func sameResult(a, b Result) bool {
+	asOf := a.AsOf.Equal(b.AsOf)
+	a.ID, a.PatientID, a.OrderID, a.AsOf = "", "", "", time.Time{}
+	b.ID, b.PatientID, b.OrderID, b.AsOf = "", "", "", time.Time{}
+	return asOf && a == b
 }
 
 var errNoVisitNumber = errors.New("encounter has no visit number")
@@ -767,4 +853,88 @@ func (t *Tx) UpsertResult(pid, oid string, r Result) (string, error) {
 		return "", err
 	}
 	return id, t.tx.PutResult(t.ctx, catalog.ClinicalRow{ID: id, PatientID: pid, OrderID: oid, KeyHash: key, Sealed: sealed, Updated: t.d.now().UTC()})
+}
+
+// ResultDraft is an observation made ready outside the transaction that
+// stores it (DB.DraftResult): sealed under a fresh id, used when it turns
+// out to be new. Its key depends on its order's id, which the
+// transaction finds.
+type ResultDraft struct {
+	Result Result
+	id     string
+	sealed []byte
+}
+
+// DraftResult makes r ready for Tx.UpsertResults.
+func (d *DB) DraftResult(r Result) (ResultDraft, error) {
+	dr := ResultDraft{Result: r, id: newID("r")}
+	var err error
+	dr.sealed, err = d.seal("result", dr.id, r)
+	return dr, err
+}
+
+// UpsertResults is UpsertResult for each of ds (drafts, or results
+// wrapped in a ResultDraft as they are), an observation of order oids[i]
+// of patient pids[i], in order, with the lookup and the write of the
+// whole batch in a few statements. errs[i] is ds[i]'s refusal
+// (ErrConflict: its key is another patient's), which leaves the others
+// to be stored; err is a failure of the whole. Two of ds with one key are
+// stored in turn. An observation equal to the stored one is not written
+// again.
+func (t *Tx) UpsertResults(pids, oids []string, ds []ResultDraft) (ids []string, errs []error, err error) {
+	n := len(ds)
+	ids, errs = make([]string, n), make([]error, n)
+	keys := make([]string, n)
+	parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := ds[i].Result
+			keys[i] = t.d.hash("result", oids[i], r.SetID, r.CodeSystem, r.Code, r.SubID)
+		}
+	})
+	owner := make(map[string]bool, n)
+	for _, k := range keys {
+		if owner[k] { // the second depends on the first's write
+			for i, d := range ds {
+				if ids[i], errs[i] = t.UpsertResult(pids[i], oids[i], d.Result); errs[i] != nil && !errors.Is(errs[i], ErrConflict) {
+					return nil, nil, errs[i]
+				}
+			}
+			return ids, errs, nil
+		}
+		owner[k] = true
+	}
+	if n == 0 {
+		return ids, errs, nil
+	}
+	found, err := t.tx.GetResults(t.ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	curs := make([]catalog.ClinicalRow, n)
+	rs := make([]Result, n)
+	for i := range ds {
+		curs[i], rs[i] = found[keys[i]], ds[i].Result
+	}
+	ps, err := placeBatch(t, "result", "r", pids, rs, curs, errs,
+		func(i int) (string, []byte) { return ds[i].id, ds[i].sealed },
+		func(x Result) time.Time { return x.AsOf }, sameResult)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := t.d.now().UTC()
+	var rows []catalog.ClinicalRow
+	for i, p := range ps {
+		if errs[i] != nil {
+			continue
+		}
+		ids[i] = p.id
+		if p.write {
+			rows = append(rows, catalog.ClinicalRow{ID: p.id, PatientID: pids[i], OrderID: oids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now})
+		}
+	}
+	rows = sortedBy(rows, func(r *catalog.ClinicalRow) string { return r.ID })
+	if err := t.tx.PutResults(t.ctx, rows); err != nil {
+		return nil, nil, err
+	}
+	return ids, errs, nil
 }

@@ -65,6 +65,10 @@
 // unless its updated_at is older (Summary.Superseded counts them); across
 // batches and loads, the Sink keeps the record with the later updated_at.
 //
+// A Sink that is also a Preparer does the part of a batch's work that
+// needs no transaction (keyed hashes, encryption) as the batch is sent,
+// on the reading goroutine, while the batch before it commits.
+//
 // A row that cannot be read (wrong number of fields, an unterminated
 // quote, bytes that are not the file's encoding, longer than
 // MaxRecordBytes) or mapped (a bad date or number, a required value

@@ -564,3 +564,70 @@ func TestLogsNoPatientData(t *testing.T) {
 		}
 	}
 }
+
+// preparingSink is a memSink that is a Preparer: it prepares a batch as
+// the list of its MRNs and checks, at each call, what it is given.
+type preparingSink struct {
+	*memSink
+	t                               *testing.T
+	prepared, withPrep, withRecords int // batches prepared; calls with Prepared; calls with records
+}
+
+func (s *preparingSink) PreparePatients(rs []Patient) any {
+	s.prepared++
+	mrns := make([]string, len(rs))
+	for i, r := range rs {
+		mrns[i] = r.MRN
+	}
+	return mrns
+}
+
+func (s *preparingSink) PrepareEncounters([]Encounter) any { return nil }
+func (s *preparingSink) PrepareResults([]Result) any       { return nil }
+
+func (s *preparingSink) UpsertPatients(ctx context.Context, b *Batch[Patient]) error {
+	if len(b.Records) > 0 {
+		s.withRecords++
+	}
+	if b.Prepared != nil {
+		s.withPrep++
+		mrns := b.Prepared.([]string)
+		if len(mrns) != len(b.Records) {
+			s.t.Errorf("prepared %d records, sent %d", len(mrns), len(b.Records))
+		}
+		for i, r := range b.Records {
+			if i < len(mrns) && mrns[i] != r.MRN {
+				s.t.Errorf("record %d prepared as %s is %s", i, mrns[i], r.MRN)
+			}
+		}
+	}
+	return s.memSink.UpsertPatients(ctx, b)
+}
+
+var _ Preparer = (*preparingSink)(nil)
+
+// TestPreparer: a Preparer's Prepare of each batch reaches the Upsert of
+// the same records; a batch sent again without refused records comes
+// without it.
+func TestPreparer(t *testing.T) {
+	sink := &preparingSink{memSink: newMemSink(), t: t}
+	sink.refuse = func(rec any) string {
+		if rec.(Patient).MRN == "E1000003" {
+			return "refused"
+		}
+		return ""
+	}
+	m := loadMappingT(t, "clarity_patients.yaml")
+	sum, err, _ := loadInto(t, m, sink, "testdata/clarity_patients.txt", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Rejected == 0 || sum.Loaded == 0 {
+		t.Fatalf("%+v", sum)
+	}
+	// Every batch was prepared once and sent with it, and the one with a
+	// refused record once more without.
+	if sink.prepared < 2 || sink.withPrep != sink.prepared || sink.withRecords != sink.prepared+1 {
+		t.Errorf("%d batches prepared, %d calls with them, %d calls with records", sink.prepared, sink.withPrep, sink.withRecords)
+	}
+}

@@ -665,6 +665,53 @@ func clinicalBatches(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 		}
 		return nil
 	}))
+	// Orders and results (an extract of results): the same, by key hash.
+	var ors []catalog.OrderRow
+	var rs []catalog.ClinicalRow
+	var okeys, rkeys []string
+	for i := range 150 {
+		ors = append(ors, catalog.OrderRow{ID: fmt.Sprintf("bo%04d", i), PatientID: fmt.Sprintf("bp%04d", i), KeyHash: fmt.Sprintf("bok%04d", i),
+			Status: "completed", Sealed: []byte(fmt.Sprintf("o1-%d", i)), Updated: now})
+		rs = append(rs, catalog.ClinicalRow{ID: fmt.Sprintf("br%04d", i), PatientID: fmt.Sprintf("bp%04d", i), OrderID: fmt.Sprintf("bo%04d", i),
+			KeyHash: fmt.Sprintf("brk%04d", i), Sealed: []byte(fmt.Sprintf("r1-%d", i)), Updated: now})
+		okeys, rkeys = append(okeys, fmt.Sprintf("bok%04d", i)), append(rkeys, fmt.Sprintf("brk%04d", i))
+	}
+	ors = append(ors, catalog.OrderRow{ID: "bo0003", PatientID: "bp0003", KeyHash: "bok0003", SampleID: "S-3", Status: "in-progress", Sealed: []byte("o2"), Updated: now.Add(time.Hour)})
+	rs = append(rs, catalog.ClinicalRow{ID: "br0003", PatientID: "bp0004", OrderID: "bo0004", KeyHash: "brk0003", Sealed: []byte("r2"), Updated: now.Add(time.Hour)})
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if err := tx.PutOrders(ctx, ors); err != nil {
+			return err
+		}
+		return tx.PutResults(ctx, rs)
+	}))
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		fo, err := tx.GetOrders(ctx, append(slices.Clone(okeys), "bok-none", "bok0001"))
+		must(t, err)
+		if o := fo["bok0003"]; len(fo) != 150 || o.ID != "bo0003" || o.SampleID != "S-3" || o.Status != "in-progress" || string(o.Sealed) != "o2" || !o.Updated.Equal(now.Add(time.Hour)) {
+			t.Errorf("%d orders found; bok0003 %+v", len(fo), o)
+		}
+		if o := fo["bok0149"]; o.ID != "bo0149" || o.PatientID != "bp0149" || string(o.Sealed) != "o1-149" {
+			t.Errorf("bok0149 %+v", o)
+		}
+		fr, err := tx.GetResults(ctx, append(slices.Clone(rkeys), "brk-none"))
+		must(t, err)
+		if r := fr["brk0003"]; len(fr) != 150 || r.ID != "br0003" || r.PatientID != "bp0004" || r.OrderID != "bo0004" || string(r.Sealed) != "r2" {
+			t.Errorf("%d results found; brk0003 %+v", len(fr), r)
+		}
+		few, err := tx.GetResults(ctx, []string{"brk0005", "brk-none", "brk0006"})
+		must(t, err)
+		one, err := tx.GetResult(ctx, "brk0149")
+		must(t, err)
+		if len(few) != 2 || few["brk0006"].OrderID != "bo0006" || one.ID != "br0149" || one.OrderID != "bo0149" || string(one.Sealed) != "r1-149" {
+			t.Errorf("short lookup %v; GetResult after PutResults: %+v", few, one)
+		}
+		o, err := tx.GetOrder(ctx, "bok0042")
+		must(t, err)
+		if o.ID != "bo0042" || string(o.Sealed) != "o1-42" {
+			t.Errorf("GetOrder after PutOrders: %+v", o)
+		}
+		return nil
+	}))
 	// A failing function commits nothing and has nothing to wait for.
 	boom := errors.New("boom")
 	if _, err := s.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {
