@@ -347,7 +347,8 @@ func (d *DB) resultKeys(rs []extract.Result) preparedResults {
 
 func resultOf(r extract.Result) Result {
 	return Result{Code: r.Code, CodeSystem: r.CodeSystem, Display: r.Display, ValueType: r.ValueType,
-		Value: r.Value, Units: r.Units, Status: r.Status, Observed: hl7Time(r.Observed), AsOf: r.UpdatedAt}
+		Value: r.Value, Units: r.Units, ReferenceRange: r.ReferenceRange, Abnormal: r.AbnormalFlag, Status: r.Status,
+		Observed: hl7Time(r.Observed), AsOf: r.UpdatedAt}
 }
 
 // UpsertResults implements extract.Sink: the batch's patients are found

@@ -48,6 +48,16 @@ func TestExtractsIntoTheClinicalDatabase(t *testing.T) {
 	if err != nil || pt.Family != "ZZTEST" || pt.BirthDate != "19700131" || len(ords) == 0 || len(res) < 2 {
 		t.Fatalf("E1000001: %+v, %d orders, %d results, %v", pt, len(ords), len(res), err)
 	}
+	// The result's reference range and abnormal flag are kept (WBC 11.8, 4.0-11.0, H).
+	var wbc *clinical.Result
+	for i := range res {
+		if res[i].Code == "6690-2" {
+			wbc = &res[i]
+		}
+	}
+	if wbc == nil || wbc.Value != "11.8" || wbc.ReferenceRange != "4.0-11.0" || wbc.Abnormal != "H" {
+		t.Fatalf("WBC result: %+v", wbc)
+	}
 	// Loading the same files again changes nothing: the watermark skips them all.
 	if again := loadFile(t, f, td+"clarity_patients.yaml", td+"clarity_patients.txt"); again.Loaded != 0 {
 		t.Fatalf("second load stored %d rows", again.Loaded)

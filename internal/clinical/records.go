@@ -72,20 +72,25 @@ type Order struct {
 
 // Result is one observation (HL7 OBX) of an order.
 type Result struct {
-	ID         string    `json:"-"`
-	PatientID  string    `json:"-"`
-	OrderID    string    `json:"-"`
-	SetID      string    `json:"set_id"`
-	Code       string    `json:"code"`
-	CodeSystem string    `json:"code_system,omitempty"`
-	Display    string    `json:"display,omitempty"`
-	SubID      string    `json:"sub_id,omitempty"`
-	ValueType  string    `json:"value_type,omitempty"`
-	Value      string    `json:"value,omitempty"`
-	Units      string    `json:"units,omitempty"`
-	Status     string    `json:"status,omitempty"`
-	Observed   string    `json:"observed,omitempty"`
-	AsOf       time.Time `json:"as_of"`
+	ID         string `json:"-"`
+	PatientID  string `json:"-"`
+	OrderID    string `json:"-"`
+	SetID      string `json:"set_id"`
+	Code       string `json:"code"`
+	CodeSystem string `json:"code_system,omitempty"`
+	Display    string `json:"display,omitempty"`
+	SubID      string `json:"sub_id,omitempty"`
+	ValueType  string `json:"value_type,omitempty"`
+	Value      string `json:"value,omitempty"`
+	Units      string `json:"units,omitempty"`
+	// ReferenceRange as the lab wrote it (OBX-7), e.g. "3.5-5.1".
+	ReferenceRange string `json:"reference_range,omitempty"`
+	// Abnormal is the interpretation flags (OBX-8, HL7 table 0078: H, L,
+	// A, ...), repetitions joined by "~", as the lab wrote them.
+	Abnormal string    `json:"abnormal,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Observed string    `json:"observed,omitempty"`
+	AsOf     time.Time `json:"as_of"`
 }
 
 // FillerIssuer stands as an order's placer issuer when only its filler

@@ -180,7 +180,8 @@ const (
 		"PID|1||MRN100^^^HOSP^MR||Quill^Zora^M||19700101|F\n" +
 		"OBR|1|PO-77^EPIC|F-1^LIS|81247-9^Master HL7 genetic variant reporting panel^LN|||20260309000000||||||||||||||20260310085900|||F\n" +
 		"OBX|1|CWE|48018-6^Gene studied^LN|1|HGNC:1101^BRCA2^HGNC||||||F\n" +
-		"OBX|2|ST|48004-6^DNA change c.HGVS^LN|1|NM_000059.4:c.5946del||||||F\n"
+		"OBX|2|ST|48004-6^DNA change c.HGVS^LN|1|NM_000059.4:c.5946del||||||F\n" +
+		"OBX|3|NM|81258-6^Sample variant allelic frequency^LN|1|0.48|1^relative frequency^UCUM|0.3-0.7|N~A|||F\n"
 	a40 = "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260311090000||ADT^A40^ADT_A39|C5|P|2.5.1\n" +
 		"PID|1||MRN100^^^HOSP^MR||Quill^Zora^M||19700101|F\n" +
 		"MRG|TMP-42^^^HOSP^MR\n"

@@ -114,7 +114,8 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 					return out, err
 				}
 				r := clinical.Result{SetID: obx.SetID, Code: obx.Observation.Code, CodeSystem: obx.Observation.System, Display: obx.Observation.Text,
-					SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code, Status: obx.Status,
+					SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code,
+					ReferenceRange: obx.ReferenceRange, Abnormal: strings.Join(obx.Abnormal, "~"), Status: obx.Status,
 					Observed: obx.ObservationTime.String(), AsOf: asOf}
 				if r.Code == "" {
 					return out, at("OBX", 0, 3, hl7.ErrRequired)
