@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -380,13 +381,32 @@ func notFound(err error, what string) error {
 	return nil
 }
 
-func unb64(s string) []byte {
-	b, _ := b64.DecodeString(s)
-	return b
+// binary scans a column of bytes stored as base64 text (or, for the
+// sealed records SQLite keeps as BLOBs, as they are). Text that is not
+// base64 fails the Scan, naming the column, instead of reading as a
+// record too short to open.
+type binary []byte
+
+func (b *binary) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*b = nil
+	case []byte:
+		*b = bytes.Clone(v)
+	case string:
+		d, err := b64.DecodeString(v)
+		if err != nil {
+			return fmt.Errorf("not base64: %w", err)
+		}
+		*b = d
+	default:
+		return fmt.Errorf("not bytes or base64 text but %T", src)
+	}
+	return nil
 }
 
 // sealedValue is how a sealed record of the patients, encounters, orders
-// and results tables is written. On SQLite it is the bytes as they are,
+// and results tables is written (binary reads it back). On SQLite it is the bytes as they are,
 // a BLOB (a column's TEXT affinity leaves a BLOB alone): a quarter
 // smaller than base64 text, so fewer pages to write, and no encoding. On
 // PostgreSQL, whose sealed columns are TEXT (a bytea column would take a
@@ -401,26 +421,12 @@ func (s *sqlStore) sealedValue(b []byte) any {
 	return b
 }
 
-// sealedBytes reads what sealedValue wrote, scanned into an any: a BLOB
-// as it is, text as base64 (PostgreSQL's, and SQLite rows written before
-// sealed records were stored as BLOBs, which stay readable as they are
-// until they are next written).
-func sealedBytes(v any) []byte {
-	switch v := v.(type) {
-	case []byte:
-		return v
-	case string:
-		return unb64(v)
-	}
-	return nil
-}
-
 func (c *clinicalTx) GetPatient(ctx context.Context, id string) (PatientRow, error) {
 	var p PatientRow
-	var sealed any
+	var sealed binary
 	var cr, up int64
 	err := c.queryRow(ctx, qGetPatient, id).Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
-	p.Sealed, p.Created, p.Updated = sealedBytes(sealed), fromNanos(cr), fromNanos(up)
+	p.Sealed, p.Created, p.Updated = sealed, fromNanos(cr), fromNanos(up)
 	return p, notFound(err, "patient")
 }
 
@@ -518,12 +524,12 @@ func (c *clinicalTx) GetPatients(ctx context.Context, ids []string) (map[string]
 		args := padded(chunk)
 		err := c.query(ctx, qGetPatients(len(args)), args, func(r *sql.Rows) error {
 			var p PatientRow
-			var sealed any
+			var sealed binary
 			var cr, up int64
 			if err := r.Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up); err != nil {
 				return err
 			}
-			p.Sealed, p.Created, p.Updated = sealedBytes(sealed), fromNanos(cr), fromNanos(up)
+			p.Sealed, p.Created, p.Updated = sealed, fromNanos(cr), fromNanos(up)
 			out[p.ID] = p
 			return nil
 		})
@@ -618,11 +624,11 @@ func (c *clinicalTx) query(ctx context.Context, q string, args []any, each func(
 
 func (c *clinicalTx) getRow(ctx context.Context, table, keyHash string) (ClinicalRow, error) {
 	var r ClinicalRow
-	var sealed any
+	var sealed binary
 	var up int64
 	err := c.queryRow(ctx, rowQuery(table), keyHash).
 		Scan(&r.ID, &r.PatientID, &r.KeyHash, &r.OrderID, &sealed, &up)
-	r.Sealed, r.Updated = sealedBytes(sealed), fromNanos(up)
+	r.Sealed, r.Updated = sealed, fromNanos(up)
 	return r, notFound(err, table[:len(table)-1])
 }
 
@@ -645,12 +651,12 @@ func (c *clinicalTx) getRows(ctx context.Context, keyHashes []string, q func(n i
 	out := make(map[string]ClinicalRow, len(keyHashes))
 	err := c.byKeys(ctx, keyHashes, q, func(r *sql.Rows) error {
 		var e ClinicalRow
-		var sealed any
+		var sealed binary
 		var up int64
 		if err := r.Scan(&e.ID, &e.PatientID, &e.KeyHash, &e.OrderID, &sealed, &up); err != nil {
 			return err
 		}
-		e.Sealed, e.Updated = sealedBytes(sealed), fromNanos(up)
+		e.Sealed, e.Updated = sealed, fromNanos(up)
 		out[e.KeyHash] = e
 		return nil
 	})
@@ -723,12 +729,12 @@ func (c *clinicalTx) GetOrders(ctx context.Context, keyHashes []string) (map[str
 	out := make(map[string]OrderRow, len(keyHashes))
 	err := c.byKeys(ctx, keyHashes, qGetOrders, func(r *sql.Rows) error {
 		var o OrderRow
-		var sealed any
+		var sealed binary
 		var up int64
 		if err := r.Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up); err != nil {
 			return err
 		}
-		o.Sealed, o.Updated = sealedBytes(sealed), fromNanos(up)
+		o.Sealed, o.Updated = sealed, fromNanos(up)
 		out[o.KeyHash] = o
 		return nil
 	})
@@ -756,11 +762,11 @@ func (c *clinicalTx) PutResult(ctx context.Context, r ClinicalRow) error {
 
 func (c *clinicalTx) GetOrder(ctx context.Context, keyHash string) (OrderRow, error) {
 	var o OrderRow
-	var sealed any
+	var sealed binary
 	var up int64
 	err := c.queryRow(ctx, qGetOrder, keyHash).
 		Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up)
-	o.Sealed, o.Updated = sealedBytes(sealed), fromNanos(up)
+	o.Sealed, o.Updated = sealed, fromNanos(up)
 	return o, notFound(err, "order")
 }
 
@@ -785,9 +791,9 @@ type scanner interface{ Scan(...any) error }
 func scanHL7(sc scanner) (HL7Message, error) {
 	var m HL7Message
 	var rec int64
-	var ack, sealed string
+	var ack, sealed binary
 	err := sc.Scan(&m.ID, &m.Sender, &m.ControlID, &rec, &m.Type, &m.State, &m.Error, &ack, &m.PatientID, &sealed)
-	m.Received, m.Ack, m.Sealed = fromNanos(rec), unb64(ack), unb64(sealed)
+	m.Received, m.Ack, m.Sealed = fromNanos(rec), ack, sealed
 	return m, err
 }
 
@@ -849,11 +855,11 @@ func (c *clinicalTx) PutHL7Messages(ctx context.Context, ms []HL7Message) error 
 
 func (s *sqlStore) GetSealingKey(ctx context.Context, name string) (SealingKey, error) {
 	var k SealingKey
-	var wrapped string
+	var wrapped binary
 	var cr int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT name, key_name, key_version, wrapped, created FROM sealing_keys WHERE name = ?`), name).
 		Scan(&k.Name, &k.KeyName, &k.KeyVersion, &wrapped, &cr)
-	k.Wrapped, k.Created = unb64(wrapped), fromNanos(cr)
+	k.Wrapped, k.Created = wrapped, fromNanos(cr)
 	return k, notFound(err, "sealing key")
 }
 
@@ -912,12 +918,12 @@ func (s *sqlStore) ListPatientRecords(ctx context.Context, patientID string) ([]
 			defer rows.Close()
 			for rows.Next() {
 				var r ClinicalRow
-				var sealed any
+				var sealed binary
 				var up int64
 				if err := rows.Scan(&r.ID, &r.PatientID, &r.KeyHash, &r.OrderID, &sealed, &up); err != nil {
 					return err
 				}
-				r.Sealed, r.Updated = sealedBytes(sealed), fromNanos(up)
+				r.Sealed, r.Updated = sealed, fromNanos(up)
 				*into = append(*into, r)
 			}
 			return rows.Err()
@@ -935,12 +941,12 @@ func (s *sqlStore) ListPatientRecords(ctx context.Context, patientID string) ([]
 		defer rows.Close()
 		for rows.Next() {
 			var o OrderRow
-			var sealed any
+			var sealed binary
 			var up int64
 			if err := rows.Scan(&o.ID, &o.PatientID, &o.KeyHash, &o.SampleID, &o.Status, &sealed, &up); err != nil {
 				return err
 			}
-			o.Sealed, o.Updated = sealedBytes(sealed), fromNanos(up)
+			o.Sealed, o.Updated = sealed, fromNanos(up)
 			ord = append(ord, o)
 		}
 		return rows.Err()

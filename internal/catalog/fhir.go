@@ -150,11 +150,11 @@ const fhirCols = `type, id, version, seq, updated, patient_id, sealed`
 func scanFHIR(sc scanner) (FHIRRow, error) {
 	var r FHIRRow
 	var up int64
-	var sealed string
+	var sealed binary
 	if err := sc.Scan(&r.Type, &r.ID, &r.Version, &r.Seq, &up, &r.PatientID, &sealed); err != nil {
 		return r, err
 	}
-	r.Updated, r.Sealed = fromNanos(up), unb64(sealed)
+	r.Updated, r.Sealed = fromNanos(up), sealed
 	return r, nil
 }
 

@@ -36,9 +36,9 @@ const outboxCols = `id, destination, seq, kind, state, attempts, next_attempt, l
 func scanOutbox(sc scanner) (OutboxItem, error) {
 	var o OutboxItem
 	var next, cr, up int64
-	var sealed string
+	var sealed binary
 	err := sc.Scan(&o.ID, &o.Destination, &o.Seq, &o.Kind, &o.State, &o.Attempts, &next, &o.LastError, &o.PatientID, &sealed, &cr, &up)
-	o.NextAttempt, o.Created, o.Updated, o.Sealed = fromNanos(next), fromNanos(cr), fromNanos(up), unb64(sealed)
+	o.NextAttempt, o.Created, o.Updated, o.Sealed = fromNanos(next), fromNanos(cr), fromNanos(up), sealed
 	return o, err
 }
 

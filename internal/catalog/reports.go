@@ -142,13 +142,14 @@ const qGetReport = `SELECT ` + reportCols + ` FROM reports r LEFT JOIN report_si
 // a signed report, against the hash recorded when it was signed.
 func scanReport(sc scanner) (ReportRow, error) {
 	var r ReportRow
-	var sealed, signoff string
+	var sealed binary
+	var signoff string
 	var cr, up, sg int64
 	err := sc.Scan(&r.ID, &r.Status, &r.Amends, &r.Version, &r.PatientID, &r.OrderID, &sealed, &r.ContentHash, &cr, &up, &sg, &signoff)
 	if err != nil {
 		return r, err
 	}
-	r.Sealed, r.Created, r.Updated, r.Signed = unb64(sealed), fromNanos(cr), fromNanos(up), fromNanos(sg)
+	r.Sealed, r.Created, r.Updated, r.Signed = sealed, fromNanos(cr), fromNanos(up), fromNanos(sg)
 	if contentHash(r.Sealed) != r.ContentHash || (IsSignedReport(r.Status) && signoff != r.ContentHash) {
 		return r, fmt.Errorf("report %s: %w", r.ID, ErrTampered)
 	}

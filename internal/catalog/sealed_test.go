@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,5 +125,28 @@ func TestSealedLegacyBase64(t *testing.T) {
 		if typ != tc.typ {
 			t.Errorf("%s %s: sealed stored as %s, want %s", tc.table, tc.id, typ, tc.typ)
 		}
+	}
+}
+
+// TestCorruptBase64IsAnError: a sealed column whose text is not base64
+// (damaged outside clinomics) fails the read, naming the column, instead
+// of reading as a record that does not open.
+func TestCorruptBase64IsAnError(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO patients (id, merged_into, sealed, created, updated) VALUES ('p-bad', '', 'not*base64!', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	err = s.InClinicalTx(ctx, func(tx ClinicalTx) error {
+		_, err := tx.GetPatient(ctx, "p-bad")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), `"sealed"`) || !strings.Contains(err.Error(), "not base64") {
+		t.Fatalf("corrupt sealed column read: %v", err)
 	}
 }
