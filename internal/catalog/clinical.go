@@ -446,20 +446,16 @@ func (c *clinicalTx) PutPatientIdentifier(ctx context.Context, hash, patientID s
 }
 
 func (c *clinicalTx) PatientIdentifiers(ctx context.Context, patientID string) ([]string, error) {
-	rows, err := c.tx.QueryContext(ctx, c.s.q(`SELECT hash FROM patient_ids WHERE patient_id = ? ORDER BY hash`), patientID)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	err := c.query(ctx, `SELECT hash FROM patient_ids WHERE patient_id = ? ORDER BY hash`, []any{patientID}, func(r *sql.Rows) error {
 		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
+		if err := r.Scan(&h); err != nil {
+			return err
 		}
 		out = append(out, h)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // small is the statement size for a short batch's n rows: a power of two
