@@ -75,15 +75,29 @@ func NewMessageID() string {
 // MessageBody opens a stored message's body.
 func (d *DB) MessageBody(m catalog.HL7Message) ([]byte, error) { return d.Open("hl7", m.ID, m.Sealed) }
 
-// Seal encrypts b for the record kind/id (the outbox's payloads, message bodies).
-func (d *DB) Seal(kind, id string, b []byte) ([]byte, error) { return d.seal(kind, id, b) }
+// Seal encrypts b as it is for the record kind/id (the outbox's
+// payloads, message bodies, reports, keys): SealRaw under kind+rawKind.
+func (d *DB) Seal(kind, id string, b []byte) ([]byte, error) { return d.SealRaw(kind+rawKind, id, b) }
 
-// Open decrypts what Seal made for kind/id.
+// Open decrypts what Seal made for kind/id. Records sealed before Seal
+// stopped wrapping its bytes in JSON (bound to kind alone) still open:
+// the binding says which form a record is, so nothing is guessed.
 func (d *DB) Open(kind, id string, b []byte) ([]byte, error) {
-	var out []byte
-	err := d.open(kind, id, b, &out)
-	return out, err
+	plain, err := d.OpenRaw(kind+rawKind, id, b)
+	if err == nil {
+		return plain, nil
+	}
+	var legacy []byte
+	if d.open(kind, id, b, &legacy) != nil {
+		return nil, err
+	}
+	return legacy, nil
 }
+
+// rawKind marks the kinds Seal binds its records to. Seal used to seal
+// the JSON string of its bytes (base64 in quotes: a third larger) under
+// the kind itself.
+const rawKind = "+raw"
 
 // Records reads a patient and everything recorded about them, opened.
 func (d *DB) Records(ctx context.Context, pid string) (Patient, []Encounter, []Order, []Result, error) {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 )
 
-// SealRaw encrypts b as it is, bound to kind and id: for stores made
-// since, whose records are bytes already (the FHIR store's JSON
-// resources). Seal, which predates it, wraps the bytes in JSON first and
-// keeps doing so, so that records sealed by it still open.
+// SealRaw encrypts b as it is, bound to kind and id (the FHIR store's
+// JSON resources; Seal's records under a kind of their own).
 func (d *DB) SealRaw(kind, id string, b []byte) ([]byte, error) {
 	nonce := make([]byte, d.aead.NonceSize(), d.aead.NonceSize()+len(b)+d.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
