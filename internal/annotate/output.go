@@ -2,7 +2,6 @@ package annotate
 
 import (
 	"bufio"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -56,6 +55,9 @@ func newTxOut(t *genemodel.Transcript) txOut {
 
 // appendTerms appends the terms of e joined by '&'.
 func appendTerms(b []byte, e *csq.Effect) []byte {
+	if len(e.Terms) == 1 { // most effects
+		return append(b, e.Terms[0]...)
+	}
 	for i, t := range e.Terms {
 		if i > 0 {
 			b = append(b, '&')
@@ -85,7 +87,7 @@ func appendEffectVCF(b, alt, hgvsg []byte, e *csq.Effect, to *txOut) []byte {
 		b = add(b, e.HGVSc)
 	}
 	b = append(b, '|')
-	if strings.IndexByte(e.HGVSp, '=') >= 0 {
+	if e.HGVSp != "" && strings.IndexByte(e.HGVSp, '=') >= 0 {
 		b = appendEscaped(b, e.HGVSp)
 	} else {
 		b = add(b, e.HGVSp)
@@ -149,27 +151,31 @@ func addDot(b []byte, s string) []byte {
 }
 
 // appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
-// does, writing the digits in place.
+// does, two digits at a time (a POS is written for every record).
 func appendInt(dst []byte, v int64) []byte {
 	if v < 0 {
 		return strconv.AppendInt(dst, v, 10)
 	}
-	u := uint64(v)
-	if u < 10 {
-		return append(dst, byte('0'+u))
+	var buf [20]byte
+	i, u := len(buf), uint64(v)
+	for u >= 100 {
+		q := u / 100
+		r := (u - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digits2[r], digits2[r+1]
+		u = q
 	}
-	n := 1
-	for x := u; x >= 10; x /= 10 {
-		n++
+	if u >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digits2[2*u], digits2[2*u+1]
+	} else {
+		i--
+		buf[i] = byte('0' + u)
 	}
-	l := len(dst)
-	dst = slices.Grow(dst, n)[:l+n]
-	for i := l + n - 1; i >= l; i-- {
-		dst[i] = byte('0' + u%10)
-		u /= 10
-	}
-	return dst
+	return append(dst, buf[i:]...)
 }
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // escapeSet marks the bytes percent-encoded in INFO values.
 var escapeSet = func() (t [256]bool) {

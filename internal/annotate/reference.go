@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
 	"github.com/clinomics/clinomics/internal/format/fasta"
@@ -13,10 +14,13 @@ import (
 // mapped into memory and read in place; any other FASTA (gzip, or no
 // index) is read whole.
 type Reference struct {
-	seqs  map[string][]byte           // whole sequences, when read whole
-	index map[string]fasta.IndexEntry // when mapped
-	data  []byte                      // the mapped file
+	seqs  map[string][]byte            // whole sequences, when read whole
+	index map[string]*fasta.IndexEntry // when mapped
+	data  []byte                       // the mapped file
 	unmap func() error
+	// last is the entry of index looked up last: callers annotating a
+	// sorted VCF ask for one contig over and over.
+	last atomic.Pointer[fasta.IndexEntry]
 }
 
 var _ csq.Reference = (*Reference)(nil)
@@ -60,15 +64,15 @@ func mapIndexed(path string) (*Reference, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
-	r := &Reference{index: map[string]fasta.IndexEntry{}, data: data, unmap: unmap}
+	r := &Reference{index: map[string]*fasta.IndexEntry{}, data: data, unmap: unmap}
 	for _, e := range entries {
 		// The last base must lie inside the file: a FASTA cut short
 		// after its index was made would otherwise be read past its end.
-		if e.Length > 0 && (e.LineBases <= 0 || e.LineWidth < e.LineBases || fileOffset(e, e.Length-1) >= st.Size()) {
+		if e.Length > 0 && (e.LineBases <= 0 || e.LineWidth < e.LineBases || fileOffset(&e, e.Length-1) >= st.Size()) {
 			unmap()
 			return nil, fmt.Errorf("%s.fai: entry %s does not fit the FASTA (stale index?)", path, e.Name)
 		}
-		r.index[e.Name] = e
+		r.index[e.Name] = &e
 	}
 	return r, nil
 }
@@ -93,8 +97,8 @@ func (r *Reference) AppendSeq(dst []byte, chrom string, start, end int64) ([]byt
 		}
 		return append(dst, s...), nil
 	}
-	e, ok := r.index[chrom]
-	if !ok {
+	e := r.entry(chrom)
+	if e == nil {
 		return dst, fmt.Errorf("sequence %q is not in the reference", chrom)
 	}
 	if start < 1 || end < start || end > e.Length {
@@ -133,8 +137,8 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 		}
 		return s[start-1 : end], nil
 	}
-	e, ok := r.index[chrom]
-	if !ok {
+	e := r.entry(chrom)
+	if e == nil {
 		return nil, fmt.Errorf("sequence %q is not in the reference", chrom)
 	}
 	if start < 1 || end < start || end > e.Length {
@@ -156,7 +160,19 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 	return bytes.Clone(out), nil
 }
 
+// entry returns the index entry of chrom, nil when there is none.
+func (r *Reference) entry(chrom string) *fasta.IndexEntry {
+	if e := r.last.Load(); e != nil && e.Name == chrom {
+		return e
+	}
+	e := r.index[chrom]
+	if e != nil {
+		r.last.Store(e)
+	}
+	return e
+}
+
 // fileOffset is the offset in the FASTA file of 0-based base p of e.
-func fileOffset(e fasta.IndexEntry, p int64) int64 {
+func fileOffset(e *fasta.IndexEntry, p int64) int64 {
 	return e.Offset + p/e.LineBases*e.LineWidth + p%e.LineBases
 }

@@ -4,8 +4,9 @@ import "bytes"
 
 // codingEffect adds the terms of a variant touching an exon of a coding
 // transcript, and its protein change (in effect ei of r) when the variant
-// lies wholly in the CDS.
-func (a *Annotator) codingEffect(r *Result, ei int, m *txMap, al *allele, ts *terms, intronic bool) {
+// lies wholly in the CDS. gi is the first exon (genomic order) to end at
+// or after the start of al's span.
+func (a *Annotator) codingEffect(r *Result, ei int, m *txMap, al *allele, ts *terms, intronic bool, gi int) {
 	lo, hi := al.span()
 	t := m.t
 	if al.ins() {
@@ -29,14 +30,12 @@ func (a *Annotator) codingEffect(r *Result, ei int, m *txMap, al *allele, ts *te
 	// Exonic extent in cDNA.
 	var first, last int64 = -1, -1
 	exonicLen := int64(0)
-	for _, x := range t.Exons {
+	// Exons are sorted and apart: start at the first that reaches lo.
+	for ; gi < len(t.Exons) && t.Exons[gi].Start <= hi; gi++ {
+		x := t.Exons[gi]
 		s, en := max(lo, x.Start), min(hi, x.End)
-		if s > en {
-			continue
-		}
 		exonicLen += en - s + 1
-		c1, _ := m.cdna(s)
-		c2, _ := m.cdna(en)
+		c1, c2 := m.cdnaIn(gi, s), m.cdnaIn(gi, en)
 		if c1 > c2 {
 			c1, c2 = c2, c1
 		}
@@ -155,7 +154,13 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 		}
 	}
 	st = len(s.arena)
-	s.arena = bcftoolsChange(s, s.arena, m, al, cds, pad)
+	if v := al.v; al.snv() && al.start == v.Pos && len(v.Ref) == 1 {
+		// bcftools reads the codons under the VCF REF: for an SNV,
+		// those translated above.
+		s.arena = appendAAChange(s.arena, ws/3+1, refAA, altAA, true)
+	} else {
+		s.arena = bcftoolsChange(s, s.arena, m, al, cds, pad)
+	}
 	r.Effects[ei].AAChange = s.view(st)
 	k := ws / 3 // 0-based codon index of the window
 	if delta%3 != 0 {
@@ -176,7 +181,7 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 		r.Effects[ei].HGVSp = s.view(st)
 		return
 	}
-	refStop, altStop := bytes.IndexByte(refAA, '*'), bytes.IndexByte(altAA, '*')
+	refStop, altStop := stopAt(refAA), stopAt(altAA)
 	switch {
 	case refStop >= 0 && altStop < 0:
 		ts.set(tStopLost)
@@ -234,6 +239,18 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	st = len(s.arena)
 	s.arena = appendChangeP(s, s.arena, m, cds, rr, x, pos, startLost)
 	r.Effects[ei].HGVSp = s.view(st)
+}
+
+// stopAt is the index of the first stop ('*') in aa, -1 when there is
+// none: bytes.IndexByte, without its call for the few amino acids of a
+// change.
+func stopAt(aa []byte) int {
+	for i, c := range aa {
+		if c == '*' {
+			return i
+		}
+	}
+	return -1
 }
 
 func appendOrDash(dst, b []byte) []byte {
@@ -343,7 +360,7 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 	if x[0] == '*' {
 		return append(dst, "Ter)"...)
 	}
-	if i := bytes.IndexByte(x, '*'); i >= 0 {
+	if i := stopAt(x); i >= 0 {
 		x = x[:i+1]
 	}
 	if end != pos {
@@ -466,19 +483,24 @@ func bcftoolsChange(s *scratch, dst []byte, m *txMap, al *allele, cds []byte, pa
 	}
 	s.bcWin = win
 	s.bcAA = appendTranslate(s.bcAA[:0], win)
-	altAA := s.bcAA
-	if i := bytes.IndexByte(altAA, '*'); i >= 0 {
-		altAA = altAA[:i+1]
+	return appendAAChange(dst, ws/3+1, ref, s.bcAA, len(v.Ref) == len(v.Alt))
+}
+
+// appendAAChange appends "41R>41C" for the codons from number num
+// translating to ref and, changed, to alt (cut after its first stop);
+// "41R" when they are the same and sameLen (REF and ALT of a length).
+func appendAAChange(dst []byte, num int64, ref, alt []byte, sameLen bool) []byte {
+	if i := stopAt(alt); i >= 0 {
+		alt = alt[:i+1]
 	}
-	num := ws/3 + 1
 	dst = appendInt(dst, num)
 	dst = append(dst, ref...)
-	if bytes.Equal(ref, altAA) && len(v.Ref) == len(v.Alt) {
+	if bytes.Equal(ref, alt) && sameLen {
 		return dst
 	}
 	dst = append(dst, '>')
 	dst = appendInt(dst, num)
-	return append(dst, altAA...)
+	return append(dst, alt...)
 }
 
 // shiftsOutOf5 says whether replacing cDNA [i, j) with alt (an indel)

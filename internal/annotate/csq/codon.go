@@ -90,9 +90,14 @@ func init() {
 
 // revcomp returns the reverse complement of s (upper case).
 func revcomp(s []byte) []byte {
-	out := make([]byte, len(s))
-	for i, c := range s {
-		out[len(s)-1-i] = complement[c]
-	}
+	out := append(make([]byte, 0, len(s)), s...)
+	revcompInPlace(out)
 	return out
+}
+
+// revcompInPlace reverse-complements s (upper case).
+func revcompInPlace(s []byte) {
+	for i, j := 0, len(s)-1; i <= j; i, j = i+1, j-1 {
+		s[i], s[j] = complement[s[j]], complement[s[i]]
+	}
 }

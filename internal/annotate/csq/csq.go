@@ -107,6 +107,9 @@ type allele struct {
 
 func (al *allele) ins() bool { return len(al.ref) == 0 }
 
+// snv says whether al replaces one base with another (nothing to shift).
+func (al *allele) snv() bool { return len(al.ref) == 1 && len(al.alt) == 1 }
+
 // span is the genomic range touched: for an insertion, the two bases
 // either side of it.
 func (al *allele) span() (int64, int64) {
@@ -145,8 +148,11 @@ func (a *Annotator) AnnotateTo(r *Result, v Variant) error {
 		s.arena = make([]byte, 0, min(maxArena, max(2*cap(s.arena), minArenaRoom)))
 	}
 	r.HGVSg, r.Effects = "", r.Effects[:0]
-	if !a.model.HasChrom(v.Chrom) {
-		return fmt.Errorf("%s: %w", v.Chrom, ErrUnknownContig)
+	if v.Chrom != s.chrom || v.Chrom == "" { // a VCF is sorted: the contig seldom changes
+		if !a.model.HasChrom(v.Chrom) {
+			return fmt.Errorf("%s: %w", v.Chrom, ErrUnknownContig)
+		}
+		s.chrom = strings.Clone(v.Chrom)
 	}
 	al, err := a.normalize(s, v)
 	if err != nil {
@@ -224,6 +230,7 @@ func (r *Result) newEffect(t *genemodel.Transcript) *Effect {
 // scratch is the memory one Result reuses from variant to variant.
 type scratch struct {
 	owner *Annotator // whose reference win0 holds
+	chrom string     // a contig of the gene model, the last one seen
 	// arena holds the text of the strings of this and earlier Results,
 	// which point into it (see view). Bytes below len(arena) are never
 	// written again: each call appends after them, and an arena too

@@ -126,15 +126,13 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		return n - i
 	}
 	// Exons (and the introns after them) that end more than 3 bases
-	// before the variant cannot be touched: start at the last of them.
-	first := 0
-	for l, h := 1, n; l < h; {
-		j := int(uint(l+h) >> 1)
-		if t.Exons[j].Start+2 < lo {
-			first, l = j, j+1
-		} else {
-			h = j
-		}
+	// before the variant cannot be touched: start at the last of them
+	// (exon 0 when none). Exons after gi, the first to end at or after
+	// lo, start after lo; a few before it may start within 2 bases of it.
+	gi := firstEndingAfter(t.Exons, lo)
+	first := max(min(gi, n-1), 0)
+	for first > 0 && t.Exons[first].Start+2 >= lo {
+		first--
 	}
 	for i := first; i < n; i++ {
 		x := t.Exons[i]
@@ -246,13 +244,13 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		if !m.coding() {
 			ts.set(tNonCodingExon)
 		} else {
-			a.codingEffect(r, ei, m, al, &ts, intronic)
+			a.codingEffect(r, ei, m, al, &ts, intronic, gi)
 		}
 	}
 	if al.symbolic && ins {
 		ts.set(tFeatureElongation)
 	}
-	if t.Biotype == "nonsense_mediated_decay" {
+	if m.nmd {
 		ts.set(tNMD)
 	}
 	if ts == 0 {
@@ -262,7 +260,7 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 	}
 	if !al.symbolic {
 		st := len(s.arena)
-		s.arena = a.appendHGVSc(s, s.arena, m, al)
+		s.arena = a.appendHGVSc(s, s.arena, m, al, gi)
 		r.Effects[ei].HGVSc = s.view(st)
 	}
 	e := &r.Effects[ei]

@@ -100,16 +100,24 @@ func (a *Annotator) shift(w *seqWindow, buf *[]byte, al *allele, dir int, lo, hi
 // appendHGVSg appends the genomic HGVS of the variant, shifted 3' on the
 // forward strand.
 func (a *Annotator) appendHGVSg(s *scratch, dst []byte, al *allele) []byte {
-	sh := a.shift(&s.win0, &s.shIns, al, 1, 1, math.MaxInt64)
 	dst = append(dst, al.chrom...)
 	dst = append(dst, ":g."...)
-	return describe(dst, sh, nil, false)
+	if al.snv() {
+		return appendSub(appendInt(dst, al.start), al.ref[0], al.alt[0], false)
+	}
+	sh := a.shift(&s.win0, &s.shIns, al, 1, 1, math.MaxInt64)
+	return describe(dst, &sh, nil, false)
 }
 
 // appendHGVSc appends the transcript HGVS (c. or n.), shifted 3' in the
 // direction of transcription within the exon or intron holding the
-// variant.
-func (a *Annotator) appendHGVSc(s *scratch, dst []byte, m *txMap, al *allele) []byte {
+// variant. gi is the first exon (genomic order) to end at or after the
+// start of al's span.
+func (a *Annotator) appendHGVSc(s *scratch, dst []byte, m *txMap, al *allele, gi int) []byte {
+	if al.snv() {
+		dst = m.appendHGVSPosAt(append(dst, m.prefix...), al.start, gi)
+		return appendSub(dst, al.ref[0], al.alt[0], m.t.Strand < 0)
+	}
 	lo, hi := m.t.Start, m.t.End
 	if len(al.ref) == 0 || len(al.alt) == 0 { // an indel, which may shift
 		st, _ := al.span()
@@ -119,7 +127,16 @@ func (a *Annotator) appendHGVSc(s *scratch, dst []byte, m *txMap, al *allele) []
 	}
 	sh := a.shift(&s.win0, &s.shIns, al, int(m.t.Strand), lo, hi)
 	dst = append(dst, m.prefix...)
-	return describe(dst, sh, m, m.t.Strand < 0)
+	return describe(dst, &sh, m, m.t.Strand < 0)
+}
+
+// appendSub appends the change of a substitution of one base, "A>G",
+// complemented when minus (what describe writes for a kSub).
+func appendSub(dst []byte, ref, alt byte, minus bool) []byte {
+	if minus {
+		ref, alt = complement[ref], complement[alt]
+	}
+	return append(dst, ref, '>', alt)
 }
 
 // appendPos appends genomic position g: as is with no transcript, else
@@ -145,7 +162,7 @@ func appendBases(dst, b []byte, minus bool) []byte {
 // describe appends a shifted variant with positions on m (genomic when
 // m is nil); minus says the positions and bases are read on the reverse
 // strand.
-func describe(dst []byte, sh shifted, m *txMap, minus bool) []byte {
+func describe(dst []byte, sh *shifted, m *txMap, minus bool) []byte {
 	s, e := sh.s, sh.e
 	if minus {
 		s, e = e, s
@@ -190,8 +207,17 @@ func appendInt(dst []byte, v int64) []byte {
 		v = -v
 	}
 	u := uint64(v)
-	if u < 10 {
+	switch { // most numbers (exon, cDNA and protein positions) are short
+	case u < 10:
 		return append(dst, byte('0'+u))
+	case u < 100:
+		return append(dst, digits2[2*u], digits2[2*u+1])
+	case u < 10000:
+		q, r := u/100, u%100
+		if q < 10 {
+			return append(dst, byte('0'+q), digits2[2*r], digits2[2*r+1])
+		}
+		return append(dst, digits2[2*q], digits2[2*q+1], digits2[2*r], digits2[2*r+1])
 	}
 	n := 2
 	for t := uint64(100); n < 19 && u >= t; t *= 10 {

@@ -15,10 +15,11 @@ type txMap struct {
 	skip              int    // bases of a partial first codon (CDS incomplete at 5')
 	seq               []byte // spliced sequence, transcript orientation, upper case
 	prefix            string // of its HGVS: "ENST…:c." or "ENST…:n."
+	nmd               bool   // biotype nonsense_mediated_decay
 }
 
 func newTxMap(t *genemodel.Transcript) *txMap {
-	m := &txMap{t: t, cdsFirst: -1, cdsLast: -1}
+	m := &txMap{t: t, cdsFirst: -1, cdsLast: -1, nmd: t.Biotype == "nonsense_mediated_decay"}
 	n := len(t.Exons)
 	m.exons = make([]genemodel.Range, n)
 	for i := range t.Exons {
@@ -70,41 +71,34 @@ func (m *txMap) load(ref Reference) error {
 		}
 		seq = append(seq, s...)
 	}
-	for i, c := range seq {
-		seq[i] = upper(c)
-	}
 	if m.t.Strand < 0 {
-		seq = revcomp(seq)
+		revcompInPlace(seq) // upper case, whatever the case of seq
+	} else {
+		for i, c := range seq {
+			seq[i] = upper(c)
+		}
 	}
 	m.seq = seq
 	return nil
 }
 
-// exonIndex returns the index (transcription order) of the exon holding g.
-func (m *txMap) exonIndex(g int64) int {
-	ex := m.t.Exons // genomic order
-	n := len(ex)
-	lo := firstEndingAfter(ex, g)
-	if lo == n || ex[lo].Start > g {
-		return -1
-	}
-	if m.t.Strand < 0 {
-		return n - 1 - lo
-	}
-	return lo
-}
-
 // cdna returns the cDNA offset of genomic position g, if exonic.
 func (m *txMap) cdna(g int64) (int64, bool) {
-	i := m.exonIndex(g)
-	if i < 0 {
+	ex := m.t.Exons
+	gi := firstEndingAfter(ex, g)
+	if gi == len(ex) || ex[gi].Start > g {
 		return 0, false
 	}
-	e := m.exons[i]
+	return m.cdnaIn(gi, g), true
+}
+
+// cdnaIn is cdna(g) for a g in exon gi (genomic order).
+func (m *txMap) cdnaIn(gi int, g int64) int64 {
+	e := m.t.Exons[gi]
 	if m.t.Strand < 0 {
-		return m.offset[i] + e.End - g, true
+		return m.offset[len(m.exons)-1-gi] + e.End - g
 	}
-	return m.offset[i] + g - e.Start, true
+	return m.offset[gi] + g - e.Start
 }
 
 // coding says whether the transcript has a CDS.
@@ -129,14 +123,14 @@ func (m *txMap) appendCPos(dst []byte, off int64) []byte {
 // position, intronic ones as an offset from the nearest exon (c.123+5,
 // c.-12-3).
 func (m *txMap) appendHGVSPos(dst []byte, g int64) []byte {
-	gi := firstEndingAfter(m.t.Exons, g)
-	if gi < len(m.exons) && m.t.Exons[gi].Start <= g { // exonic: cdna(g)
-		i, e := gi, m.t.Exons[gi]
-		if m.t.Strand < 0 {
-			i = len(m.exons) - 1 - gi
-			return m.appendCPos(dst, m.offset[i]+e.End-g)
-		}
-		return m.appendCPos(dst, m.offset[i]+g-e.Start)
+	return m.appendHGVSPosAt(dst, g, firstEndingAfter(m.t.Exons, g))
+}
+
+// appendHGVSPosAt is appendHGVSPos with gi, the first exon (genomic
+// order) to end at or after g, found already.
+func (m *txMap) appendHGVSPosAt(dst []byte, g int64, gi int) []byte {
+	if gi < len(m.exons) && m.t.Exons[gi].Start <= g { // exonic
+		return m.appendCPos(dst, m.cdnaIn(gi, g))
 	}
 	// Intron between exon i and i+1 (transcription order): only the
 	// one around g can match.

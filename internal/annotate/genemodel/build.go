@@ -163,34 +163,88 @@ func convert(rec *gff.Record) *feature {
 	case '-':
 		f.strand = -1
 	}
-	f.id = rec.Attr("ID")
-	f.parents = rec.Values("Parent")
-	f.txID = rec.Attr("transcript_id")
-	f.geneID = rec.Attr("gene_id")
-	f.name = rec.Attr("Name")
-	f.geneName = firstOf(rec, "gene_name", "gene")
-	f.biotype = firstOf(rec, "biotype", "transcript_biotype", "transcript_type", "gene_biotype", "gene_type")
-	if f.biotype == "" && rec.Attr("gbkey") != "" {
-		f.biotype = refseqBiotype(rec)
-	}
-	for _, tag := range rec.Values("tag") {
-		switch tag {
-		case "MANE_Select", "MANE Select":
-			f.mane = true
-		case "Ensembl_canonical":
-			f.ensCanon = true
+	// One pass over the attributes: the first value of each key read
+	// (what rec.Attr returns), and every Parent and tag (rec.Values).
+	var first [nAttrKeys]string
+	var seen uint32
+	for _, a := range rec.Attributes {
+		switch a.Key {
+		case "Parent":
+			f.parents = append(f.parents, a.Values...)
+			continue
+		case "tag":
+			for _, tag := range a.Values {
+				switch tag {
+				case "MANE_Select", "MANE Select":
+					f.mane = true
+				case "Ensembl_canonical":
+					f.ensCanon = true
+				}
+			}
+			continue
 		}
+		if k := attrKey(a.Key); k >= 0 && seen&(1<<k) == 0 && len(a.Values) > 0 {
+			first[k], seen = a.Values[0], seen|1<<k
+		}
+	}
+	f.id = first[aID]
+	f.txID = first[aTranscriptID]
+	f.geneID = first[aGeneID]
+	f.name = first[aName]
+	f.geneName = firstNonEmpty(first[aGeneName], first[aGene])
+	f.biotype = firstNonEmpty(first[aBiotype], first[aTranscriptBiotype], first[aTranscriptType], first[aGeneBiotype], first[aGeneType])
+	if f.biotype == "" && first[aGbkey] != "" {
+		f.biotype = refseqBiotype(rec)
 	}
 	return f
 }
 
-func firstOf(rec *gff.Record, keys ...string) string {
-	for _, k := range keys {
-		if v := rec.Attr(k); v != "" {
-			return v
-		}
+// The attributes convert reads the first value of.
+const (
+	aID = iota
+	aTranscriptID
+	aGeneID
+	aName
+	aGeneName
+	aGene
+	aBiotype
+	aTranscriptBiotype
+	aTranscriptType
+	aGeneBiotype
+	aGeneType
+	aGbkey
+	nAttrKeys
+)
+
+// attrKey numbers the attributes convert reads; -1 for the others.
+func attrKey(k string) int {
+	switch k {
+	case "ID":
+		return aID
+	case "transcript_id":
+		return aTranscriptID
+	case "gene_id":
+		return aGeneID
+	case "Name":
+		return aName
+	case "gene_name":
+		return aGeneName
+	case "gene":
+		return aGene
+	case "biotype":
+		return aBiotype
+	case "transcript_biotype":
+		return aTranscriptBiotype
+	case "transcript_type":
+		return aTranscriptType
+	case "gene_biotype":
+		return aGeneBiotype
+	case "gene_type":
+		return aGeneType
+	case "gbkey":
+		return aGbkey
 	}
-	return ""
+	return -1
 }
 
 // refseqBiotype maps RefSeq gbkey / ncrna_class to Ensembl-like biotypes.
