@@ -68,13 +68,14 @@ func benchHL7(ctx context.Context, e *env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	for _, conns := range counts {
+		load := loadAverage()
 		before := readProcCost()
-		rate, p50, p99, err := benchHL7Run(ctx, *dir, conns, *n)
+		rate, p50, p99, perGroup, err := benchHL7Run(ctx, *dir, conns, *n)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%2d connection(s): %7.0f messages/s   time to ACK p50 %6.2f ms  p99 %6.2f ms%s\n",
-			conns, rate, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, readProcCost().since(before, *n))
+		fmt.Fprintf(e.stdout, "%2d connection(s): %7.0f messages/s   time to ACK p50 %6.2f ms  p99 %6.2f ms   %4.1f messages a group%s%s\n",
+			conns, rate, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, perGroup, readProcCost().since(before, *n), load)
 	}
 	return nil
 }
@@ -87,29 +88,29 @@ func benchADT(conn, i int) []byte {
 		conn, i, conn, i, conn, i)
 }
 
-func benchHL7Run(ctx context.Context, dir string, conns, total int) (float64, time.Duration, time.Duration, error) {
+func benchHL7Run(ctx context.Context, dir string, conns, total int) (rate float64, p50, p99 time.Duration, perGroup float64, err error) {
 	scratch, err := os.MkdirTemp(dir, "clinomics-bench-hl7-")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer os.RemoveAll(scratch)
 	st, err := catalog.Open(ctx, filepath.Join(scratch, "catalog.db"))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer st.Close()
 	keys.DefaultKDF.MemoryKiB = 8 * 1024 // the keyring is scratch too
 	kp, err := keys.OpenLocal(filepath.Join(scratch, "keyring"), "bench")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	db, err := clinical.Open(ctx, st, kp)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	alog, err := audit.Open(ctx, st, kp, audit.Options{Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer alog.Close()
 	in := &inbox.Inbox{DB: db, Audit: alog}
@@ -117,7 +118,7 @@ func benchHL7Run(ctx context.Context, dir string, conns, total int) (float64, ti
 	defer in.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	srv := &mllp.Server{Handler: in}
 	go srv.Serve(ln)
@@ -153,11 +154,12 @@ func benchHL7Run(ctx context.Context, dir string, conns, total int) (float64, ti
 	el := time.Since(start)
 	close(errc)
 	if err := <-errc; err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
-	return float64(len(all)) / el.Seconds(), all[len(all)/2], all[len(all)*99/100], nil
+	groups, msgs := in.Groups()
+	return float64(len(all)) / el.Seconds(), all[len(all)/2], all[len(all)*99/100], float64(msgs) / float64(max(groups, 1)), nil
 }
 
 // procCost is what the process has spent so far: CPU time (user and
@@ -199,6 +201,20 @@ func (c procCost) since(before procCost, n int) string {
 		s += fmt.Sprintf(", %4.1f writes, %5.1f KiB written", float64(c.writes-before.writes)/float64(n), float64(c.wbytes-before.wbytes)/1024/float64(n))
 	}
 	return s + " a message"
+}
+
+// loadAverage is the machine's one-minute load average before a run (other
+// work on the machine moves messages/s), or nothing where it is unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return "   load average " + f[0]
 }
 
 func containsAA(ack []byte) bool {
