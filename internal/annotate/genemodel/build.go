@@ -131,7 +131,6 @@ func (ra *readAhead) stop() {
 func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	gr := gff.NewReader(r, file, d)
 	gr.ClampStart = true
-	gr.ClampStart = true
 	var feats []*feature
 	for {
 		rec, err := gr.Next()
