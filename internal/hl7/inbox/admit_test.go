@@ -50,20 +50,7 @@ func adt(trigger, ctl, when, pid, name, visit string) string {
 // newer demographics, a message naming two patients or another patient's
 // visit fails alone with its ERR, a copy gets the original ACK.
 func TestAdmissionsInOneGroup(t *testing.T) {
-	dir := t.TempDir()
-	st, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kr, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := clinical.Open(context.Background(), st, kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, st := openDB(t)
 	in := &Inbox{DB: db}
 	in.Start()
 	defer in.Close()
@@ -164,4 +151,25 @@ func recordsOf(t *testing.T, db *clinical.DB, mrn string) (clinical.Patient, []c
 		t.Fatal(err)
 	}
 	return p, encs
+}
+
+// openDB is a clinical database over a scratch SQLite catalog (returned
+// too) and keyring.
+func openDB(t *testing.T) (*clinical.DB, catalog.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kr, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := clinical.Open(context.Background(), st, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, st
 }

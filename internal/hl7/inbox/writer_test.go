@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
-	"github.com/clinomics/clinomics/internal/keys"
 )
 
 // TestGroupLimit: below splitFrom senders a group may take them all (up
@@ -73,20 +70,7 @@ func TestSenderCount(t *testing.T) {
 // takes them in groups of at most 8, two in flight; every message is
 // acknowledged once stored, and each patient's last update stands.
 func TestSplitGroupsKeepOrder(t *testing.T) {
-	dir := t.TempDir()
-	st, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kr, err := keys.OpenLocal(filepath.Join(dir, "keyring"), "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := clinical.Open(context.Background(), st, kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openDB(t)
 	var mu sync.Mutex
 	sizes := map[int]int{}
 	in := &Inbox{DB: db, spare: func(time.Time) bool { return true }, onGroup: func(n int) {
