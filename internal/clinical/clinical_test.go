@@ -47,6 +47,26 @@ func newFixture(t *testing.T) fixture {
 	return fixture{db, st, dir, path}
 }
 
+// reopen opens the fixture's catalog and keyring again, as a restarted
+// process would (after a test changed the database behind its back).
+func (f fixture) reopen(t *testing.T) fixture {
+	t.Helper()
+	st, err := catalog.Open(context.Background(), f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kr, err := keys.OpenLocal(filepath.Join(f.dir, "keyring"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := clinical.Open(context.Background(), st, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{db, st, f.dir, f.path}
+}
+
 func (f fixture) upsert(t *testing.T, p clinical.Patient) string {
 	t.Helper()
 	var pid string
@@ -212,16 +232,7 @@ func TestTamperedRecordDoesNotOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	st, err := catalog.Open(ctx, f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kr, _ := keys.OpenLocal(filepath.Join(f.dir, "keyring"), "test")
-	d2, err := clinical.Open(ctx, st, kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d2 := f.reopen(t).db
 	if _, _, _, _, err := d2.Records(ctx, a); err == nil {
 		t.Fatal("a swapped sealed record opened")
 	}

@@ -270,17 +270,7 @@ func TestLegacyBase64RecordsOpen(t *testing.T) {
 		}
 	}
 	db.Close()
-	st, err := catalog.Open(ctx, f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	kr, _ := keys.OpenLocal(filepath.Join(f.dir, "keyring"), "test")
-	d2, err := clinical.Open(ctx, st, kr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.db, f.st = d2, st
+	f = f.reopen(t)
 	if encs, _, _ := records(t, f, pid); len(encs) != 1 || encs[0].Location != "4 WEST" {
 		t.Fatalf("legacy records: %+v", encs)
 	}
@@ -292,11 +282,11 @@ func TestLegacyBase64RecordsOpen(t *testing.T) {
 	if encs, _, _ := records(t, f, pid); len(encs) != 1 || encs[0].Location != "5 EAST" {
 		t.Fatalf("after a newer row: %+v", encs)
 	}
-	if p, _, _, _, err := d2.Records(ctx, e1); err != nil || p.Given != "ALPHA" {
+	if p, _, _, _, err := f.db.Records(ctx, e1); err != nil || p.Given != "ALPHA" {
 		t.Fatalf("legacy patient: %+v, %v", p, err)
 	}
 	load(t, f, "clarity_patients", "pat2.txt", patHeader+"Z1|E1|ZZTEST|BETA||1970-01-31 00:00:00|1|00000|2025-01-03 03:04:05\n", 0, false)
-	if p, _, _, _, err := d2.Records(ctx, e1); err != nil || p.Given != "BETA" || p.BirthDate != "19700131" {
+	if p, _, _, _, err := f.db.Records(ctx, e1); err != nil || p.Given != "BETA" || p.BirthDate != "19700131" {
 		t.Fatalf("legacy patient after a newer row: %+v, %v", p, err)
 	}
 }
