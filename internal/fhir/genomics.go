@@ -294,9 +294,29 @@ func (g *genomicBuilder) build() (*Bundle, error) {
 	g.addSpecimen()
 
 	g.report = Reference{Reference: g.fullURL("DiagnosticReport", 0)}
+	results, err := g.addObservations()
+	if err != nil {
+		return nil, err
+	}
+	if r.Amends != "" && r.Amended != nil {
+		if err := g.retire(r.Amended); err != nil {
+			return nil, err
+		}
+	}
+	g.addReport(results)
+	if g.opt.PDF != nil && g.opt.PDFAsDocument {
+		g.addDocument()
+	}
+	g.addProvenance()
+	return g.b, nil
+}
+
+// addObservations adds the report's variants, their consequences and
+// implications, and its regions, and returns references to them.
+func (g *genomicBuilder) addObservations() ([]Reference, error) {
 	var results []Reference
-	for i := range r.Variants {
-		v := &r.Variants[i]
+	for i := range g.r.Variants {
+		v := &g.r.Variants[i]
 		ref := g.addVariant(i+1, v)
 		results = append(results, ref)
 		if len(v.Consequence) > 0 {
@@ -310,15 +330,33 @@ func (g *genomicBuilder) build() (*Bundle, error) {
 			results = append(results, imp)
 		}
 	}
-	for i := range r.Regions {
-		results = append(results, g.addRegion(i+1, &r.Regions[i]))
+	for i := range g.r.Regions {
+		results = append(results, g.addRegion(i+1, &g.r.Regions[i]))
 	}
-	g.addReport(results)
-	if g.opt.PDF != nil && g.opt.PDFAsDocument {
-		g.addDocument()
+	return results, nil
+}
+
+// retire adds, to an amendment's bundle, the observations of the report
+// it amends (orig), each as a conditional update of the one that
+// report's bundle created, with status entered-in-error ("withdrawn
+// following previous final release"): the amendment's own observations
+// replace them in the report's result, and a search of the patient's
+// observations must not return the corrected ones as final. Their
+// earlier versions stay in the EHR's history.
+func (g *genomicBuilder) retire(orig *report.Report) error {
+	o := &genomicBuilder{r: orig, opt: g.opt, b: &Bundle{}, patient: g.patient, order: g.order, specimen: g.specimen,
+		report: g.report, signedAt: timeString(signedTime(orig))}
+	if _, err := o.addObservations(); err != nil {
+		return fmt.Errorf("fhir: the amended report %s: %w", orig.ID, err)
 	}
-	g.addProvenance()
-	return g.b, nil
+	for _, e := range o.b.Entry {
+		obs := e.Resource.(*Observation)
+		obs.Status = "entered-in-error"
+		id := obs.Identifier[0]
+		e.Request = &BundleEntryRequest{Method: "PUT", URL: "Observation?" + IdentifierQuery(id.System, id.Value)}
+		g.b.Entry = append(g.b.Entry, e)
+	}
+	return nil
 }
 
 func (g *genomicBuilder) addPatient() error {

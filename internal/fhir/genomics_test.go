@@ -82,7 +82,64 @@ func amendedReport() report.Report {
 	r.ID, r.Amends, r.Version = "rpt-0003", "rpt-0001", 2
 	r.Variants[1].Classification = "Uncertain significance"
 	r.Review = append(r.Review, report.Signature{Action: "signed", By: "u-director", Name: "Moreau, Claire", At: signedAt.Add(24 * time.Hour)})
+	orig := threeVariants()
+	orig.ID = "rpt-0001"
+	r.Amended = &orig
 	return r
+}
+
+// TestAmendmentRetiresTheOriginalsObservations: an amendment's bundle
+// updates each observation the amended report's bundle created (same
+// identifier) to entered-in-error, and lists only its own as results.
+func TestAmendmentRetiresTheOriginalsObservations(t *testing.T) {
+	orig, err := GenomicReportBundle(*amendedReport().Amended, testBundleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]bool{}
+	for _, e := range orig.Entry {
+		if o, ok := e.Resource.(*Observation); ok {
+			created[IdentifierQuery(o.Identifier[0].System, o.Identifier[0].Value)] = true
+		}
+	}
+	b, err := GenomicReportBundle(amendedReport(), testBundleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(b); err != nil {
+		t.Fatal(err)
+	}
+	retired, current := map[string]bool{}, map[string]bool{}
+	var dr *DiagnosticReport
+	for _, e := range b.Entry {
+		switch r := e.Resource.(type) {
+		case *Observation:
+			q := IdentifierQuery(r.Identifier[0].System, r.Identifier[0].Value)
+			if r.Status == "entered-in-error" {
+				if e.Request.Method != "PUT" || e.Request.URL != "Observation?"+q {
+					t.Errorf("retired %s: request %+v", q, e.Request)
+				}
+				retired[q] = true
+			} else {
+				current[e.FullURL] = true
+			}
+		case *DiagnosticReport:
+			dr = r
+		}
+	}
+	if len(retired) != len(created) || len(created) == 0 {
+		t.Fatalf("%d observations retired, the original created %d", len(retired), len(created))
+	}
+	for q := range created {
+		if !retired[q] {
+			t.Errorf("%s not retired", q)
+		}
+	}
+	for _, res := range dr.Result {
+		if !current[res.Reference] {
+			t.Errorf("the amended report's result %s is not one of its own observations", res.Reference)
+		}
+	}
 }
 
 func testBundleOptions() BundleOptions {

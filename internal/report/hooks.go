@@ -32,7 +32,8 @@ type Enqueuer interface {
 type SignedHook func(ctx context.Context, q Enqueuer, r Report) error
 
 // SignedSince returns the reports signed after t (those since superseded
-// too), by signing time, opened. It is for catching up on what hooks did
+// too), by signing time, opened, each amendment with the report it
+// amends (Amended). It is for catching up on what hooks did
 // not see: a destination configured after reports were signed, or a
 // re-delivery after an outage of the receiver. Hooks that run in the
 // signing transaction need no catch-up after a crash of the server.
@@ -47,6 +48,18 @@ func (s *Store) SignedSince(ctx context.Context, t time.Time) ([]Report, error) 
 		r, err := s.open(row)
 		if err != nil {
 			return nil, err
+		}
+		if r.Amends != "" {
+			orow, err := s.cat.GetReport(ctx, r.Amends)
+			if err != nil {
+				return nil, catalogErr(err)
+			}
+			orig, err := s.open(orow)
+			if err != nil {
+				return nil, err
+			}
+			orig.Status = Signed // as it was signed (it is superseded now)
+			r.Amended = &orig
 		}
 		out = append(out, r)
 	}

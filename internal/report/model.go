@@ -51,6 +51,12 @@ type Report struct {
 
 	Created time.Time
 	Updated time.Time
+
+	// Amended is the signed report this one amends (Amends), as it was
+	// signed, when the store loaded it for the signing hooks and
+	// SignedSince: the FHIR bundle of an amendment retires its
+	// observations. Not stored with the report.
+	Amended *Report `json:"-"`
 }
 
 // Patient is who the report is about. ID is the platform's pseudonymous

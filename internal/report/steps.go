@@ -101,9 +101,11 @@ func (s *Store) Sign(ctx context.Context, id string, op Op) (Report, error) {
 			return ErrFourEyes
 		}
 		if cur.Amends != "" {
-			if err := s.supersede(ctx, tx, cur.Amends, op.By, cur.ID); err != nil {
+			orig, err := s.supersede(ctx, tx, cur.Amends, op.By, cur.ID)
+			if err != nil {
 				return err
 			}
+			cur.Amended = &orig
 		}
 		return nil
 	}, func(tx catalog.ReportTx, r Report) error {
@@ -131,26 +133,31 @@ func lastReview(sigs []Signature) (Signature, bool) {
 	return Signature{}, false
 }
 
-// supersede marks the signed report id superseded by its amendment.
-func (s *Store) supersede(ctx context.Context, tx catalog.ReportTx, id string, by Actor, amendment string) error {
+// supersede marks the signed report id superseded by its amendment and
+// returns it as it was signed.
+func (s *Store) supersede(ctx context.Context, tx catalog.ReportTx, id string, by Actor, amendment string) (Report, error) {
 	row, err := tx.GetReport(ctx, id)
 	if err != nil {
-		return fmt.Errorf("the amended report: %w", err)
+		return Report{}, fmt.Errorf("the amended report: %w", err)
 	}
 	if row.Status != string(Signed) {
-		return stateErr("the amended report %s is %s, not signed", id, row.Status)
+		return Report{}, stateErr("the amended report %s is %s, not signed", id, row.Status)
+	}
+	orig, err := s.open(row)
+	if err != nil {
+		return Report{}, err
 	}
 	prev := row.Updated
 	row.Status, row.Updated = string(Superseded), s.now(prev)
 	if _, err := tx.UpdateReport(ctx, row, prev); err != nil {
-		return err
+		return Report{}, err
 	}
 	e, err := event(by, "report.supersede", id, row.PatientID, "superseded by "+amendment)
 	if err != nil {
-		return err
+		return Report{}, err
 	}
 	_, err = tx.AppendAudit(ctx, []catalog.AuditEvent{e})
-	return err
+	return orig, err
 }
 
 // Amend makes the amendment of a signed report: a new draft with the

@@ -405,6 +405,34 @@ func TestSignedHooks(t *testing.T) {
 	}
 }
 
+// TestAmendmentCarriesTheReportItAmends: the hooks of an amendment's
+// signing, and SignedSince, get the amended report as it was signed (the
+// FHIR bundle retires its observations); it is not stored.
+func TestAmendmentCarriesTheReportItAmends(t *testing.T) {
+	var hooked []report.Report
+	hook := func(ctx context.Context, q report.Enqueuer, r report.Report) error {
+		hooked = append(hooked, r)
+		return nil
+	}
+	h := newHarness(t, report.Options{Hooks: []report.SignedHook{hook}})
+	start := time.Now()
+	orig := h.reach(t, report.Superseded)
+	if len(hooked) != 2 || hooked[0].Amended != nil {
+		t.Fatalf("%d signings hooked; the original's Amended %v", len(hooked), hooked[0].Amended)
+	}
+	a := hooked[1]
+	if a.Amends != orig.ID || a.Amended == nil || a.Amended.ID != orig.ID || a.Amended.Status != report.Signed || a.Amended.Conclusion != orig.Conclusion {
+		t.Fatalf("the amendment's hook got Amended %+v", a.Amended)
+	}
+	since, err := h.SignedSince(ctx, start)
+	if err != nil || len(since) != 2 || since[1].ID != a.ID || since[1].Amended == nil || since[1].Amended.ID != orig.ID || since[1].Amended.Status != report.Signed {
+		t.Fatalf("signed since: %d reports, %v", len(since), err)
+	}
+	if stored := must(t)(h.Get(ctx, a.ID)); stored.Amended != nil {
+		t.Errorf("Amended was stored with the amendment")
+	}
+}
+
 func TestParseDraftErrors(t *testing.T) {
 	base, _ := os.ReadFile("testdata/draft.json")
 	cases := []struct {
