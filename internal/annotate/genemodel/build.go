@@ -132,6 +132,7 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	gr := gff.NewReader(r, file, d)
 	gr.ClampStart = true
 	var feats []*feature
+	var slab []feature // features are allocated a slab at a time
 	for {
 		rec, err := gr.Next()
 		if err == io.EOF {
@@ -143,7 +144,13 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 		if rec.Type == "chromosome" || rec.Type == "region" || rec.Type == "biological_region" || rec.Type == "match" || rec.Type == "cDNA_match" {
 			continue
 		}
-		feats = append(feats, convert(rec))
+		if len(slab) == cap(slab) {
+			slab = make([]feature, 0, 1024)
+		}
+		slab = append(slab, feature{})
+		f := &slab[len(slab)-1]
+		convert(f, rec)
+		feats = append(feats, f)
 	}
 	b := &builder{file: file, warned: map[*feature]bool{}}
 	if gr.Dialect() == gff.GTF {
@@ -154,8 +161,8 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	return b.finish(), nil
 }
 
-func convert(rec *gff.Record) *feature {
-	f := &feature{typ: rec.Type, chrom: rec.Seqid, start: rec.Start, end: rec.End, phase: rec.Phase, line: rec.Line}
+func convert(f *feature, rec *gff.Record) {
+	*f = feature{typ: rec.Type, chrom: rec.Seqid, start: rec.Start, end: rec.End, phase: rec.Phase, line: rec.Line}
 	switch rec.Strand {
 	case '+':
 		f.strand = 1
@@ -195,7 +202,6 @@ func convert(rec *gff.Record) *feature {
 	if f.biotype == "" && first[aGbkey] != "" {
 		f.biotype = refseqBiotype(rec)
 	}
-	return f
 }
 
 // The attributes convert reads the first value of.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -129,6 +130,10 @@ type Reader struct {
 	line    int
 	dialect Dialect
 	err     error
+	// rec, attrs and vals are reused from line to line (see Next).
+	rec   Record
+	attrs []Attribute
+	vals  []string
 	// ClampStart reads a start below 1 as 1 instead of failing. Files
 	// cut out of a genome (bcftools' test data) shift chromosome and gene
 	// lines below 1; their exons are in range.
@@ -176,7 +181,9 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 }
 
-// Next returns the next feature, or io.EOF after the last one.
+// Next returns the next feature, or io.EOF after the last one. The
+// Record and its Attributes slices are reused by the next call: copy what
+// you keep of them (the strings themselves stay valid).
 func (r *Reader) Next() (*Record, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -224,7 +231,8 @@ func (r *Reader) parse(line string) (*Record, error) {
 	if strings.IndexByte(rest, '\t') >= 0 {
 		return nil, r.fail(0, fmt.Errorf("%w: found more", ErrFieldCount))
 	}
-	rec := &Record{Seqid: f[0], Source: f[1], Type: f[2], Score: f[5], Line: r.line}
+	rec := &r.rec
+	*rec = Record{Seqid: f[0], Source: f[1], Type: f[2], Score: f[5], Line: r.line}
 	if rec.Seqid == "" {
 		return nil, r.fail(1, ErrEmptyField)
 	}
@@ -260,7 +268,10 @@ func (r *Reader) parse(line string) (*Record, error) {
 	if r.dialect == GTF {
 		rec.Attributes, err = parseGTF(f[8])
 	} else {
-		rec.Attributes, err = parseGFF3(f[8])
+		rec.Attributes, r.vals, err = parseGFF3(f[8], r.attrs[:0], r.vals[:0])
+		if cap(rec.Attributes) > cap(r.attrs) {
+			r.attrs = rec.Attributes
+		}
 	}
 	if err != nil {
 		return nil, r.fail(9, err)
@@ -282,12 +293,16 @@ func detect(col string) Dialect {
 	return GFF3
 }
 
-func parseGFF3(col string) ([]Attribute, error) {
+// parseGFF3 parses a GFF3 attribute column into out and its values into
+// vals (both appended to, so a caller can reuse them from line to line),
+// and returns them.
+func parseGFF3(col string, out []Attribute, vals []string) ([]Attribute, []string, error) {
 	col = strings.TrimSpace(col)
 	if col == "." || col == "" {
-		return nil, nil
+		return nil, vals, nil
 	}
-	// One allocation for the attributes and one for all their values.
+	// At most one allocation for the attributes and one for all their
+	// values.
 	semis, commas, escaped := 0, 0, false
 	for i := 0; i < len(col); i++ {
 		switch col[i] {
@@ -303,8 +318,8 @@ func parseGFF3(col string) ([]Attribute, error) {
 	if !escaped {
 		unescape = func(s string) (string, error) { return s, nil }
 	}
-	out := make([]Attribute, 0, semis+1)
-	vals := make([]string, 0, semis+commas+1)
+	out = slices.Grow(out, semis+1)
+	vals = slices.Grow(vals, semis+commas+1)
 	for kv := range strings.SplitSeq(col, ";") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
@@ -312,26 +327,26 @@ func parseGFF3(col string) ([]Attribute, error) {
 		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%w: %q is not key=value", ErrAttribute, clip(kv))
+			return nil, vals, fmt.Errorf("%w: %q is not key=value", ErrAttribute, clip(kv))
 		}
 		key, err := unescape(k)
 		if err != nil {
-			return nil, err
+			return nil, vals, err
 		}
 		first := len(vals)
 		for p := range strings.SplitSeq(v, ",") {
 			val, err := unescape(p)
 			if err != nil {
-				return nil, err
+				return nil, vals, err
 			}
 			vals = append(vals, val)
 		}
 		out = append(out, Attribute{Key: key, Values: vals[first:len(vals):len(vals)]})
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil, vals, nil
 	}
-	return out, nil
+	return out, vals, nil
 }
 
 func unescape(s string) (string, error) {

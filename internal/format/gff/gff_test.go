@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,12 @@ func readAll(t *testing.T, r *Reader) []*Record {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, rec)
+		c := *rec // Next reuses the record and its attribute slices
+		c.Attributes = nil
+		for _, a := range rec.Attributes {
+			c.Attributes = append(c.Attributes, Attribute{Key: a.Key, Values: slices.Clone(a.Values)})
+		}
+		out = append(out, &c)
 	}
 }
 
