@@ -222,8 +222,14 @@ func TestExtractLoad(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, f), b, 0o600)
 	}
 	file := filepath.Join(dir, "clarity_patients.txt")
-	out, errs, code := s.run(nil, "extract", "load", "--mapping", filepath.Join(dir, "clarity_patients.yaml"), file)
-	if code != 3 || !strings.Contains(out, "5 loaded") || !strings.Contains(errs, "3 rows rejected") {
+	if _, errs, code := s.run(nil, "extract", "load", "--batch-size", "0", "--mapping", filepath.Join(dir, "clarity_patients.yaml"), file); code != 2 || !strings.Contains(errs, "--batch-size") {
+		t.Fatalf("batch size 0: %d %s", code, errs)
+	}
+	// Batches of two rows: the patient given twice in the file is in two
+	// batches, so both rows are loaded (the newer stands) instead of the
+	// older being superseded inside one batch.
+	out, errs, code := s.run(nil, "extract", "load", "--batch-size", "2", "--mapping", filepath.Join(dir, "clarity_patients.yaml"), file)
+	if code != 3 || !strings.Contains(out, "6 loaded, 0 superseded") || !strings.Contains(errs, "3 rows rejected") {
 		t.Fatalf("extract load: %d\n%s\n%s", code, out, errs)
 	}
 	if st, err := os.Stat(file + ".rejects.csv"); err != nil || st.Mode().Perm() != 0o600 {
