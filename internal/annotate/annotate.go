@@ -109,8 +109,7 @@ type batch struct {
 	seq   int
 	raw   []byte    // the text of its data lines, end to end
 	lines []rawLine // where each line is in raw
-	recs  []vcf.Record
-	n     int // lines (and records, once parsed)
+	n     int       // lines
 	vcf   []byte
 	tsv   []byte
 	sum   Summary
@@ -122,11 +121,14 @@ type rawLine struct{ start, end, num int }
 
 // worker is the memory one worker reuses from batch to batch.
 type worker struct {
+	rec    vcf.Record // the record annotated
 	res    csq.Result
 	extra  [][]string // per source field, per ALT
 	prefix []byte     // TSV: CHROM, POS and REF of the record
-	alt    []byte     // the ALT, escaped for INFO
-	hgvsg  []byte     // HGVSg, escaped for INFO
+	alt    []byte     // the ALT, escaped for INFO, and '|'
+	hgvsg  []byte     // HGVSg, escaped for INFO, between two '|'
+	chrom  string     // the contig of the last record
+	plain  bool       // chrom has no byte to escape in INFO
 }
 
 const batchSize = 512
@@ -172,14 +174,14 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 			var b *batch
 			if made < maxBatches {
 				made++
-				b = &batch{recs: make([]vcf.Record, batchSize)}
+				b = &batch{}
 			} else {
 				select {
 				case b = <-free:
 				case <-ctx.Done():
 					return
 				}
-				*b = batch{recs: b.recs, raw: b.raw[:0], lines: b.lines[:0], vcf: b.vcf[:0], tsv: b.tsv[:0]}
+				*b = batch{raw: b.raw[:0], lines: b.lines[:0], vcf: b.vcf[:0], tsv: b.tsv[:0]}
 			}
 			b.seq = seq
 			// The reader only splits lines; workers parse them.
@@ -309,25 +311,29 @@ func warnKind(err error) string {
 
 func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file string, wantVCF, wantTSV bool) {
 	text := string(b.raw) // one string for every record of the batch
-	for i, l := range b.lines[:b.n] {
-		if err := r.ParseLine(&b.recs[i], text[l.start:l.end], l.num); err != nil {
-			b.err = err
-			return
-		}
-	}
 	vb, tb := b.vcf[:0], b.tsv[:0]
 	extra := w.extra
 	// The strings of the previous batch's results are all copied out.
 	w.res.Recycle()
-	for i := range b.n {
-		rec := &b.recs[i]
+	rec := &w.rec
+	// Each line is parsed just before it is annotated (the record is
+	// still in the cache when it is written).
+	for ri, l := range b.lines[:b.n] {
+		line := text[l.start:l.end]
+		if err := r.ParseLine(rec, line, l.num); err != nil {
+			b.err = err
+			return
+		}
 		b.sum.Records++
 		vb, tb = reserve(vb, wantVCF), reserve(tb, wantTSV)
 		for i := range extra {
 			extra[i] = append(extra[i][:0], make([]string, len(rec.Alt))...)
 		}
+		var head, tail string
+		whole := false
 		if wantVCF {
-			vb = appendFixed(vb, rec)
+			head, tail, whole = splitLine(rec, line)
+			vb = appendFixed(vb, rec, head)
 		}
 		if wantTSV {
 			w.prefix = append(w.prefix[:0], rec.Chrom...)
@@ -344,7 +350,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			for _, s := range a.sources {
 				m, err := s.Lookup(rec.Chrom, rec.Pos, rec.Ref, alt)
 				if err != nil {
-					b.err = fmt.Errorf("%s: line %d: source %s: %w", file, rec.Line, s.Name(), err)
+					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: source %s: %w", file, rec.Line, s.Name(), err))
 					return
 				}
 				for fi, f := range a.fields {
@@ -366,7 +372,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			if err := a.pred.AnnotateTo(res, v); err != nil {
 				kind := warnKind(err)
 				if kind == "" {
-					b.err = fmt.Errorf("%s: line %d: %w", file, rec.Line, err)
+					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: %w", file, rec.Line, err))
 					return
 				}
 				if b.sum.Warnings == nil {
@@ -380,8 +386,19 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			}
 			b.sum.Annotated++
 			if wantVCF {
-				w.alt = appendEscaped(w.alt[:0], alt)
-				w.hgvsg = appendEscaped(w.hgvsg[:0], res.HGVSg)
+				w.alt = append(appendEscaped(w.alt[:0], alt), '|')
+				if rec.Chrom != w.chrom {
+					w.chrom, w.plain = rec.Chrom, !needsEscape(rec.Chrom)
+				}
+				// HGVSg is the contig, ":g." and positions, bases and
+				// letters (package csq): only the contig may need escaping.
+				w.hgvsg = append(w.hgvsg[:0], '|')
+				if w.plain {
+					w.hgvsg = append(w.hgvsg, res.HGVSg...)
+				} else {
+					w.hgvsg = appendEscaped(w.hgvsg, res.HGVSg)
+				}
+				w.hgvsg = append(w.hgvsg, '|')
 			}
 			for i := range res.Effects {
 				e := &res.Effects[i]
@@ -413,10 +430,23 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			}
 		}
 		if wantVCF {
-			vb = appendRest(vb, rec, !hasInfo && firstCSQ, a.fields, extra)
+			vb = appendRest(vb, rec, tail, whole, !hasInfo && firstCSQ, a.fields, extra)
 		}
 	}
 	b.vcf, b.tsv = vb, tb
+}
+
+// parseError returns the error of the first of lines (of text) that does
+// not parse, err when they all do: a batch is reported failing for a
+// line it cannot parse before any error annotating an earlier one. rec
+// is overwritten.
+func parseError(r *vcf.Reader, rec *vcf.Record, text string, lines []rawLine, err error) error {
+	for _, l := range lines {
+		if perr := r.ParseLine(rec, text[l.start:l.end], l.num); perr != nil {
+			return perr
+		}
+	}
+	return err
 }
 
 // reserve makes room in an output buffer for at least one more record,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 	"github.com/clinomics/clinomics/internal/format/fasta"
+	"github.com/clinomics/clinomics/internal/format/vcf"
 )
 
 const tlr8 = "../../../shared/data/annotation/bcftools_csq/csq/ENST00000218032"
@@ -232,6 +233,43 @@ func TestAppendInt(t *testing.T) {
 	for _, v := range vals {
 		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Errorf("%d: %s, want %s", v, got, want)
+		}
+	}
+}
+
+// TestSplitLine checks that the text splitLine gives to copy is what
+// appendColumns and appendRest write field by field.
+func TestSplitLine(t *testing.T) {
+	head := "##fileformat=VCFv4.2\n##INFO=<ID=CSQ,Number=.,Type=String,Description=\"x\">\n" +
+		"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+	for i, c := range []struct {
+		line              string
+		wantHead, wantAll bool
+	}{
+		{"c;1|x\t10\trs1;rs2\tA\tC,<DEL>,*\t5.5\tq10;lowQ\tDP=3;CSQ=a|b\tGT:AD\t0/1:1,2,3,4\t./.", true, true},
+		{"1\t0\t.\tN\t.\t.\t.\t.\tGT\t0\t0", true, true},
+		{"1\t7\t.\tA\tT\t.\t.\t.\tGT\t0\t1", true, true},
+		{"1\t7\t.\tACG\tA\t.\tPASS\tDP=5\t.\t.\t.", true, false}, // FORMAT "." is left out
+		{"1\t+20\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1", false, false}, // POS written 20
+		{"1\t030\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1", false, false}, // POS written 30
+	} {
+		r, err := vcf.NewReader(strings.NewReader(head), "t.vcf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec vcf.Record
+		if err := r.ParseLine(&rec, c.line, i+4); err != nil {
+			t.Fatalf("%q: %v", c.line, err)
+		}
+		h, tail, whole := splitLine(&rec, c.line)
+		if (h != "") != c.wantHead || whole != c.wantAll {
+			t.Errorf("%q: head %q, tail %q, whole %v", c.line, h, tail, whole)
+		}
+		if want := string(appendColumns(nil, &rec)); h != "" && h != want {
+			t.Errorf("%q: head %q, want %q", c.line, h, want)
+		}
+		if want := string(appendRest(nil, &rec, "", false, false, nil, nil)); whole && tail+"\n" != want {
+			t.Errorf("%q: tail %q, want %q", c.line, tail, want)
 		}
 	}
 }

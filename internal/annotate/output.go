@@ -68,10 +68,10 @@ func appendTerms(b []byte, e *csq.Effect) []byte {
 }
 
 // appendEffectVCF appends the CSQFields of one effect for the CSQ INFO
-// field: '|'-separated, escaped; alt and hgvsg come escaped already.
+// field: '|'-separated, escaped; alt and hgvsg come escaped already,
+// with their separators (alt followed by '|', hgvsg between two).
 func appendEffectVCF(b, alt, hgvsg []byte, e *csq.Effect, to *txOut) []byte {
 	b = append(b, alt...)
-	b = append(b, '|')
 	b = appendTerms(b, e)
 	b = append(b, '|')
 	b = append(b, to.vcfMid...)
@@ -92,9 +92,7 @@ func appendEffectVCF(b, alt, hgvsg []byte, e *csq.Effect, to *txOut) []byte {
 	} else {
 		b = add(b, e.HGVSp)
 	}
-	b = append(b, '|')
 	b = append(b, hgvsg...)
-	b = append(b, '|')
 	b = append(add(b, e.CDSPos), '|')
 	b = append(add(b, e.ProteinPos), '|')
 	b = append(add(b, e.AminoAcids), '|')
@@ -185,6 +183,16 @@ var escapeSet = func() (t [256]bool) {
 	return
 }()
 
+// needsEscape says whether s has a byte appendEscaped encodes.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if escapeSet[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
 // appendEscaped appends s percent-encoded where escapeSet says.
 func appendEscaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
@@ -239,9 +247,69 @@ func (a *Annotator) tsvColumns() []string {
 	return append(cols, a.fields...)
 }
 
+// splitLine returns the text of line, parsed into rec, before its INFO
+// column (the first seven columns, each with its tab) and after it (the
+// FORMAT and sample columns, each with the tab before it), to be copied
+// whole where appendFixed and appendRest would write the same. head is
+// "" when it differs (a POS with a sign or leading zeros), and whole is
+// false then too, and when tail differs (FORMAT ".", which appendRest
+// leaves out).
+func splitLine(rec *vcf.Record, line string) (head, tail string, whole bool) {
+	n := len(rec.Chrom) + 1 // CHROM and its tab
+	pos := line[n:]
+	i := strings.IndexByte(pos, '\t')
+	if i <= 0 || (pos[0] < '1' || pos[0] > '9') && pos[:i] != "0" {
+		return "", "", false
+	}
+	n += i + 1 + len(rec.ID) + 1 + len(rec.Ref) + 1 + len(rec.Qual) + 1 + len(rec.Filter) + 1
+	if len(rec.Alt) == 0 {
+		n += 2 // "."
+	}
+	for _, a := range rec.Alt {
+		n += len(a) + 1 // the alleles, with the commas between them and the tab
+	}
+	end := n + len(rec.Info)
+	if end > len(line) || line[n-1] != '\t' || line[n:end] != rec.Info {
+		return "", "", false // cannot happen for a line ParseLine took
+	}
+	if len(rec.Format) == 0 {
+		return line[:n], "", end == len(line)
+	}
+	return line[:n], line[end:], true
+}
+
 // appendFixed appends the first seven columns and the INFO of rec,
-// without a CSQ it may already have.
-func appendFixed(b []byte, rec *vcf.Record) []byte {
+// without a CSQ it may already have; head, when not empty, is the
+// text of the seven columns (see splitLine).
+func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
+	if head != "" {
+		b = append(b, head...)
+	} else {
+		b = appendColumns(b, rec)
+	}
+	if rec.Info == "." || rec.Info == "" {
+		return b
+	}
+	if !strings.Contains(rec.Info, "CSQ=") {
+		return append(b, rec.Info...)
+	}
+	first := true
+	for kv := range strings.SplitSeq(rec.Info, ";") {
+		if kv == "" || strings.HasPrefix(kv, "CSQ=") {
+			continue
+		}
+		if !first {
+			b = append(b, ';')
+		}
+		b = append(b, kv...)
+		first = false
+	}
+	return b
+}
+
+// appendColumns appends the first seven columns of rec, each with its
+// tab.
+func appendColumns(b []byte, rec *vcf.Record) []byte {
 	b = append(b, rec.Chrom...)
 	b = append(b, '\t')
 	b = appendInt(b, rec.Pos)
@@ -263,30 +331,13 @@ func appendFixed(b []byte, rec *vcf.Record) []byte {
 	b = append(b, rec.Qual...)
 	b = append(b, '\t')
 	b = append(b, rec.Filter...)
-	b = append(b, '\t')
-	if rec.Info == "." || rec.Info == "" {
-		return b
-	}
-	if !strings.Contains(rec.Info, "CSQ=") {
-		return append(b, rec.Info...)
-	}
-	first := true
-	for kv := range strings.SplitSeq(rec.Info, ";") {
-		if kv == "" || strings.HasPrefix(kv, "CSQ=") {
-			continue
-		}
-		if !first {
-			b = append(b, ';')
-		}
-		b = append(b, kv...)
-		first = false
-	}
-	return b
+	return append(b, '\t')
 }
 
 // appendRest ends a record: source fields, "." for an INFO left empty,
-// FORMAT and samples.
-func appendRest(b []byte, rec *vcf.Record, empty bool, fields []string, extra [][]string) []byte {
+// FORMAT and samples; whole, tail is the text of these last (see
+// splitLine).
+func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, fields []string, extra [][]string) []byte {
 	for fi, f := range fields {
 		any := false
 		for _, v := range extra[fi] {
@@ -315,7 +366,9 @@ func appendRest(b []byte, rec *vcf.Record, empty bool, fields []string, extra []
 	if empty {
 		b = append(b, '.')
 	}
-	if len(rec.Format) > 0 {
+	if whole {
+		b = append(b, tail...)
+	} else if len(rec.Format) > 0 {
 		b = append(b, '\t')
 		for i, f := range rec.Format {
 			if i > 0 {

@@ -437,10 +437,22 @@ func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []by
 	dst = append(dst, three[x]...)
 	dst = append(dst, "fsTer"...)
 	ter := int64(-1)
-	for q := k + 1; q < nAlt; q++ {
+	q := k + 1
+	for ; q < nAlt && 3*q < ci+la; q++ { // codons holding ALT bases
 		if altCodon(q) == '*' {
 			ter = q - k + 1
 			break
+		}
+	}
+	if ter < 0 && q < nAlt {
+		// Past the ALT bases, the new frame reads on through the rest of
+		// the CDS and the 3' UTR, which follow each other in m.seq.
+		tail := m.seq[m.cdsLast+1-(lc-cj)+(3*q-ci-la):]
+		for j := 0; j+2 < len(tail); j, q = j+3, q+1 {
+			if translate3(tail[j], tail[j+1], tail[j+2]) == '*' {
+				ter = q - k + 1
+				break
+			}
 		}
 	}
 	if ter < 0 {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -418,12 +419,12 @@ var reservedFormat = map[string]Def{
 	"PP": {"G", "Integer"}, "PQ": {"1", "Integer"}, "PS": {"1", "Integer"},
 }
 
-// counts are reserved keys whose numbers cannot be negative.
-var counts = map[string]bool{
-	"INFO/AC": true, "INFO/AF": true, "INFO/AN": true, "INFO/DP": true, "INFO/END": true,
-	"INFO/MQ0": true, "INFO/NS": true,
-	"FORMAT/AD": true, "FORMAT/ADF": true, "FORMAT/ADR": true, "FORMAT/DP": true,
-}
+// infoCounts and formatCounts are the reserved keys whose numbers
+// cannot be negative.
+var (
+	infoCounts   = map[string]bool{"AC": true, "AF": true, "AN": true, "DP": true, "END": true, "MQ0": true, "NS": true}
+	formatCounts = map[string]bool{"AD": true, "ADF": true, "ADR": true, "DP": true}
+)
 
 func lookup(defs, reserved map[string]Def, key string) (Def, bool) {
 	if d, ok := defs[key]; ok {
@@ -504,7 +505,7 @@ func (r *Reader) parse(rec *Record, line string, n int) error {
 	if !validContig(rec.Chrom) {
 		return r.errAt(n, "CHROM", "%q is not a valid contig name", rec.Chrom)
 	}
-	if rec.Pos, err = strconv.ParseInt(cols[1], 10, 64); err != nil || rec.Pos < 0 {
+	if rec.Pos, err = parsePos(cols[1]); err != nil || rec.Pos < 0 {
 		return r.errAt(n, "POS", "%q is not a non-negative integer", cols[1])
 	}
 	if msg := checkList(rec.ID, true); msg != "" {
@@ -544,6 +545,23 @@ func (r *Reader) parse(rec *Record, line string, n int) error {
 		rec.Format, rec.Samples = nil, nil
 	}
 	return nil
+}
+
+// parsePos is strconv.ParseInt(s, 10, 64), with a loop for the plain
+// digits of nearly every POS (the call costs more than the parse).
+func parsePos(s string) (int64, error) {
+	if len(s) == 0 || len(s) > 18 { // 18 digits cannot overflow
+		return strconv.ParseInt(s, 10, 64)
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return strconv.ParseInt(s, 10, 64) // a sign, or an error
+		}
+		v = v*10 + int64(d)
+	}
+	return v, nil
 }
 
 // splitTabs appends the tab-separated fields of line to dst. Fields
@@ -645,7 +663,7 @@ func (r *Reader) checkInfo(rec *Record) error {
 			if _, reserved := reservedInfo[k]; !reserved {
 				def.Type = "String" // whatever the header says; see above
 			}
-			if msg := checkValues(v, def, lo, hi, counts["INFO/"+k]); msg != "" {
+			if msg := checkValues(v, def, lo, hi, infoCounts[k]); msg != "" {
 				return r.errAt(rec.Line, "INFO", "%s: %s", k, msg)
 			}
 		}
@@ -659,10 +677,26 @@ func (r *Reader) checkInfo(rec *Record) error {
 // other values fit their key's Type and Number, Number=G by the sample's
 // ploidy.
 func (r *Reader) checkSamples(rec *Record) error {
-	defs := make([]Def, len(rec.Format))
-	known := make([]bool, len(rec.Format))
-	seen := map[string]bool{}
+	// What each key calls for, found once for all the samples (in memory
+	// of the stack for the few keys of most lines).
+	type formatKey struct {
+		def          Def
+		known, count bool
+	}
+	var keyBuf [8]formatKey
+	keys := keyBuf[:0]
+	var seen map[string]bool // for many keys; a few are compared
 	for i, k := range rec.Format {
+		var repeated bool
+		if len(rec.Format) <= len(keyBuf) {
+			repeated = slices.Contains(rec.Format[:i], k)
+		} else {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			repeated = seen[k]
+			seen[k] = true
+		}
 		switch {
 		case k == "":
 			return r.errAt(rec.Line, "FORMAT", "empty key")
@@ -670,12 +704,13 @@ func (r *Reader) checkSamples(rec *Record) error {
 			return r.errAt(rec.Line, "FORMAT", "GT must be the first key")
 		case !validFormatKey(k):
 			return r.errAt(rec.Line, "FORMAT", "key %q is not a letter or '_' followed by letters, digits, '_' or '.'", k)
-		case seen[k]:
+		case repeated:
 			return r.errAt(rec.Line, "FORMAT", "key %s appears twice", k)
 		}
-		seen[k] = true
-		defs[i], known[i] = lookup(r.header.Format, reservedFormat, k)
+		def, known := lookup(r.header.Format, reservedFormat, k)
+		keys = append(keys, formatKey{def, known, formatCounts[k]})
 	}
+	var gtBuf [4]int
 	for i, s := range rec.Samples {
 		name := r.header.Samples[i]
 		if n := strings.Count(s, ":") + 1; n > len(rec.Format) {
@@ -687,7 +722,7 @@ func (r *Reader) checkSamples(rec *Record) error {
 			k := rec.Format[j]
 			switch {
 			case k == "GT":
-				gt, _, ok := parseGT(v)
+				gt, _, ok := appendGT(gtBuf[:0], v)
 				if !ok {
 					return r.errAt(rec.Line, name, "genotype %q is malformed", v)
 				}
@@ -700,9 +735,9 @@ func (r *Reader) checkSamples(rec *Record) error {
 					n := genotypes(len(rec.Alt)+1, len(gt))
 					g = [2]int{n, n}
 				}
-			case known[j]:
-				lo, hi := wantCount(defs[j].Number, len(rec.Alt), g)
-				if msg := checkValues(v, defs[j], lo, hi, counts["FORMAT/"+k]); msg != "" {
+			case keys[j].known:
+				lo, hi := wantCount(keys[j].def.Number, len(rec.Alt), g)
+				if msg := checkValues(v, keys[j].def, lo, hi, keys[j].count); msg != "" {
 					return r.errAt(rec.Line, name, "%s: %s", k, msg)
 				}
 			}
@@ -717,8 +752,12 @@ func (r *Reader) checkSamples(rec *Record) error {
 // '.'). g is the number of genotypes, for Number=G: two counts when the
 // ploidy is not known (see anyPloidy).
 func wantCount(number string, alts int, g [2]int) (lo, hi int) {
-	if n, err := strconv.Atoi(number); err == nil && n > 0 {
-		return n, n
+	// Atoi only where it may succeed: its error for "A", "R", "G" or
+	// "." is an allocation.
+	if number != "" && (number[0] >= '0' && number[0] <= '9' || number[0] == '+' || number[0] == '-') {
+		if n, err := strconv.Atoi(number); err == nil && n > 0 {
+			return n, n
+		}
 	}
 	if alts == 0 { // ALT is ".": nothing to count alleles against
 		return -1, -1
@@ -762,7 +801,15 @@ func checkValues(v string, def Def, lo, hi int, count bool) string {
 		return ""
 	}
 	n := 0
-	for e := range strings.SplitSeq(v, ",") {
+	// The values between commas, as strings.SplitSeq gives them, without
+	// its cost for the few values of most keys.
+	for rest, more := v, true; more; {
+		e := rest
+		if i := strings.IndexByte(rest, ','); i >= 0 {
+			e, rest = rest[:i], rest[i+1:]
+		} else {
+			more = false
+		}
 		n++
 		switch {
 		case e == ".":
@@ -785,6 +832,9 @@ func checkValues(v string, def Def, lo, hi int, count bool) string {
 func validValue(typ, e string) bool {
 	switch typ {
 	case "Integer":
+		if len(e) > 0 && len(e) < 10 && allDigits(e) { // the common case
+			return true
+		}
 		// 32-bit, less the eight lowest values that BCF reserves.
 		i, err := strconv.ParseInt(e, 10, 32)
 		return err == nil && i > math.MinInt32+7
@@ -793,6 +843,16 @@ func validValue(typ, e string) bool {
 		return (err == nil || errors.Is(err, strconv.ErrRange)) && !strings.ContainsAny(e, "xX_")
 	case "Character":
 		return utf8.RuneCountInString(e) == 1
+	}
+	return true
+}
+
+// allDigits says whether s is ASCII digits only.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
 	return true
 }
@@ -905,10 +965,14 @@ func validBreakend(a string) bool {
 
 // parseGT parses a genotype like "0/1", "1|0", "./." or "1"; missing
 // alleles are -1.
-func parseGT(s string) (alleles []int, phased, ok bool) {
+func parseGT(s string) (alleles []int, phased, ok bool) { return appendGT(nil, s) }
+
+// appendGT is parseGT appending the alleles to dst.
+func appendGT(dst []int, s string) (alleles []int, phased, ok bool) {
 	if s == "" {
 		return nil, false, false
 	}
+	alleles = dst
 	if s[0] == '|' || s[0] == '/' { // VCF 4.4 explicit phasing prefix
 		phased, s = s[0] == '|', s[1:]
 	}

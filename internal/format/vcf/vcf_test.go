@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -475,6 +476,17 @@ func TestReadReuse(t *testing.T) {
 		}
 		if !reflect.DeepEqual(&rec, want[i]) {
 			t.Errorf("record %d:\ngot  %+v\nwant %+v", i, rec, *want[i])
+		}
+	}
+}
+
+func TestParsePos(t *testing.T) {
+	for _, s := range []string{"", "0", "1", "007", "+5", "-0", "-5", "1_0", "12a", "a", " 1",
+		"999999999999999999", "9223372036854775807", "9223372036854775808", "0000000000000000000001"} {
+		v, err := parsePos(s)
+		want, wantErr := strconv.ParseInt(s, 10, 64)
+		if v != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("parsePos(%q) = %d, %v; ParseInt gives %d, %v", s, v, err, want, wantErr)
 		}
 	}
 }
