@@ -338,7 +338,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 		if wantTSV {
 			w.prefix = append(w.prefix[:0], rec.Chrom...)
 			w.prefix = append(w.prefix, '\t')
-			w.prefix = appendInt(w.prefix, rec.Pos)
+			w.prefix = csq.AppendInt(w.prefix, rec.Pos)
 			w.prefix = append(w.prefix, '\t')
 			w.prefix = append(w.prefix, rec.Ref...)
 			w.prefix = append(w.prefix, '\t')

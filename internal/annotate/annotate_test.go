@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -222,18 +220,6 @@ func TestReferenceStaleIndex(t *testing.T) {
 	defer ref.Close()
 	if b, err := ref.Seq("c", 8, 8); err != nil || string(b) != "T" {
 		t.Fatalf("last base: %q %v", b, err)
-	}
-}
-
-func TestAppendInt(t *testing.T) {
-	vals := []int64{0, 1, 9, 10, 99, 100, 101, 12345, 46709983, math.MaxInt64, math.MinInt64, -1, -10}
-	for x := int64(1); x > 0 && x < math.MaxInt64/10; x *= 10 {
-		vals = append(vals, x-1, x, x+1, -x)
-	}
-	for _, v := range vals {
-		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
-			t.Errorf("%d: %s, want %s", v, got, want)
-		}
 	}
 }
 

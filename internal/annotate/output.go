@@ -2,7 +2,6 @@ package annotate
 
 import (
 	"bufio"
-	"strconv"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
@@ -98,7 +97,7 @@ func appendEffectVCF(b, alt, hgvsg []byte, e *csq.Effect, to *txOut) []byte {
 	b = append(add(b, e.AminoAcids), '|')
 	b = append(b, to.vcfTail...)
 	if e.Distance > 0 {
-		b = appendInt(b, e.Distance)
+		b = csq.AppendInt(b, e.Distance)
 	}
 	b = append(b, '|')
 	return add(b, e.AAChange)
@@ -124,7 +123,7 @@ func appendEffectTSV(b []byte, alt, hgvsg string, e *csq.Effect, to *txOut) []by
 	b = append(addDot(b, e.AminoAcids), '\t')
 	b = append(b, to.tsvTail...)
 	if e.Distance > 0 {
-		b = appendInt(b, e.Distance)
+		b = csq.AppendInt(b, e.Distance)
 	} else {
 		b = append(b, '.')
 	}
@@ -147,33 +146,6 @@ func addDot(b []byte, s string) []byte {
 	}
 	return append(b, s...)
 }
-
-// appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
-// does, two digits at a time (a POS is written for every record).
-func appendInt(dst []byte, v int64) []byte {
-	if v < 0 {
-		return strconv.AppendInt(dst, v, 10)
-	}
-	var buf [20]byte
-	i, u := len(buf), uint64(v)
-	for u >= 100 {
-		q := u / 100
-		r := (u - q*100) * 2
-		i -= 2
-		buf[i], buf[i+1] = digits2[r], digits2[r+1]
-		u = q
-	}
-	if u >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digits2[2*u], digits2[2*u+1]
-	} else {
-		i--
-		buf[i] = byte('0' + u)
-	}
-	return append(dst, buf[i:]...)
-}
-
-const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // escapeSet marks the bytes percent-encoded in INFO values.
 var escapeSet = func() (t [256]bool) {
@@ -312,7 +284,7 @@ func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
 func appendColumns(b []byte, rec *vcf.Record) []byte {
 	b = append(b, rec.Chrom...)
 	b = append(b, '\t')
-	b = appendInt(b, rec.Pos)
+	b = csq.AppendInt(b, rec.Pos)
 	b = append(b, '\t')
 	b = append(b, rec.ID...)
 	b = append(b, '\t')

@@ -111,13 +111,13 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	n := int64(len(cds))
 	st := len(s.arena)
 	if cj > ci {
-		s.arena = appendInt(s.arena, ci+1-pad)
+		s.arena = AppendInt(s.arena, ci+1-pad)
 		if cj-1 > ci {
-			s.arena = appendInt(append(s.arena, '-'), cj-pad)
+			s.arena = AppendInt(append(s.arena, '-'), cj-pad)
 		}
 	} else {
-		s.arena = appendInt(s.arena, ci-pad)
-		s.arena = appendInt(append(s.arena, '-'), ci+1-pad)
+		s.arena = AppendInt(s.arena, ci-pad)
+		s.arena = AppendInt(append(s.arena, '-'), ci+1-pad)
 	}
 	r.Effects[ei].CDSPos = s.view(st)
 	delta := int64(len(altT)) - (cj - ci)
@@ -170,7 +170,7 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 			ts.set(tStopLost)
 		}
 		st = len(s.arena)
-		s.arena = appendInt(s.arena, k+1)
+		s.arena = AppendInt(s.arena, k+1)
 		r.Effects[ei].ProteinPos = s.view(st)
 		st = len(s.arena)
 		if !startLost {
@@ -215,7 +215,7 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	pos := k + int64(p) + 1 // 1-based protein position of rr[0]
 	if len(rr) == 0 && len(x) == 0 {
 		st = len(s.arena)
-		s.arena = appendInt(s.arena, k+1)
+		s.arena = AppendInt(s.arena, k+1)
 		r.Effects[ei].ProteinPos = s.view(st)
 		st = len(s.arena)
 		s.arena = append(s.arena, refAA...)
@@ -226,9 +226,9 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 		return
 	}
 	st = len(s.arena)
-	s.arena = appendInt(s.arena, pos)
+	s.arena = AppendInt(s.arena, pos)
 	if len(rr) > 1 {
-		s.arena = appendInt(append(s.arena, '-'), pos+int64(len(rr))-1)
+		s.arena = AppendInt(append(s.arena, '-'), pos+int64(len(rr))-1)
 	}
 	r.Effects[ei].ProteinPos = s.view(st)
 	st = len(s.arena)
@@ -271,7 +271,7 @@ func aaAt(cds []byte, pos int64) byte {
 // appendOne appends the amino acid at pos and pos: "Arg12".
 func appendOne(dst, cds []byte, p int64) []byte {
 	dst = append(dst, three[aaAt(cds, p)]...)
-	return appendInt(dst, p)
+	return AppendInt(dst, p)
 }
 
 // appendChangeP appends the p. notation of replacing amino acids r at
@@ -286,11 +286,11 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 		s.tail = append(s.tail[:0], x[1:]...)
 		s.tail = appendReadThrough(s.tail, m, cds, pos)
 		dst = append(dst, "p.(Ter"...)
-		dst = appendInt(dst, pos)
+		dst = AppendInt(dst, pos)
 		dst = append(dst, three[x[0]]...)
 		dst = append(dst, "extTer"...)
 		if i := bytes.IndexByte(s.tail, '*'); i >= 0 {
-			dst = appendInt(dst, int64(i+1))
+			dst = AppendInt(dst, int64(i+1))
 		} else {
 			dst = append(dst, '?')
 		}
@@ -298,7 +298,7 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 	case len(r) == 1 && len(x) == 1:
 		dst = append(dst, "p.("...)
 		dst = append(dst, three[r[0]]...)
-		dst = appendInt(dst, pos)
+		dst = AppendInt(dst, pos)
 		dst = append(dst, three[x[0]]...)
 		return append(dst, ')')
 	case len(x) == 0: // deletion: shift 3' along the protein
@@ -430,7 +430,7 @@ func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []by
 	}
 	dst = append(dst, "p.("...)
 	dst = append(dst, three[r]...)
-	dst = appendInt(dst, pos)
+	dst = AppendInt(dst, pos)
 	if x == '*' {
 		return append(dst, "Ter)"...)
 	}
@@ -458,7 +458,7 @@ func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []by
 	if ter < 0 {
 		dst = append(dst, '?')
 	} else {
-		dst = appendInt(dst, ter)
+		dst = AppendInt(dst, ter)
 	}
 	return append(dst, ')')
 }
@@ -505,13 +505,13 @@ func appendAAChange(dst []byte, num int64, ref, alt []byte, sameLen bool) []byte
 	if i := stopAt(alt); i >= 0 {
 		alt = alt[:i+1]
 	}
-	dst = appendInt(dst, num)
+	dst = AppendInt(dst, num)
 	dst = append(dst, ref...)
 	if bytes.Equal(ref, alt) && sameLen {
 		return dst
 	}
 	dst = append(dst, '>')
-	dst = appendInt(dst, num)
+	dst = AppendInt(dst, num)
 	return append(dst, alt...)
 }
 

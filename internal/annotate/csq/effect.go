@@ -269,9 +269,9 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 
 // appendRange appends "lo/total" or "lo-hi/total".
 func appendRange(dst []byte, lo, hi, total int) []byte {
-	dst = appendInt(dst, int64(lo))
+	dst = AppendInt(dst, int64(lo))
 	if hi != lo {
-		dst = appendInt(append(dst, '-'), int64(hi))
+		dst = AppendInt(append(dst, '-'), int64(hi))
 	}
-	return appendInt(append(dst, '/'), int64(total))
+	return AppendInt(append(dst, '/'), int64(total))
 }

@@ -103,7 +103,7 @@ func (a *Annotator) appendHGVSg(s *scratch, dst []byte, al *allele) []byte {
 	dst = append(dst, al.chrom...)
 	dst = append(dst, ":g."...)
 	if al.snv() {
-		return appendSub(appendInt(dst, al.start), al.ref[0], al.alt[0], false)
+		return appendSub(AppendInt(dst, al.start), al.ref[0], al.alt[0], false)
 	}
 	sh := a.shift(&s.win0, &s.shIns, al, 1, 1, math.MaxInt64)
 	return describe(dst, &sh, nil, false)
@@ -143,7 +143,7 @@ func appendSub(dst []byte, ref, alt byte, minus bool) []byte {
 // as an HGVS transcript position.
 func appendPos(dst []byte, m *txMap, g int64) []byte {
 	if m == nil {
-		return appendInt(dst, g)
+		return AppendInt(dst, g)
 	}
 	return m.appendHGVSPos(dst, g)
 }
@@ -195,10 +195,10 @@ func describe(dst []byte, sh *shifted, m *txMap, minus bool) []byte {
 	return appendBases(dst, sh.ins, minus)
 }
 
-// appendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
+// AppendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
 // does, writing the digits in place two at a time (numbers are written
 // many times per variant).
-func appendInt(dst []byte, v int64) []byte {
+func AppendInt(dst []byte, v int64) []byte {
 	if v < 0 {
 		if v == math.MinInt64 {
 			return strconv.AppendInt(dst, v, 10)

@@ -81,7 +81,7 @@ func TestAppendInt(t *testing.T) {
 		vals = append(vals, x-1, x, x+1, -x)
 	}
 	for _, v := range vals {
-		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+		if got, want := string(AppendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
 			t.Errorf("%d: %s, want %s", v, got, want)
 		}
 	}

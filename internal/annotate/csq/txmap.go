@@ -108,15 +108,15 @@ func (m *txMap) coding() bool { return m.cdsFirst >= 0 }
 // without the prefix: 123, -12, *34.
 func (m *txMap) appendCPos(dst []byte, off int64) []byte {
 	if !m.coding() {
-		return appendInt(dst, off+1)
+		return AppendInt(dst, off+1)
 	}
 	switch {
 	case off < m.cdsFirst:
-		return appendInt(append(dst, '-'), m.cdsFirst-off)
+		return AppendInt(append(dst, '-'), m.cdsFirst-off)
 	case off > m.cdsLast:
-		return appendInt(append(dst, '*'), off-m.cdsLast)
+		return AppendInt(append(dst, '*'), off-m.cdsLast)
 	}
-	return appendInt(dst, off-m.cdsFirst+1)
+	return AppendInt(dst, off-m.cdsFirst+1)
 }
 
 // appendHGVSPos appends genomic position g as an HGVS transcript
@@ -158,10 +158,10 @@ func (m *txMap) appendHGVSPosAt(dst []byte, g int64, gi int) []byte {
 		}
 		if up <= down {
 			dst = m.appendCPos(dst, m.offset[i]+a.Len()-1)
-			return appendInt(append(dst, '+'), up)
+			return AppendInt(append(dst, '+'), up)
 		}
 		dst = m.appendCPos(dst, m.offset[i+1])
-		return appendInt(append(dst, '-'), down)
+		return AppendInt(append(dst, '-'), down)
 	}
 	// Outside the transcript.
 	if (g < m.t.Start) == (m.t.Strand > 0) {
@@ -170,18 +170,18 @@ func (m *txMap) appendHGVSPosAt(dst []byte, g int64, gi int) []byte {
 			d = g - m.t.End
 		}
 		if m.coding() {
-			return appendInt(append(dst, '-'), m.cdsFirst+d)
+			return AppendInt(append(dst, '-'), m.cdsFirst+d)
 		}
-		return appendInt(append(dst, '-'), d)
+		return AppendInt(append(dst, '-'), d)
 	}
 	d := g - m.t.End
 	if m.t.Strand < 0 {
 		d = m.t.Start - g
 	}
 	if m.coding() {
-		return appendInt(append(dst, '*'), m.length-1-m.cdsLast+d)
+		return AppendInt(append(dst, '*'), m.length-1-m.cdsLast+d)
 	}
-	return appendInt(append(dst, '*'), d)
+	return AppendInt(append(dst, '*'), d)
 }
 
 // firstEndingAfter returns the index of the first of the exons (genomic
