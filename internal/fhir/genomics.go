@@ -298,7 +298,10 @@ func (g *genomicBuilder) build() (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Amends != "" && r.Amended != nil {
+	if r.Amends != "" {
+		if r.Amended == nil || r.Amended.ID != r.Amends {
+			return nil, fmt.Errorf("fhir: report %s amends %s, which was not loaded with it (report.Report.Amended): its observations could not be retired", r.ID, r.Amends)
+		}
 		if err := g.retire(r.Amended); err != nil {
 			return nil, err
 		}

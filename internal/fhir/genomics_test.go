@@ -351,6 +351,11 @@ func TestGenomicReportBundleRefusals(t *testing.T) {
 	if _, err := GenomicReportBundle(local, BundleOptions{PatientSystem: "urn:oid:1.2.3"}); err != nil {
 		t.Errorf("with PatientSystem: %v", err)
 	}
+	lone := amendedReport()
+	lone.Amended = nil
+	if _, err := GenomicReportBundle(lone, BundleOptions{}); err == nil || !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("an amendment without the report it amends: %v", err)
+	}
 	odd := threeVariants()
 	odd.Variants[0].Classification = "Probably bad"
 	if _, err := GenomicReportBundle(odd, BundleOptions{}); err == nil {
