@@ -691,6 +691,18 @@ func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string,
 		return nil, nil, err
 	}
 	now := t.d.now().UTC()
+	rows := written(ps, ids, errs, func(i int, p placed) catalog.ClinicalRow {
+		return catalog.ClinicalRow{ID: p.id, PatientID: pids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now}
+	})
+	if err := t.tx.PutEncounters(t.ctx, rows); err != nil {
+		return nil, nil, err
+	}
+	return ids, errs, nil
+}
+
+// written records the id placeBatch gave each record not refused (ids[i])
+// and returns the rows (made by row) of those to write, in id order.
+func written(ps []placed, ids []string, errs []error, row func(i int, p placed) catalog.ClinicalRow) []catalog.ClinicalRow {
 	var rows []catalog.ClinicalRow
 	for i, p := range ps {
 		if errs[i] != nil {
@@ -698,14 +710,10 @@ func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string,
 		}
 		ids[i] = p.id
 		if p.write {
-			rows = append(rows, catalog.ClinicalRow{ID: p.id, PatientID: pids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now})
+			rows = append(rows, row(i, p))
 		}
 	}
-	rows = sortedBy(rows, func(r *catalog.ClinicalRow) string { return r.ID })
-	if err := t.tx.PutEncounters(t.ctx, rows); err != nil {
-		return nil, nil, err
-	}
-	return ids, errs, nil
+	return sortedBy(rows, func(r *catalog.ClinicalRow) string { return r.ID })
 }
 
 // placed is what placeBatch decided for one record.
@@ -927,17 +935,9 @@ func (t *Tx) UpsertResults(pids, oids []string, ds []ResultDraft) (ids []string,
 		return nil, nil, err
 	}
 	now := t.d.now().UTC()
-	var rows []catalog.ClinicalRow
-	for i, p := range ps {
-		if errs[i] != nil {
-			continue
-		}
-		ids[i] = p.id
-		if p.write {
-			rows = append(rows, catalog.ClinicalRow{ID: p.id, PatientID: pids[i], OrderID: oids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now})
-		}
-	}
-	rows = sortedBy(rows, func(r *catalog.ClinicalRow) string { return r.ID })
+	rows := written(ps, ids, errs, func(i int, p placed) catalog.ClinicalRow {
+		return catalog.ClinicalRow{ID: p.id, PatientID: pids[i], OrderID: oids[i], KeyHash: keys[i], Sealed: p.sealed, Updated: now}
+	})
 	if err := t.tx.PutResults(t.ctx, rows); err != nil {
 		return nil, nil, err
 	}
