@@ -11,6 +11,8 @@ import (
 
 	"github.com/clinomics/clinomics/internal/cli"
 	"github.com/clinomics/clinomics/internal/report"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // csqCase is one of bcftools' consequence test cases (TLR8 on X), from
@@ -148,13 +150,7 @@ func TestAnnotateDraftCoverageAndQC(t *testing.T) {
 	if _, err := os.Stat(csqCase + ".gff"); err != nil {
 		t.Skip("shared data not found: ", err)
 	}
-	samtools, err := exec.LookPath("samtools")
-	if err != nil {
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal("samtools not found; CLINOMICS_TEST_TOOLS is set")
-		}
-		t.Skip("samtools not found")
-	}
+	samtools := testtools.Need(t, "samtools")[0]
 	dir := t.TempDir()
 	// 30 reads over X:100-149 (the first region) and none over the second.
 	var sam strings.Builder

@@ -11,32 +11,16 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
-// nodeDir holds scripts/node/fhir-validate.mjs and the npm package fhir
-// (FHIR.js) it uses, pinned in its package.json.
-const nodeDir = "../../scripts/node"
-
-// fhirValidator returns the node binary, or skips the test when node or
-// the npm package is missing: unless CLINOMICS_TEST_TOOLS is set (as
-// scripts/test sets it, having run npm ci), which makes that a failure.
+// fhirValidator returns the node binary, with the npm package fhir
+// (FHIR.js) that scripts/node/fhir-validate.mjs uses, or skips the test
+// (see testtools).
 func fhirValidator(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) {
-		msg := what + ": the FHIR validation test needs Node.js 20+ and scripts/node's npm packages (cd scripts/node && npm ci)"
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal(msg + "; CLINOMICS_TEST_TOOLS is set")
-		}
-		t.Skip(msg + "; skipped")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "fhir", "package.json")); err != nil {
-		missing("the npm package fhir is not installed in scripts/node/node_modules")
-	}
-	return node
+	return testtools.Node(t, "fhir")
 }
 
 // validationLine is a line of fhir-validate.mjs's output.
@@ -57,7 +41,7 @@ func runFHIRValidate(t *testing.T, node string, files []string) []validationLine
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(nodeDir, "fhir-validate.mjs"), "--entries"}, files...)...)
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(testtools.NodeDir(), "fhir-validate.mjs"), "--entries"}, files...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

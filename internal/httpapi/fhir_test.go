@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/fhir/server"
 	"github.com/clinomics/clinomics/internal/httpapi"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // fhirResources are the resources of one signed report: a patient, two
@@ -115,25 +116,11 @@ func TestFHIRPermissionsScopesAndAudit(t *testing.T) {
 // TestFHIRKitClient reads the API with the third-party client
 // fhir-kit-client (scripts/node/fhir-client.mjs).
 func TestFHIRKitClient(t *testing.T) {
-	const nodeDir = "../../scripts/node"
-	missing := func(what string) {
-		msg := what + ": this test needs Node.js 20+ and scripts/node's npm packages (cd scripts/node && npm ci)"
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal(msg + "; CLINOMICS_TEST_TOOLS is set")
-		}
-		t.Skip(msg + "; skipped")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "fhir-kit-client", "package.json")); err != nil {
-		missing("fhir-kit-client is not installed")
-	}
+	node := testtools.Node(t, "fhir-kit-client")
 	srv := newFHIRServer(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, node, filepath.Join(nodeDir, "fhir-client.mjs"), "--base", srv.URL+"/fhir/r4",
+	out, err := exec.CommandContext(ctx, node, filepath.Join(testtools.NodeDir(), "fhir-client.mjs"), "--base", srv.URL+"/fhir/r4",
 		"--token", srv.tokens[auth.RoleClinician], "--identifier", "urn:acc|ACC-1", "--count", "2").Output()
 	if err != nil {
 		var stderr []byte

@@ -4,21 +4,15 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 func needTools(t *testing.T) {
-	for _, tool := range []string{"samtools", "bwa"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-				t.Fatalf("%s not installed but CLINOMICS_TEST_TOOLS is set", tool)
-			}
-			t.Skipf("%s not installed (scripts/install-deps test installs it)", tool)
-		}
-	}
+	testtools.Need(t, "samtools", "bwa")
 }
 
 func TestAddPreparesOnceAndOpens(t *testing.T) {

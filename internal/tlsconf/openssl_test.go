@@ -3,12 +3,13 @@ package tlsconf
 import (
 	"context"
 	"crypto/x509"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // These tests hold the server to a TLS implementation other than Go's:
@@ -18,14 +19,7 @@ import (
 // a failure.
 func needOpenSSL(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal("openssl is not on PATH but CLINOMICS_TEST_TOOLS is set (scripts/install-deps test installs it)")
-		}
-		t.Skip("openssl is not on PATH: the checks against OpenSSL's s_client are skipped (scripts/install-deps test installs it)")
-	}
-	return path
+	return testtools.Need(t, "openssl")[0]
 }
 
 // openssl runs the command with stdin and returns its combined output and

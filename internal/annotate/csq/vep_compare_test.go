@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 const vepData = "../../../../shared/data/annotation/ensembl-vep"
@@ -35,13 +37,7 @@ func TestEnsemblVEPDataAgainstBcftools(t *testing.T) {
 	if _, err := os.Stat(gffPath); err != nil {
 		t.Skip("shared ensembl-vep data not present")
 	}
-	bcftools, err := exec.LookPath("bcftools")
-	if err != nil {
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal("bcftools not installed (CLINOMICS_TEST_TOOLS is set)")
-		}
-		t.Skip("bcftools not installed")
-	}
+	bcftools := testtools.Need(t, "bcftools")[0]
 	sites := readSites(t, filepath.Join(vepData, "test.vcf"))
 	const chromLen = 46709983
 	seq := synthChrom(chromLen, 7)

@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"fmt"
-	"os/exec"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/tlsconf"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // BenchmarkThroughput is the transport's ceiling: our Client sending a
@@ -51,14 +52,13 @@ func BenchmarkThroughput(b *testing.B) {
 			runThroughput(b, serve(b, &Server{Handler: handler, TLSConfig: srvTLS}), cliTLS, conns, msg)
 		})
 	}
-	node, err := exec.LookPath("node")
-	if err != nil || !npmInstalled() {
+	if !testtools.Installed(npmPeers...) {
 		b.Log("the simple-hl7 comparison needs node and scripts/node's packages (npm ci)")
 		return
 	}
 	for _, conns := range []int{1, 16} {
 		b.Run(fmt.Sprintf("server=simple-hl7/conns=%d", conns), func(b *testing.B) {
-			l := startNPMListener(b, node, "simple-hl7", "--quiet")
+			l := startNPMListener(b, testtools.Node(b, npmPeers...), "simple-hl7", "--quiet")
 			runThroughput(b, l.addr, nil, conns, msg)
 		})
 	}

@@ -18,43 +18,18 @@ import (
 	"time"
 
 	"github.com/clinomics/clinomics/internal/tlsconf"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
-// nodeDir holds the Node.js programs the tests run as third-party MLLP
-// peers (scripts/node/hl7-send.mjs, hl7-listen.mjs) and their npm packages,
-// pinned in its package.json.
-const nodeDir = "../../../scripts/node"
+// npmPeers are the npm MLLP client and servers the tests run against.
+var npmPeers = []string{"node-hl7-client", "node-hl7-server", "simple-hl7"}
 
-// nodePeers returns the node binary, or skips the test when node or the
-// npm packages are missing: unless CLINOMICS_TEST_TOOLS is set (as
-// scripts/test sets it, having run npm ci), which makes that a failure.
+// nodePeers returns the node binary, with npmPeers installed, or skips
+// the test (see testtools).
 func nodePeers(t *testing.T) string {
 	t.Helper()
-	missing := func(what string) {
-		msg := what + ": the tests with third-party MLLP peers need Node.js 20+ and scripts/node's npm packages (cd scripts/node && npm ci)"
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal(msg + "; CLINOMICS_TEST_TOOLS is set")
-		}
-		t.Skip(msg + "; skipped")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
-	if !npmInstalled() {
-		missing("node-hl7-client, node-hl7-server or simple-hl7 is not installed in scripts/node/node_modules")
-	}
-	return node
-}
-
-// npmInstalled says whether the npm MLLP peers are installed.
-func npmInstalled() bool {
-	for _, pkg := range []string{"node-hl7-client", "node-hl7-server", "simple-hl7"} {
-		if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", pkg, "package.json")); err != nil {
-			return false
-		}
-	}
-	return true
+	return testtools.Node(t, npmPeers...)
 }
 
 // messageFiles writes each message to its own file, for hl7-send.mjs.
@@ -134,7 +109,7 @@ func TestNPMClientToServer(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, node, append(append([]string{filepath.Join(nodeDir, "hl7-send.mjs"),
+			cmd := exec.CommandContext(ctx, node, append(append([]string{filepath.Join(testtools.NodeDir(), "hl7-send.mjs"),
 				"--host", "127.0.0.1", "--port", port}, args...), files...)...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -209,7 +184,7 @@ type npmListener struct {
 func startNPMListener(t testing.TB, node, impl string, args ...string) *npmListener {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(nodeDir, "hl7-listen.mjs"), "--impl", impl, "--port", "0"}, args...)...)
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(testtools.NodeDir(), "hl7-listen.mjs"), "--impl", impl, "--port", "0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

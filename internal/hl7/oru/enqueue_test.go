@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,13 +21,11 @@ import (
 	"github.com/clinomics/clinomics/internal/keys"
 	"github.com/clinomics/clinomics/internal/outbox"
 	"github.com/clinomics/clinomics/internal/report"
+
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 func init() { keys.DefaultKDF.MemoryKiB = 8 * 1024 }
-
-// nodeDir holds hl7-listen.mjs, the npm MLLP receivers the project's
-// tests use as third-party peers, and their npm packages.
-const nodeDir = "../../../scripts/node"
 
 // queueTo opens a catalog and clinical database in a temp dir and makes
 // the HL7 outbound queue to addr, as `clinomics serve` does; run starts
@@ -185,22 +182,11 @@ func TestOnSignedHook(t *testing.T) {
 // node-hl7-server, run by scripts/node/hl7-listen.mjs), which read it
 // and acknowledge it with AA.
 func TestDeliveredToNPMReceivers(t *testing.T) {
-	node, err := exec.LookPath("node")
-	_, statErr := os.Stat(filepath.Join(nodeDir, "node_modules", "simple-hl7", "package.json"))
-	if _, e := os.Stat(filepath.Join(nodeDir, "node_modules", "node-hl7-server", "package.json")); statErr == nil {
-		statErr = e
-	}
-	if err != nil || statErr != nil {
-		msg := "node and scripts/node's npm packages (cd scripts/node && npm ci) are needed"
-		if os.Getenv("CLINOMICS_TEST_TOOLS") != "" {
-			t.Fatal(msg + "; CLINOMICS_TEST_TOOLS is set")
-		}
-		t.Skip(msg)
-	}
+	node := testtools.Node(t, "simple-hl7", "node-hl7-server")
 	for _, impl := range []string{"simple-hl7", "node-hl7-server"} {
 		t.Run(impl, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			cmd := exec.CommandContext(ctx, node, filepath.Join(nodeDir, "hl7-listen.mjs"), "--impl", impl, "--port", "0")
+			cmd := exec.CommandContext(ctx, node, filepath.Join(testtools.NodeDir(), "hl7-listen.mjs"), "--impl", impl, "--port", "0")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
