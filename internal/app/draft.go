@@ -30,7 +30,7 @@ func CompleteDraft(db *clinical.DB) func(context.Context, *report.Report) error 
 		if err != nil {
 			return fmt.Errorf("reading the patient of a draft: %w", err)
 		}
-		if r.Patient.MRN != "" && !hasIdentifier(p.Identifiers, r.Patient.MRN, r.Patient.Authority) {
+		if r.Patient.MRN != "" && !hasIdentifier(db, p.Identifiers, r.Patient.MRN, r.Patient.Authority) {
 			// The MRN is how the EHR files the result: one that is not
 			// this patient's would file it in another patient's record.
 			return &report.FieldError{Field: "Patient.MRN", Problem: "not an identifier of the patient named by Patient.ID"}
@@ -96,10 +96,11 @@ func codeSystemURI(s string) string {
 	return ""
 }
 
-// hasIdentifier says whether ids hold value (under authority, when given).
-func hasIdentifier(ids []clinical.Identifier, value, authority string) bool {
+// hasIdentifier says whether ids hold value (under authority, or another
+// name of it, when given).
+func hasIdentifier(db *clinical.DB, ids []clinical.Identifier, value, authority string) bool {
 	for _, id := range ids {
-		if id.Value == value && (authority == "" || id.Authority == authority) {
+		if id.Value == value && (authority == "" || db.SameAuthority(id.Authority, authority)) {
 			return true
 		}
 	}

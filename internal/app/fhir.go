@@ -10,7 +10,6 @@ import (
 	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/fhir/ehr"
 	"github.com/clinomics/clinomics/internal/fhir/server"
-	"github.com/clinomics/clinomics/internal/keys"
 )
 
 // FHIRStore is the platform's own FHIR store (sealed, in the catalog) and
@@ -22,15 +21,10 @@ type FHIRStore struct {
 	now   func() time.Time
 }
 
-// OpenFHIRStore opens the sealed FHIR store over the catalog, its
-// resources sealed and its search tokens hashed under the clinical data
-// key (wrapped by kp).
-func OpenFHIRStore(ctx context.Context, st catalog.Store, kp keys.Provider) (*FHIRStore, error) {
-	db, err := clinical.Open(ctx, st, kp)
-	if err != nil {
-		return nil, err
-	}
-	return &FHIRStore{Store: server.NewSealed(st, db), db: db, now: time.Now}, nil
+// NewFHIRStore is the sealed FHIR store over the catalog, its resources
+// sealed and its search tokens hashed under the clinical database's keys.
+func NewFHIRStore(st catalog.Store, db *clinical.DB) *FHIRStore {
+	return &FHIRStore{Store: server.NewSealed(st, db), db: db, now: time.Now}
 }
 
 // AcceptServiceRequest implements httpapi.OrderAcceptor: the order and

@@ -140,6 +140,16 @@ type ClinicalTx interface {
 	// PutWatermark moves it forward (never back).
 	Watermark(ctx context.Context, source string) (time.Time, error)
 	PutWatermark(ctx context.Context, source string, t time.Time) error
+	// Setting returns a clinical setting ("" when unset); PutSetting sets
+	// it.
+	Setting(ctx context.Context, name string) (string, error)
+	PutSetting(ctx context.Context, name, value string) error
+	// PatientsAfter returns up to n patients whose ids sort after id
+	// ("": from the first), in id order: a walk over every patient.
+	PatientsAfter(ctx context.Context, id string, n int) ([]PatientRow, error)
+	// ClearPatientIdentifiers deletes every patient identifier hash (to
+	// hash them all again).
+	ClearPatientIdentifiers(ctx context.Context) error
 	Savepoint(ctx context.Context, name string) error
 	RollbackTo(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
@@ -519,15 +529,9 @@ func (c *clinicalTx) GetPatients(ctx context.Context, ids []string) (map[string]
 	for chunk := range slices.Chunk(ids, lookupChunk) {
 		args := padded(chunk)
 		err := c.query(ctx, qGetPatients(len(args)), args, func(r *sql.Rows) error {
-			var p PatientRow
-			var sealed binary
-			var cr, up int64
-			if err := r.Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up); err != nil {
-				return err
-			}
-			p.Sealed, p.Created, p.Updated = sealed, fromNanos(cr), fromNanos(up)
+			p, err := scanPatient(r)
 			out[p.ID] = p
-			return nil
+			return err
 		})
 		if err != nil {
 			return nil, err
@@ -1029,6 +1033,47 @@ func (c *clinicalTx) Watermark(ctx context.Context, source string) (time.Time, e
 		return time.Time{}, fmt.Errorf("catalog: %w", err)
 	}
 	return fromNanos(n), nil
+}
+
+func (c *clinicalTx) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT value FROM clinical_settings WHERE name = ?`), name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("catalog: %w", err)
+	}
+	return v, nil
+}
+
+func (c *clinicalTx) PutSetting(ctx context.Context, name, value string) error {
+	return c.exec(ctx, `INSERT INTO clinical_settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+}
+
+func (c *clinicalTx) PatientsAfter(ctx context.Context, id string, n int) ([]PatientRow, error) {
+	var out []PatientRow
+	err := c.query(ctx, `SELECT id, merged_into, sealed, created, updated FROM patients WHERE id > ? ORDER BY id LIMIT ?`, []any{id, n}, func(r *sql.Rows) error {
+		p, err := scanPatient(r)
+		out = append(out, p)
+		return err
+	})
+	return out, err
+}
+
+// scanPatient reads a row of id, merged_into, sealed, created, updated.
+func scanPatient(r *sql.Rows) (PatientRow, error) {
+	var p PatientRow
+	var sealed binary
+	var cr, up int64
+	err := r.Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
+	p.Sealed, p.Created, p.Updated = sealed, fromNanos(cr), fromNanos(up)
+	return p, err
+}
+
+func (c *clinicalTx) ClearPatientIdentifiers(ctx context.Context) error {
+	return c.exec(ctx, `DELETE FROM patient_ids`)
 }
 
 func (c *clinicalTx) PutWatermark(ctx context.Context, source string, t time.Time) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/auth"
+	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/fhir"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/report"
@@ -49,10 +50,11 @@ func benchFHIR(ctx context.Context, e *env, args []string) error {
 	}
 	defer sc.Close()
 	store, kp, log, alog := sc.store, sc.kp, sc.log, sc.alog
-	fst, err := app.OpenFHIRStore(ctx, store, kp)
+	db, err := clinical.Open(ctx, store, kp)
 	if err != nil {
 		return err
 	}
+	fst := app.NewFHIRStore(store, db)
 	opt := fhir.BundleOptions{IdentifierSystem: "urn:bench:report", PatientSystem: "urn:bench:mrn"}
 	t0 := time.Now()
 	for i := range *n {

@@ -17,7 +17,6 @@ import (
 	"github.com/clinomics/clinomics/internal/config"
 	"github.com/clinomics/clinomics/internal/fhir/ehr"
 	"github.com/clinomics/clinomics/internal/fhir/smart"
-	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/outbox"
 )
 
@@ -160,13 +159,9 @@ func fhirJWKS(ctx context.Context, e *env, args []string) error {
 // fhir.*, registering how to stop them, and returns the JWKS handler to
 // serve at /.well-known/jwks.json and the queue of report bundles (both
 // nil when no EHR is configured).
-func startFHIR(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) (http.Handler, *outbox.Queue, error) {
+func startFHIR(ctx context.Context, cfg *config.Config, st catalog.Store, db *clinical.DB, alog *audit.Log, log *slog.Logger, c *cleanups) (http.Handler, *outbox.Queue, error) {
 	if cfg.FHIR.EHR.BaseURL == "" {
 		return nil, nil, nil
-	}
-	db, err := clinical.Open(ctx, st, lk.Keys())
-	if err != nil {
-		return nil, nil, err
 	}
 	f, err := newFHIR(cfg, st, db, log)
 	if err != nil {

@@ -90,12 +90,18 @@ func clinicalCmd(ctx context.Context, e *env, name string, args []string, setup 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, err := clinical.Open(ctx, le.store, le.lake.Keys())
+	db, err := openClinical(ctx, le.cfg, le.store, le.lake)
 	if err != nil {
 		le.Close()
 		return nil, nil, nil, err
 	}
 	return le, db, pos, nil
+}
+
+// openClinical opens the clinical database under the configured
+// authority names.
+func openClinical(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake) (*clinical.DB, error) {
+	return clinical.Open(ctx, st, lk.Keys(), clinical.Authorities(cfg.Clinical.Authorities))
 }
 
 func hl7Errors(ctx context.Context, e *env, args []string) error {
@@ -269,14 +275,10 @@ func (c *cleanups) run() {
 
 // startHL7 starts the MLLP listener (hl7.listen) over the inbox and the
 // outbound feed (hl7.outbound), registering how to stop them.
-func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, alog *audit.Log, log *slog.Logger, c *cleanups) (*outbox.Queue, error) {
+func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, db *clinical.DB, alog *audit.Log, log *slog.Logger, c *cleanups) (*outbox.Queue, error) {
 	h := cfg.HL7
 	if h.Listen == "" && h.Outbound.Address == "" {
 		return nil, nil
-	}
-	db, err := clinical.Open(ctx, st, lk.Keys())
-	if err != nil {
-		return nil, err
 	}
 	if h.Listen != "" {
 		in := &inbox.Inbox{DB: db, Audit: alog, Log: log, Limits: hl7.Limits{MaxSize: h.MaxMessage}}
@@ -301,6 +303,7 @@ func startHL7(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lak
 	var q *outbox.Queue
 	if h.Outbound.Address != "" {
 		var client *mllp.Client
+		var err error
 		q, client, err = outboundQueue(cfg, st, db, log)
 		if err != nil {
 			return nil, err

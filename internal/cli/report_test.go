@@ -18,6 +18,7 @@ import (
 	"github.com/clinomics/clinomics/internal/auth"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/cli"
+	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/keys"
 )
@@ -44,10 +45,11 @@ func TestReportCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alog.Close()
-	reports, err := app.OpenReports(ctx, store, kr, alog, log, report.Options{})
+	db, err := clinical.Open(ctx, store, kr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	reports := app.NewReports(store, db, alog, log, report.Options{})
 	api := &httpapi.Server{Store: store, Log: log, Site: "main", Auth: &auth.Authenticator{Tokens: store}, Audit: alog, Reports: reports}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()

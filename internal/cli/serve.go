@@ -106,20 +106,21 @@ func serve(ctx context.Context, e *env, args []string) error {
 		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
 	}
 	defer cleanup.run() // also what startHL7 started before failing
-	hl7q, err := startHL7(ctx, cfg, a.Store, lk, alog, log, &cleanup)
+	cdb, err := openClinical(ctx, cfg, a.Store, lk)
 	if err != nil {
 		return err
 	}
-	jwks, ehrq, err := startFHIR(ctx, cfg, a.Store, lk, alog, log, &cleanup)
+	hl7q, err := startHL7(ctx, cfg, a.Store, cdb, alog, log, &cleanup)
+	if err != nil {
+		return err
+	}
+	jwks, ehrq, err := startFHIR(ctx, cfg, a.Store, cdb, alog, log, &cleanup)
 	if err != nil {
 		return err
 	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
-	fst, err := app.OpenFHIRStore(ctx, a.Store, lk.Keys())
-	if err != nil {
-		return err
-	}
+	fst := app.NewFHIRStore(a.Store, cdb)
 	// A signed report's ORU^R01 and FHIR Bundle are queued in the signing
 	// transaction; after it commits, the queues and the publisher of our
 	// own FHIR API are woken.
@@ -134,11 +135,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 			pub.Notify(r)
 		}
 	}
-	reports, err := app.OpenReports(ctx, a.Store, lk.Keys(), alog, log,
+	reports := app.NewReports(a.Store, cdb, alog, log,
 		report.Options{Hooks: app.ResultHooks(cfg, hl7q, ehrq), Notify: notify})
-	if err != nil {
-		return err
-	}
 	api.Reports = reports
 	pub = app.NewReportPublisher(reports, fst, app.BundleOptions(cfg), log)
 	pctx, stopPub := context.WithCancel(ctx)

@@ -52,11 +52,13 @@ type DB struct {
 	mac  []byte
 	macs sync.Pool // of hash.Hash: HMAC-SHA256 under mac, reset before use
 	now  func() time.Time
+	auth authorities // the other names of assigning authorities (identity.go)
 }
 
 // Open loads the clinical data key (making it on first use) and returns
-// the database.
-func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider) (*DB, error) {
+// the database. When the patient identifiers were hashed under another
+// matching scheme (identity.go), Open hashes them again first.
+func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider, opts ...Option) (*DB, error) {
 	k, err := st.GetSealingKey(ctx, KeyName)
 	if errors.Is(err, catalog.ErrNotFound) {
 		raw := make([]byte, 64)
@@ -93,6 +95,14 @@ func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider) (*DB, erro
 	}
 	d := &DB{st: st, aead: aead, mac: raw[32:], now: time.Now}
 	d.macs.New = func() any { return hmac.New(sha256.New, d.mac) }
+	for _, o := range opts {
+		if err := o(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.reindex(ctx); err != nil {
+		return nil, fmt.Errorf("clinical: re-indexing patient identifiers: %w", err)
+	}
 	return d, nil
 }
 

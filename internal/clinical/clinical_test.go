@@ -49,7 +49,7 @@ func newFixture(t *testing.T) fixture {
 
 // reopen opens the fixture's catalog and keyring again, as a restarted
 // process would (after a test changed the database behind its back).
-func (f fixture) reopen(t *testing.T) fixture {
+func (f fixture) reopen(t *testing.T, opts ...clinical.Option) fixture {
 	t.Helper()
 	st, err := catalog.Open(context.Background(), f.path)
 	if err != nil {
@@ -60,7 +60,7 @@ func (f fixture) reopen(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := clinical.Open(context.Background(), st, kr)
+	db, err := clinical.Open(context.Background(), st, kr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

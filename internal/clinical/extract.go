@@ -162,7 +162,7 @@ func (d *DB) mrnHashes(n int, mrn func(i int) Identifier) ([]Identifier, []strin
 	parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ids[i] = mrn(i)
-			hs[i] = d.hash("patient-id", ids[i].Authority, ids[i].Type, ids[i].Value)
+			hs[i] = d.idHash(ids[i])
 		}
 	})
 	return ids, hs
@@ -195,7 +195,7 @@ func (s ExtractSink) PreparePatients(rs []extract.Patient) any {
 		d := &ds[i]
 		d.id = ids[k]
 		var err error
-		if d.sealed, err = s.DB.seal("patient", d.id, mergePatient(Patient{}, d.Patient)); err != nil {
+		if d.sealed, err = s.DB.seal("patient", d.id, s.DB.auth.mergePatient(Patient{}, d.Patient)); err != nil {
 			return nil // the transaction does it
 		}
 	}

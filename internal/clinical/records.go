@@ -106,10 +106,6 @@ var ErrNoIdentifier = errors.New("patient has no identifier")
 // patients; anything else is refused for a person to sort out.
 var ErrConflict = errors.New("identifiers belong to another patient")
 
-func (t *Tx) idHash(id Identifier) string {
-	return t.d.hash("patient-id", id.Authority, id.Type, id.Value)
-}
-
 // FindPatient returns the id of the patient holding any of ids (following
 // merges), or ErrNotFound.
 func (t *Tx) FindPatient(ids []Identifier) (string, error) {
@@ -117,7 +113,7 @@ func (t *Tx) FindPatient(ids []Identifier) (string, error) {
 		if id.Value == "" {
 			continue
 		}
-		pid, err := t.tx.PatientByIdentifier(t.ctx, t.idHash(id))
+		pid, err := t.tx.PatientByIdentifier(t.ctx, t.d.idHash(id))
 		if errors.Is(err, catalog.ErrNotFound) {
 			continue
 		}
@@ -205,7 +201,7 @@ type PatientDraft struct {
 func (d *DB) DraftPatient(p Patient) (PatientDraft, error) {
 	dr := PatientDraft{Patient: p, hashes: d.idHashes(p), id: newID("p")}
 	var err error
-	dr.sealed, err = d.seal("patient", dr.id, mergePatient(Patient{}, p))
+	dr.sealed, err = d.seal("patient", dr.id, d.auth.mergePatient(Patient{}, p))
 	return dr, err
 }
 
@@ -213,7 +209,7 @@ func (d *DB) idHashes(p Patient) []string {
 	hs := make([]string, len(p.Identifiers))
 	for k, id := range p.Identifiers {
 		if id.Value != "" {
-			hs[k] = d.hash("patient-id", id.Authority, id.Type, id.Value)
+			hs[k] = d.idHash(id)
 		}
 	}
 	return hs
@@ -374,7 +370,7 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 					continue
 				}
 			}
-			next := mergePatient(cur, p)
+			next := t.d.auth.mergePatient(cur, p)
 			if w.cur.ID != "" && samePatient(cur, next) {
 				continue // nothing new: no write
 			}
@@ -443,7 +439,7 @@ func sortedBy[T any](rs []T, key func(*T) string) []T {
 // mergePatient is what is stored when p arrives for a patient stored as
 // cur (zero for a new one): p's demographics unless cur's are newer, and
 // the identifiers of both.
-func mergePatient(cur, p Patient) Patient {
+func (a authorities) mergePatient(cur, p Patient) Patient {
 	next := cur
 	if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
 		next = p
@@ -451,8 +447,8 @@ func mergePatient(cur, p Patient) Patient {
 		next.Identifiers = slices.Clone(cur.Identifiers)
 	}
 	for _, id := range p.Identifiers {
-		if id.Value != "" && !slices.Contains(next.Identifiers, id) {
-			next.Identifiers = append(next.Identifiers, id)
+		if id.Value != "" {
+			next.Identifiers = a.addIdentifier(next.Identifiers, id)
 		}
 	}
 	return next
@@ -527,7 +523,7 @@ func (t *Tx) MergePatients(survivor Patient, prior []Identifier) (string, error)
 		if id.Value == "" {
 			continue
 		}
-		pid, err := t.tx.PatientByIdentifier(t.ctx, t.idHash(id))
+		pid, err := t.tx.PatientByIdentifier(t.ctx, t.d.idHash(id))
 		if errors.Is(err, catalog.ErrNotFound) {
 			continue
 		}
@@ -572,9 +568,7 @@ func (t *Tx) MergePatients(survivor Patient, prior []Identifier) (string, error)
 			return "", err
 		}
 		for _, id := range old.Identifiers {
-			if !slices.Contains(sp.Identifiers, id) {
-				sp.Identifiers = append(sp.Identifiers, id)
-			}
+			sp.Identifiers = t.d.auth.addIdentifier(sp.Identifiers, id)
 		}
 		sealed, err := t.d.seal("patient", sid, sp)
 		if err != nil {

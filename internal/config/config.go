@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/lake"
 	"github.com/clinomics/clinomics/internal/tlsconf"
 )
@@ -42,8 +43,16 @@ type Config struct {
 	Auth       Auth       `yaml:"auth"`
 	Audit      Audit      `yaml:"audit"`
 	Compliance Compliance `yaml:"compliance"`
+	Clinical   Clinical   `yaml:"clinical"`
 	HL7        HL7        `yaml:"hl7"`
 	FHIR       FHIR       `yaml:"fhir"`
+}
+
+// Clinical configures the clinical database.
+type Clinical struct {
+	// Authorities lists, under the name each assigning authority is
+	// matched as, the other names feeds give it.
+	Authorities map[string][]string `yaml:"authorities"`
 }
 
 // FHIR configures the connection to the EHR's FHIR API: results out,
@@ -482,6 +491,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Syslog.Address != "" && c.Audit.Syslog.CAFile == "" {
 		bad("audit.syslog.ca_file", "the SIEM's certificate is always verified: give the CA that signed it")
+	}
+	if err := clinical.CheckAuthorities(c.Clinical.Authorities); err != nil {
+		bad("clinical.authorities", "%v", strings.TrimPrefix(err.Error(), "clinical: "))
 	}
 	if h := c.HL7; h.Listen != "" {
 		host, _, err := net.SplitHostPort(h.Listen)

@@ -34,6 +34,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"several problems", "germline:\n  caller: gatk\nlog:\n  level: loud\n", []string{"germline.caller", "log.level"}},
 		{"bad dsn", "catalog:\n  dsn: mysql://x\n", []string{"catalog.dsn"}},
 		{"not yaml", "{{{", []string{"site.yaml"}},
+		{"authority alias twice", "clinical:\n  authorities:\n    HOSP: [X]\n    LAB: [X]\n", []string{"clinical.authorities", `"X"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -585,6 +586,41 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 	if m, err := s.GetHL7MessageByID(ctx, "m1"); err != nil || m.Type != "ADT^A01" {
 		t.Errorf("message by id: %+v %v", m, err)
 	}
+	// Settings, the walk over all patients, and clearing the identifiers
+	// (the identifier re-index).
+	must(t, s.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if v, err := tx.Setting(ctx, "scheme"); err != nil || v != "" {
+			t.Errorf("unset setting: %q %v", v, err)
+		}
+		must(t, tx.PutSetting(ctx, "scheme", "1"))
+		must(t, tx.PutSetting(ctx, "scheme", "2"))
+		if v, err := tx.Setting(ctx, "scheme"); err != nil || v != "2" {
+			t.Errorf("setting: %q %v", v, err)
+		}
+		var walked []string
+		for after := ""; ; {
+			ps, err := tx.PatientsAfter(ctx, after, 2)
+			if err != nil || len(ps) == 0 {
+				must(t, err)
+				break
+			}
+			for _, p := range ps {
+				walked = append(walked, p.ID)
+			}
+			after = ps[len(ps)-1].ID
+		}
+		if strings.Join(walked, ",") != "p1,p2,p8" {
+			t.Errorf("walked %v, want p1,p2,p8", walked)
+		}
+		if ps, err := tx.PatientsAfter(ctx, "p1", 1); err != nil || len(ps) != 1 || string(ps[0].Sealed) != "sealed-p2" || !ps[0].Created.Equal(now) {
+			t.Errorf("PatientsAfter: %+v %v", ps, err)
+		}
+		must(t, tx.ClearPatientIdentifiers(ctx))
+		if _, err := tx.PatientByIdentifier(ctx, "h1"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("identifier after clearing: %v", err)
+		}
+		return nil
+	}))
 }
 
 // clinicalBatches: the batch forms of the patient lookups and writes

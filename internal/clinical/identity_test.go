@@ -1,0 +1,174 @@
+package clinical_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/clinical"
+)
+
+func id(authority, typ, value string) clinical.Identifier {
+	return clinical.Identifier{Authority: authority, Type: typ, Value: value}
+}
+
+func (f fixture) find(t *testing.T, ids ...clinical.Identifier) string {
+	t.Helper()
+	pid, err := f.db.FindPatient(context.Background(), ids)
+	if errors.Is(err, clinical.ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// The identifier type describes an identifier but is not part of it: an
+// MRN with CX-5 "MR" and the same MRN without a type are one patient, who
+// keeps one identifier (with its type).
+func TestIdentifierTypeIsNotMatched(t *testing.T) {
+	f := newFixture(t)
+	a := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "", "4711")}, Family: "Zzyzx", AsOf: t0})
+	b := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "4711")}, Family: "Zzyzx", AsOf: t0.Add(time.Hour)})
+	if a != b {
+		t.Fatalf("MRN 4711 with and without its type made two patients: %s and %s", a, b)
+	}
+	if got := f.find(t, id("HOSP", "PI", "4711")); got != a {
+		t.Fatalf("found %q, want %s", got, a)
+	}
+	if got := f.find(t, id("OTHER", "MR", "4711")); got != "" {
+		t.Fatalf("another authority's 4711 found %s", got)
+	}
+	p, _, _, _, err := f.db.Records(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Identifiers) != 1 || p.Identifiers[0].Type != "MR" {
+		t.Fatalf("identifiers %+v, want one, of type MR", p.Identifiers)
+	}
+	// One record naming the identifier twice is one identifier too.
+	c := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "815"), id("HOSP", "", "815")}, AsOf: t0})
+	if got := f.find(t, id("HOSP", "", "815")); got != c {
+		t.Fatalf("found %q, want %s", got, c)
+	}
+}
+
+// Configured names of one authority match each other, and urn:oid:X is
+// always the bare OID X.
+func TestAuthorityNames(t *testing.T) {
+	f := newFixture(t).reopen(t, clinical.Authorities(map[string][]string{
+		"HOSP": {"https://hospital.example.org/mrn", "urn:oid:1.2.840.99999.1", ""},
+	}))
+	a := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "4711")}, AsOf: t0})
+	for _, other := range []clinical.Identifier{
+		id("https://hospital.example.org/mrn", "", "4711"),
+		id("1.2.840.99999.1", "MR", "4711"),
+		id(" urn:oid:1.2.840.99999.1", "", "4711"),
+		id("", "", "4711"), // "" listed: no authority given is HOSP
+	} {
+		if got := f.find(t, other); got != a {
+			t.Errorf("%q: found %q, want %s", other.Authority, got, a)
+		}
+	}
+	b := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("urn:oid:2.16.840.1", "", "1")}, AsOf: t0})
+	if got := f.find(t, id("2.16.840.1", "MR", "1")); got != b {
+		t.Fatalf("urn:oid and the bare OID: found %q, want %s", got, b)
+	}
+	if !f.db.SameAuthority("HOSP ", "https://hospital.example.org/mrn") || f.db.SameAuthority("hosp", "HOSP") {
+		t.Fatal("SameAuthority: want names trimmed, aliases matched, case kept")
+	}
+}
+
+func TestCheckAuthorities(t *testing.T) {
+	for _, bad := range []map[string][]string{
+		{"HOSP": {"X"}, "LAB": {"X"}},                         // one name, two authorities
+		{"HOSP": {"LAB"}, "LAB": {"X"}},                       // a chain
+		{"": {"X"}},                                           // no name
+		{"HOSP": {"urn:oid:1.2"}, "1.2": nil, "LAB": {"1.2"}}, // the OID under two
+	} {
+		if err := clinical.CheckAuthorities(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if err := clinical.CheckAuthorities(map[string][]string{"HOSP": {"HOSP", "urn:oid:1.2"}, "LAB": {"1.3"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Other authority names, or identifiers hashed under an older rule, are
+// hashed again at Open: lookups by the new rule find the patients, two
+// patients now sharing an identifier leave it with the one created first,
+// and a merged patient's identifiers stay with the survivor.
+func TestReindexAtOpen(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("https://hospital.example.org/mrn", "", "1")}, AsOf: t0})
+	time.Sleep(time.Millisecond) // b is created after a
+	b := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "1"), id("HOSP", "MR", "2")}, AsOf: t0})
+	prior := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "3")}, AsOf: t0})
+	var sid string
+	err := f.db.Update(ctx, func(tx *clinical.Tx) error {
+		var err error
+		sid, err = tx.MergePatients(clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "4")}, AsOf: t0}, []clinical.Identifier{id("HOSP", "MR", "3")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || sid == prior {
+		t.Fatal("setup: want two patients for MRN 1, and a survivor")
+	}
+	// A stale hash, as an older rule wrote it, must not survive.
+	err = f.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error { return tx.PutPatientIdentifier(ctx, "stale", a) })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g := f.reopen(t, clinical.Authorities(map[string][]string{"HOSP": {"https://hospital.example.org/mrn"}}))
+	for _, c := range []struct {
+		id   clinical.Identifier
+		want string
+	}{
+		{id("HOSP", "", "1"), a}, // a was created first
+		{id("https://hospital.example.org/mrn", "MR", "1"), a},
+		{id("https://hospital.example.org/mrn", "", "2"), b},
+		{id("HOSP", "", "3"), sid},
+		{id("HOSP", "", "4"), sid},
+	} {
+		if got := g.find(t, c.id); got != c.want {
+			t.Errorf("%+v: found %q, want %s", c.id, got, c.want)
+		}
+	}
+	err = g.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		if _, err := tx.PatientByIdentifier(ctx, "stale"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("the stale hash is still there (%v)", err)
+		}
+		n := 0
+		for _, p := range []string{a, b, prior, sid} {
+			hs, err := tx.PatientIdentifiers(ctx, p)
+			if err != nil {
+				return err
+			}
+			n += len(hs)
+		}
+		if n != 4 { // 1, 2, 3, 4
+			t.Errorf("%d identifier hashes, want 4", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Back to no aliases: the FHIR system's MRN 1 is a again, HOSP's b.
+	h := g.reopen(t)
+	if got := h.find(t, id("HOSP", "", "1")); got != b {
+		t.Fatalf("HOSP 1 found %q, want %s", got, b)
+	}
+	if got := h.find(t, id("https://hospital.example.org/mrn", "", "1")); got != a {
+		t.Fatalf("the FHIR system's 1 found %q, want %s", got, a)
+	}
+}
