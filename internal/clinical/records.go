@@ -197,6 +197,10 @@ type PatientDraft struct {
 	sealed  []byte
 }
 
+// Keys are the keys the draft's patient is found by, one per identifier
+// ("" for an empty value): equal for identifiers that are one.
+func (d PatientDraft) Keys() []string { return d.hashes }
+
 // DraftPatient makes p ready for Tx.UpsertPatientDrafts.
 func (d *DB) DraftPatient(p Patient) (PatientDraft, error) {
 	dr := PatientDraft{Patient: p, hashes: d.idHashes(p), id: newID("p")}

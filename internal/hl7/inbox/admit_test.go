@@ -87,6 +87,8 @@ func TestAdmissionsInOneGroup(t *testing.T) {
 		adt("A08", "G6", "20260301080000", "Z2^^^HOSP^PI", "ViaZ2", ""),   // older, so G5's name stands
 		adt("A01", "G1", "20260301080000", "N1^^^HOSP^MR", "First", "V1"), // a copy of G1
 		adt("A01", "G9", "20260301090000", "N4^^^HOSP^MR", "Fourth", "V4"),
+		adt("A08", "GA", "20260301090000", "N7^^^HOSP^MR", "New7", ""), // one identifier with and without its type:
+		adt("A08", "GB", "20260301080000", "N7^^^HOSP", "Old7", ""),    // one patient, GA's name stands
 	)
 	for i, ack := range acks {
 		if !bytes.Contains([]byte(ack), []byte("MSA|AA")) {
@@ -112,7 +114,7 @@ func TestAdmissionsInOneGroup(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ mrn, family string }{{"N1", "Later"}, {"N2", "New"}, {"Z1", "ViaZ1"}, {"X", "Xavier"}, {"Y", "Yves"},
-		{"N4", "Fourth"}, {"N5", "Fifth"}, {"N6", "Sixth"}} {
+		{"N4", "Fourth"}, {"N5", "Fifth"}, {"N6", "Sixth"}, {"N7", "New7"}} {
 		if p, _ := recordsOf(t, db, c.mrn); p.Family != c.family {
 			t.Errorf("patient %s: family %q, want %q", c.mrn, p.Family, c.family)
 		}
@@ -131,8 +133,8 @@ func TestAdmissionsInOneGroup(t *testing.T) {
 		t.Errorf("error queue: %+v", errs)
 	}
 	all, _ := st.ListHL7Messages(context.Background(), "", 0)
-	if len(all) != 20+3+7+4 {
-		t.Errorf("%d messages stored, want %d", len(all), 20+3+7+4)
+	if len(all) != 20+3+9+4 {
+		t.Errorf("%d messages stored, want %d", len(all), 20+3+9+4)
 	}
 }
 

@@ -516,7 +516,7 @@ func (g *groupMessages) store(m catalog.HL7Message) {
 // ends before the first message that breaks this; that message starts
 // the next run.
 func admissions(g *groupMessages, batch []*pending, i int) int {
-	ids := make(map[clinical.Identifier]bool)
+	ids := make(map[string]bool) // PatientDraft.Keys
 	visits := make(map[[2]string]bool)
 	keys := make(map[catalog.HL7Key]bool)
 	j := i
@@ -537,11 +537,12 @@ func admissions(g *groupMessages, batch []*pending, i int) int {
 				break
 			}
 		}
-		if slices.ContainsFunc(p.adm.patient.Identifiers, func(id clinical.Identifier) bool { return id.Value != "" && ids[id] }) {
+		idKeys := p.adm.patientDraft.Keys()
+		if slices.ContainsFunc(idKeys, func(k string) bool { return k != "" && ids[k] }) {
 			break
 		}
-		for _, id := range p.adm.patient.Identifiers {
-			ids[id] = true
+		for _, k := range idKeys {
+			ids[k] = true
 		}
 		if p.adm.visit != nil {
 			visits[v] = true
