@@ -21,6 +21,9 @@ type orderRecord struct {
 	// Cancel: the EHR revoked the request or entered it in error (Order.Status
 	// is "cancelled"); a pull cancels the order it names, never creates one.
 	Cancel bool
+	// version identifies the ServiceRequest's content (a hash of it), so a
+	// refusal is reported once per content (Puller.reported).
+	version string
 }
 
 // invalid is an *fhir.Issue at path: the message names elements, never

@@ -2,14 +2,18 @@ package ehr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/audit"
@@ -37,7 +41,18 @@ type Puller struct {
 	MaxPages int      // a bound on one pull; default 1000
 	Audit    AuditLog // may be nil
 	Log      *slog.Logger
+
+	// reported holds the refusals and skips already audited, by
+	// ServiceRequest, content and outcome: the search from the watermark
+	// (ge) returns the last-updated requests again at every pull, and one
+	// refused then is audited and logged once, not at every poll.
+	mu       sync.Mutex
+	reported map[string]bool
 }
+
+// maxReported bounds Puller.reported; past it the set starts again (a
+// refusal may then be reported once more).
+const maxReported = 10000
 
 // PullResult is what one pull did.
 type PullResult struct {
@@ -49,6 +64,9 @@ type PullResult struct {
 	Skipped   []string
 	Unchanged int // already stored as they are (a cancelled order included)
 	Rejected  []RejectedOrder
+	// Repeated counts ServiceRequests refused or skipped by an earlier
+	// pull, unchanged since: not audited, logged or listed again.
+	Repeated  int
 	Watermark time.Time // after the pull
 }
 
@@ -62,8 +80,9 @@ type PulledOrder struct {
 // RejectedOrder is a ServiceRequest that could not be applied; Err names
 // the element at fault (an *fhir.Issue) or the conflict.
 type RejectedOrder struct {
-	Ref string
-	Err error
+	Ref     string
+	Err     error
+	version string // of the ServiceRequest's content (Puller.reported)
 }
 
 // WatermarkSource is the watermark's name for the EHR at base.
@@ -276,12 +295,14 @@ func (p *Puller) resolve(ctx context.Context, page *searchBundle) ([]orderRecord
 	var rejected []RejectedOrder
 	for _, raw := range srs {
 		r, err := p.one(ctx, raw, included)
+		sum := sha256.Sum256(raw)
+		r.version = hex.EncodeToString(sum[:16])
 		var fail *transientError
 		switch {
 		case errors.As(err, &fail):
 			return nil, nil, fail.err
 		case err != nil:
-			rejected = append(rejected, RejectedOrder{Ref: r.Ref, Err: err})
+			rejected = append(rejected, RejectedOrder{Ref: r.Ref, Err: err, version: r.version})
 		default:
 			recs = append(recs, r)
 		}
@@ -387,12 +408,19 @@ const skippedDetail = "skipped: revoked or entered in error at the EHR, and neve
 func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []RejectedOrder, res *PullResult) error {
 	actor, source := "ehr:"+p.host(), "fhir:"+p.host()
 	var applied, cancelled []PulledOrder
-	var skipped []string
+	var skipped, skippedKeys []string
 	var refused []RejectedOrder
-	unchanged := 0
+	unchanged, repeated := 0, 0
 	var appended []catalog.AuditEvent
+	rejected = slices.DeleteFunc(slices.Clone(rejected), func(r RejectedOrder) bool {
+		again := p.wasReported(reportKey(r.Ref, r.version, publicReason(r.Err)))
+		if again {
+			res.Repeated++
+		}
+		return again
+	})
 	err := p.DB.Update(ctx, func(tx *clinical.Tx) error {
-		applied, cancelled, skipped, refused, unchanged = nil, nil, nil, nil, 0
+		applied, cancelled, skipped, skippedKeys, refused, unchanged, repeated = nil, nil, nil, nil, nil, 0, 0
 		var es, refusedEs []catalog.AuditEvent
 		for _, r := range recs {
 			action := actionPull
@@ -415,7 +443,11 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 				if rerr := tx.RollbackTo("ehr_order"); rerr != nil {
 					return rerr
 				}
-				refused = append(refused, RejectedOrder{Ref: r.Ref, Err: err})
+				if p.wasReported(reportKey(r.Ref, r.version, publicReason(err))) {
+					repeated++
+					continue
+				}
+				refused = append(refused, RejectedOrder{Ref: r.Ref, Err: err, version: r.version})
 				refusedEs = append(refusedEs, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: action,
 					Resource: r.Ref, Outcome: audit.Refused, Detail: publicReason(err)}))
 				continue
@@ -427,8 +459,11 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 				return err
 			}
 			switch {
+			case !found && p.wasReported(reportKey(r.Ref, r.version, skippedDetail)):
+				repeated++
 			case !found:
 				skipped = append(skipped, r.Ref)
+				skippedKeys = append(skippedKeys, reportKey(r.Ref, r.version, skippedDetail))
 				es = append(es, auditEvent(catalog.AuditEvent{Actor: actor, Source: source, Action: actionCancel,
 					Resource: r.Ref, Outcome: audit.OK, Detail: skippedDetail}))
 			case !changed:
@@ -464,7 +499,13 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 	res.Cancelled = append(res.Cancelled, cancelled...)
 	res.Skipped = append(res.Skipped, skipped...)
 	res.Unchanged += unchanged
+	res.Repeated += repeated
 	res.Rejected = append(append(res.Rejected, rejected...), refused...)
+	keys := skippedKeys
+	for _, r := range append(slicesClone(rejected), refused...) {
+		keys = append(keys, reportKey(r.Ref, r.version, publicReason(r.Err)))
+	}
+	p.markReported(keys)
 	if p.Log != nil {
 		for _, r := range append(slicesClone(rejected), refused...) {
 			p.Log.Warn("ehr: order not applied", "ref", r.Ref, "reason", publicReason(r.Err))
@@ -474,6 +515,29 @@ func (p *Puller) apply(ctx context.Context, recs []orderRecord, rejected []Rejec
 }
 
 func slicesClone(r []RejectedOrder) []RejectedOrder { return append([]RejectedOrder(nil), r...) }
+
+// reportKey names one outcome for one content of a ServiceRequest.
+func reportKey(ref, version, outcome string) string { return ref + "\x00" + version + "\x00" + outcome }
+
+// wasReported says whether an earlier pull audited key.
+func (p *Puller) wasReported(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reported[key]
+}
+
+// markReported records keys as audited (after their transaction
+// committed).
+func (p *Puller) markReported(keys []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reported == nil || len(p.reported)+len(keys) > maxReported {
+		p.reported = make(map[string]bool, len(keys))
+	}
+	for _, k := range keys {
+		p.reported[k] = true
+	}
+}
 
 func (p *Puller) host() string {
 	if u, err := url.Parse(p.Client.Base); err == nil && u.Host != "" {
