@@ -3,6 +3,10 @@ package clinical_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +174,34 @@ func TestReindexAtOpen(t *testing.T) {
 	}
 	if got := h.find(t, id("https://hospital.example.org/mrn", "", "1")); got != a {
 		t.Fatalf("the FHIR system's 1 found %q, want %s", got, a)
+	}
+}
+
+// BenchmarkReindex: patients/s hashed again at Open after the authority
+// names change (50,000 patients loaded by a patient extract, not timed).
+func BenchmarkReindex(b *testing.B) {
+	const rows = 50000
+	tt := &testing.T{}
+	f := newFixture(tt)
+	var sb strings.Builder
+	sb.WriteString("PAT_ID|PAT_MRN_ID|PAT_LAST_NAME|PAT_FIRST_NAME|PAT_MIDDLE_NAME|BIRTH_DATE|SEX_C|ZIP|UPDATE_DATE\n")
+	for i := range rows {
+		fmt.Fprintf(&sb, "Z%d|E%07d|ZZTEST|ALPHA%d||1970-01-31 00:00:00|1|00000|2025-01-02 03:04:05\n", i, i, i)
+	}
+	file := filepath.Join(f.dir, "patients.txt")
+	if err := os.WriteFile(file, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if sum := loadFile(b, f, "../extract/testdata/clarity_patients.yaml", file); sum.Loaded != rows {
+		b.Fatalf("patients: %+v", sum)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		g := f.reopen(tt, clinical.Authorities(map[string][]string{"EPIC": {fmt.Sprintf("ALIAS%d", i)}}))
+		b.ReportMetric(rows/time.Since(t0).Seconds(), "patients/s")
+		if g.find(tt, id(fmt.Sprintf("ALIAS%d", i), "", "E0000042")) == "" {
+			b.Fatal("patient E0000042 not found after the re-index")
+		}
 	}
 }
