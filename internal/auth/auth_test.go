@@ -172,3 +172,44 @@ func TestTokens(t *testing.T) {
 		t.Errorf("bootstrap: %v", err)
 	}
 }
+
+// TestTokenForAPerson: the operator of the server machine makes tokens for
+// named people (owner user:<id>); nobody else can, and ids are checked.
+func TestTokenForAPerson(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	director, _ := auth.ParseGrant("lab-director@site:main")
+	local := &auth.Principal{Kind: auth.KindLocal, ID: "root"}
+	_, rec, err := auth.CreateToken(ctx, st, auth.NewToken{Name: "sign-out", Owner: local, For: "dir-a", Grants: []auth.Grant{director}, Expires: time.Hour}, now)
+	if err != nil || rec.Owner != "user:dir-a" || rec.Grants != "lab-director@site:main" {
+		t.Fatalf("token for dir-a: %+v %v", rec, err)
+	}
+	// Not by a person or service for someone else, whatever their grants.
+	admin := who(auth.KindUser, "administrator", "lab-director@site:main")
+	admin.ID = "admin-sub"
+	if _, _, err := auth.CreateToken(ctx, st, auth.NewToken{Name: "x", Owner: admin, For: "dir-a", Grants: []auth.Grant{director}, Expires: time.Hour}, now); !errors.Is(err, auth.ErrDenied) {
+		t.Errorf("a signed-in person made a token for another: %v", err)
+	}
+	// Grants named; ids checked, without echoing them.
+	if _, _, err := auth.CreateToken(ctx, st, auth.NewToken{Name: "x", Owner: local, For: "dir-a", Expires: time.Hour}, now); err == nil {
+		t.Error("a token for someone else with no grants named")
+	}
+	for _, id := range []string{"", "Jane Doe", "a:b", "a,b", strings.Repeat("x", auth.MaxPersonID+1), "dr\x00x", "é"} {
+		_, _, err := auth.CreateToken(ctx, st, auth.NewToken{Name: "x", Owner: local, For: id, Grants: []auth.Grant{director}, Expires: time.Hour}, now)
+		if id == "" {
+			if err != nil {
+				t.Errorf("no For: %v", err) // an ordinary local token
+			}
+			continue
+		}
+		if err == nil || (len(id) > 2 && strings.Contains(err.Error(), id)) {
+			t.Errorf("person id %q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"dir-a", "6f2e7b1c-0a41-4e5e-9d7e-2b1f0c9a1d33", "auth0|5f1", "e12345@hosp.example"} {
+		if err := auth.CheckPersonID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+}

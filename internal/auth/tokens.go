@@ -47,8 +47,17 @@ type TokenStore interface {
 
 // NewToken is a token request.
 type NewToken struct {
-	Name    string
-	Owner   *Principal    // who makes it; the token holds a copy of their grants
+	Name  string
+	Owner *Principal // who makes it; the token holds a copy of their grants
+	// For, when set, is the person the token is made for, as the subject
+	// of a user principal (user:<For>): the token is then theirs, not
+	// Owner's. It acts as them (the report workflow's four eyes counts it
+	// as theirs, and two people need two names), and they can list and
+	// revoke it. Only the local CLI may set it (Owner of KindLocal: the
+	// operator of the server machine, who holds the catalog and the
+	// keyring and so could make any token anyway); the caller audits who
+	// made it for whom. See CheckPersonID for what For may hold.
+	For     string
 	Grants  []Grant       // when set, must be held by Owner; else Owner's grants
 	Perms   []Permission  // optional narrowing
 	Expires time.Duration // at most MaxTokenLifetime
@@ -65,6 +74,19 @@ func CreateToken(ctx context.Context, st TokenStore, n NewToken, now time.Time) 
 	name := strings.TrimSpace(n.Name)
 	if name == "" || len(name) > 100 {
 		return "", catalog.APIToken{}, errors.New("name: 1 to 100 characters")
+	}
+	owner := n.Owner.Actor()
+	if n.For != "" {
+		if n.Owner.Kind != KindLocal {
+			return "", catalog.APIToken{}, fmt.Errorf("%w: only the operator of the server machine (token create --local) makes a token for someone else", ErrDenied)
+		}
+		if err := CheckPersonID(n.For); err != nil {
+			return "", catalog.APIToken{}, err
+		}
+		if len(n.Grants) == 0 {
+			return "", catalog.APIToken{}, errors.New("a token made for someone else needs its grants named")
+		}
+		owner = (&Principal{Kind: KindUser, ID: n.For}).Actor()
 	}
 	grants := n.Grants
 	if len(grants) == 0 {
@@ -84,7 +106,7 @@ func CreateToken(ctx context.Context, st TokenStore, n NewToken, now time.Time) 
 	id := strings.ToLower(b32.EncodeToString(idb))
 	sum := sha256.Sum256(secret)
 	t := catalog.APIToken{
-		ID: id, Name: name, Owner: n.Owner.Actor(), Hash: hex.EncodeToString(sum[:]),
+		ID: id, Name: name, Owner: owner, Hash: hex.EncodeToString(sum[:]),
 		Grants: encodeGrants(grants), Perms: encodePerms(n.Perms),
 		Created: now.UTC(), Expires: now.Add(n.Expires).UTC(),
 	}
@@ -92,6 +114,28 @@ func CreateToken(ctx context.Context, st TokenStore, n NewToken, now time.Time) 
 		return "", t, err
 	}
 	return TokenPrefix + id + "_" + strings.ToLower(b32.EncodeToString(secret)), t, nil
+}
+
+// MaxPersonID bounds the length of a person's id (NewToken.For).
+const MaxPersonID = 128
+
+// CheckPersonID checks the id of a person a token is made for: what the
+// identity provider gives as their subject (with Entra ID, their object
+// id, the subject_claim oid), so that their tokens and their sign-ins are
+// one person, or a stable staff id where there is no identity provider.
+// It appears in the audit trail as user:<id>: use pseudonymous ids, not
+// names. 1 to MaxPersonID printable ASCII characters, without spaces,
+// commas or colons. Errors do not repeat the value.
+func CheckPersonID(id string) error {
+	if id == "" || len(id) > MaxPersonID {
+		return fmt.Errorf("person id: 1 to %d characters", MaxPersonID)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == ',' || c == ':' {
+			return errors.New("person id: printable ASCII without spaces, commas or colons (the identity provider's subject, or a staff id)")
+		}
+	}
+	return nil
 }
 
 // IsToken reports whether a bearer credential is a personal API token.

@@ -67,7 +67,7 @@ func init() {
 		{name: "report reopen", args: "ID", summary: "take a reviewed report back to draft", run: reportStep("reopen")},
 		{name: "report sign", args: "ID", summary: "sign a reviewed report out (reports:sign; not its reviewer)", run: reportStep("sign")},
 		{name: "report amend", args: "ID --reason TEXT", summary: "start the amendment of a signed report (a new draft)", run: reportStep("amend")},
-		{name: "report render", args: "ID --format html|pdf --out FILE", summary: "write a report's HTML or PDF rendering", run: reportRender},
+		{name: "report render", args: "ID --out FILE.pdf|FILE.html [--format pdf|html]", summary: "write a report's HTML or PDF rendering (the format from --out's extension unless --format says)", run: reportRender},
 		{name: "bench germline", args: "[--out DIR]", summary: "serial tool chain vs the engine on the demo sample", run: benchGermline},
 		{name: "bench engine", args: "[--tasks N]", summary: "engine overhead: N no-op tasks", run: benchEngine},
 		{name: "annotate", args: "--vcf IN --gff G --fasta REF --out OUT [--clinvar CV] [--gnomad AF.vcf] [--panel P] [--report-draft D.json --patient ID]", summary: "consequences and HGVS, known variants, ACMG suggestions: OUT.vcf, OUT.tsv and a report draft", run: annotateCmd},
@@ -93,12 +93,30 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) > 1 && args[0] == "help" { // clinomics help COMMAND: its -h
+		args = append(args[1:len(args):len(args)], "-h")
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		return 0
 	}
 	cmd, rest := lookup(args)
 	if cmd == nil {
+		// A command group (hl7, extract, report, ...): with -h, or alone,
+		// its subcommands.
+		if group, rest := lookupGroup(args); group != "" {
+			if len(rest) == 0 {
+				groupUsage(stderr, group)
+				return 2
+			}
+			if isHelp(rest[0]) {
+				groupUsage(stdout, group)
+				return 0
+			}
+			fmt.Fprintf(stderr, "clinomics: unknown command %q\n\n", group+" "+rest[0])
+			groupUsage(stderr, group)
+			return 2
+		}
 		fmt.Fprintf(stderr, "clinomics: unknown command %q\n\n", strings.Join(args[:min(2, len(args))], " "))
 		usage(stderr)
 		return 2
@@ -132,6 +150,47 @@ func lookup(args []string) (*command, []string) {
 		}
 	}
 	return nil, nil
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
+
+// lookupGroup finds the longest run of leading words of args that starts
+// visible commands without naming one ("hl7", "fhir orders"), and returns
+// it with the arguments after it; "" when there is none.
+func lookupGroup(args []string) (string, []string) {
+	group := ""
+	n := 0
+	for i := 1; i <= len(args); i++ {
+		prefix := strings.Join(args[:i], " ") + " "
+		found := false
+		for _, c := range commands {
+			if !c.hidden && strings.HasPrefix(c.name, prefix) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+		group, n = strings.TrimSpace(prefix), i
+	}
+	return group, args[n:]
+}
+
+// groupUsage lists the visible commands of a group with their synopses
+// and summaries.
+func groupUsage(w io.Writer, group string) {
+	fmt.Fprintf(w, "Usage: clinomics %s COMMAND [flags]   (every command takes --config FILE and -h)\n\nCommands:\n", group)
+	var lines []string
+	for _, c := range commands {
+		if !c.hidden && strings.HasPrefix(c.name, group+" ") {
+			lines = append(lines, fmt.Sprintf("  %-16s %s\n  %-16s   %s %s", c.name, c.summary, "", c.name, c.args))
+		}
+	}
+	sort.Strings(lines)
+	fmt.Fprintln(w, strings.Join(lines, "\n"))
 }
 
 func usage(w io.Writer) {

@@ -55,13 +55,13 @@ func hl7Send(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	defer c.Close()
+	msgs, err := readHL7Files(files)
+	if err != nil {
+		return err
+	}
 	sent, bad := 0, 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		for i, msg := range hl7.SplitFile(b) {
+	for k, f := range files {
+		for i, msg := range msgs[k] {
 			raw, err := c.Send(ctx, msg)
 			if err != nil {
 				return fmt.Errorf("%s message %d: %w (%d sent before it)", f, i+1, err, sent)
@@ -82,6 +82,23 @@ func hl7Send(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 3, err: fmt.Errorf("%d messages not accepted", bad)}
 	}
 	return nil
+}
+
+// readHL7Files reads the messages of each file before any is sent, so
+// that a file without messages (empty, or not HL7) is an error naming it
+// and nothing has been sent or queued yet.
+func readHL7Files(files []string) ([][][]byte, error) {
+	out := make([][][]byte, len(files))
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if out[i] = hl7.SplitFile(b); len(out[i]) == 0 {
+			return nil, fmt.Errorf("no HL7 messages in %s (each message starts with an MSH segment)", f)
+		}
+	}
+	return out, nil
 }
 
 // clinicalCmd opens the catalog, the lake's keys and the clinical database.
@@ -215,13 +232,13 @@ func hl7Queue(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
+	msgs, err := readHL7Files(files)
+	if err != nil {
+		return err
+	}
 	n := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		for i, msg := range hl7.SplitFile(b) {
+	for k, f := range files {
+		for i, msg := range msgs[k] {
 			if _, err := hl7.Parse(msg); err != nil {
 				return fmt.Errorf("%s message %d: %w (nothing after it was queued)", f, i+1, err)
 			}

@@ -232,7 +232,11 @@ func TestExtractLoad(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "6 loaded, 0 superseded") || !strings.Contains(errs, "3 rows rejected") {
 		t.Fatalf("extract load: %d\n%s\n%s", code, out, errs)
 	}
-	if st, err := os.Stat(file + ".rejects.csv"); err != nil || st.Mode().Perm() != 0o600 {
+	rejects, _ := filepath.Glob(file + ".*Z.rejects.csv")
+	if len(rejects) != 1 {
+		t.Fatalf("reject files: %v", rejects)
+	}
+	if st, err := os.Stat(rejects[0]); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("reject file: %v %v", st, err)
 	}
 	out, _, _ = s.run(nil, "extract", "load", "--mapping", filepath.Join(dir, "clarity_patients.yaml"), file)

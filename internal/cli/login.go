@@ -26,7 +26,7 @@ func init() {
 		{name: "login", args: "[--server URL] [--token -]", summary: "sign in for the CLI through the identity provider (device code), or store a personal API token read from stdin", run: login},
 		{name: "logout", args: "[--server URL]", summary: "forget the stored credential for a server", run: logout},
 		{name: "whoami", args: "[--server URL]", summary: "show who the server thinks you are, and your permissions", run: whoami},
-		{name: "token create", args: "--name N [--expires-days 30] [--grant ROLE[@SCOPE]]... [--perm P]... [--local]", summary: "make a personal API token (shown once); --local writes it on the server machine (the first administrator's)", run: tokenCreate},
+		{name: "token create", args: "--name N [--expires-days 30] [--grant ROLE[@SCOPE]]... [--perm P]... [--local [--for PERSON]]", summary: "make a personal API token (shown once); --local writes it on the server machine (the first administrator's, or --for a named person's)", run: tokenCreate},
 		{name: "token list", args: "[--all]", summary: "list your API tokens (never their secrets)", run: tokenList},
 		{name: "token revoke", args: "ID", summary: "revoke an API token", run: tokenRevoke},
 	}...)
@@ -137,12 +137,15 @@ func credential(ctx context.Context, server string) (string, error) {
 
 func login(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "login")
-	server := clientFlags(fs)
+	server := clientFlags(fs, cfgPath)
 	token := fs.String("token", "", "instead of signing in through the identity provider, read a personal API token from stdin (-)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	base := strings.TrimRight(*server, "/")
+	base, err := server.URL()
+	if err != nil {
+		return err
+	}
 	var sc stored
 	switch *token {
 	case "-":
@@ -185,7 +188,7 @@ func login(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var me httpapi.WhoAmI
-	cl, err := newClient(ctx, base)
+	cl, err := newClient(ctx, server)
 	if err == nil {
 		err = cl.do(ctx, "GET", "/api/v1/whoami", nil, &me)
 	}
@@ -203,26 +206,30 @@ func login(ctx context.Context, e *env, args []string) error {
 }
 
 func logout(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "logout")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "logout")
+	server := clientFlags(fs, cfgPath)
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	base, err := server.URL()
+	if err != nil {
 		return err
 	}
 	c, p, err := readCredentials()
 	if err != nil {
 		return err
 	}
-	delete(c.Servers, strings.TrimRight(*server, "/"))
+	delete(c.Servers, base)
 	return writeCredentials(c, p)
 }
 
 func whoami(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "whoami")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "whoami")
+	server := clientFlags(fs, cfgPath)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -243,10 +250,11 @@ func whoami(ctx context.Context, e *env, args []string) error {
 
 func tokenCreate(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "token create")
-	server := clientFlags(fs)
+	server := clientFlags(fs, cfgPath)
 	name := fs.String("name", "", "what the token is for (shown in lists)")
 	days := fs.Int("expires-days", 30, "days until it expires (at most 366)")
 	local := fs.Bool("local", false, "write it straight into this machine's catalog (for the first administrator; needs the data directory)")
+	forWhom := fs.String("for", "", "with --local: make the token for this person (their identity provider subject, or a staff id), not for you; it acts as them, and the audit trail names you as its maker")
 	var grants, perms stringList
 	fs.Var(&grants, "grant", "ROLE or ROLE@site:NAME / ROLE@project:NAME (repeatable; default: all of yours)")
 	fs.Var(&perms, "perm", "narrow the token to these permissions (repeatable)")
@@ -256,8 +264,11 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	if *name == "" {
 		return usagef("--name is required")
 	}
+	if *forWhom != "" && !*local {
+		return usagef("--for needs --local: only the operator of the server machine makes tokens for others; a person makes their own after `clinomics login`")
+	}
 	if !*local {
-		c, err := newClient(ctx, *server)
+		c, err := newClient(ctx, server)
 		if err != nil {
 			return err
 		}
@@ -287,18 +298,25 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	owner := &auth.Principal{Kind: auth.KindLocal, ID: strings.TrimPrefix(cliActor(), "cli:")}
-	secret, t, err := auth.CreateToken(ctx, store, auth.NewToken{Name: *name, Owner: owner, Grants: gs, Perms: ps,
+	operator := &auth.Principal{Kind: auth.KindLocal, ID: strings.TrimPrefix(cliActor(), "cli:")}
+	secret, t, err := auth.CreateToken(ctx, store, auth.NewToken{Name: *name, Owner: operator, For: *forWhom, Grants: gs, Perms: ps,
 		Expires: time.Duration(*days) * 24 * time.Hour}, time.Now())
+	if err != nil && *forWhom != "" {
+		return fmt.Errorf("--for: %w", err)
+	}
 	if err != nil {
 		return err
 	}
-	if err := audit.Append(ctx, store, catalog.AuditEvent{Actor: owner.Actor(), Action: "token.create", Resource: "token:" + t.ID,
-		Source: "cli", Outcome: audit.OK, Detail: t.Grants}); err != nil {
+	// The operator made it; the detail says for whom (a staff id, never patient data).
+	if err := audit.Append(ctx, store, catalog.AuditEvent{Actor: operator.Actor(), Action: "token.create", Resource: "token:" + t.ID,
+		Source: "cli", Outcome: audit.OK, Detail: "owner " + t.Owner + "; grants " + t.Grants}); err != nil {
 		if rerr := store.RevokeAPIToken(context.WithoutCancel(ctx), t.ID, time.Now()); rerr != nil {
 			return fmt.Errorf("audit: %w; revoking the unaudited token %s failed too: %w (revoke it with `clinomics token revoke`)", err, t.ID, rerr)
 		}
 		return fmt.Errorf("audit: %w (the token was revoked)", err)
+	}
+	if *forWhom != "" {
+		fmt.Fprintf(e.stderr, "made for %s: give it to them only.\n", t.Owner)
 	}
 	return printNewToken(e, t.ID, t.Grants, t.Expires, secret)
 }
@@ -310,13 +328,13 @@ func printNewToken(e *env, id, grants string, expires time.Time, secret string) 
 }
 
 func tokenList(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "token list")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "token list")
+	server := clientFlags(fs, cfgPath)
 	all := fs.Bool("all", false, "everyone's tokens (needs tokens:admin)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -344,8 +362,8 @@ func tokenList(ctx context.Context, e *env, args []string) error {
 }
 
 func tokenRevoke(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "token revoke")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "token revoke")
+	server := clientFlags(fs, cfgPath)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -353,7 +371,7 @@ func tokenRevoke(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give the token's ID")
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,8 +21,8 @@ import (
 // workflow's rules, its audit and four eyes are the server's.
 
 func reportCreate(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "report create")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "report create")
+	server := clientFlags(fs, cfgPath)
 	draft := fs.String("draft", "", "the report draft, as JSON (the annotator's output)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -35,7 +37,7 @@ func reportCreate(ctx context.Context, e *env, args []string) error {
 	if _, err := report.ParseDraft(bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("%s: %w", *draft, err) // checked here too, to point at the file
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -48,15 +50,15 @@ func reportCreate(ctx context.Context, e *env, args []string) error {
 }
 
 func reportList(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "report list")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "report list")
+	server := clientFlags(fs, cfgPath)
 	patient := fs.String("patient", "", "only reports of this patient (pseudonymous id)")
 	status := fs.String("status", "", "only reports in this status: draft, reviewed, signed, superseded")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -86,8 +88,8 @@ func reportList(ctx context.Context, e *env, args []string) error {
 
 // reportOne parses the flags of a command about one report.
 func reportOne(ctx context.Context, e *env, name string, args []string, setup func(fs *flag.FlagSet)) (*client, string, error) {
-	fs, _ := flags(e, name)
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, name)
+	server := clientFlags(fs, cfgPath)
 	if setup != nil {
 		setup(fs)
 	}
@@ -98,7 +100,7 @@ func reportOne(ctx context.Context, e *env, name string, args []string, setup fu
 	if len(pos) != 1 {
 		return nil, "", usagef("give one report ID")
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	return c, pos[0], err
 }
 
@@ -172,17 +174,27 @@ func reportStep(step string) func(ctx context.Context, e *env, args []string) er
 func reportRender(ctx context.Context, e *env, args []string) error {
 	var format, out *string
 	c, id, err := reportOne(ctx, e, "report render", args, func(fs *flag.FlagSet) {
-		format = fs.String("format", "pdf", "html or pdf")
-		out = fs.String("out", "", "file to write (- for standard output)")
+		format = fs.String("format", "", "html or pdf (default: from the extension of --out, .html, .htm or .pdf)")
+		out = fs.String("out", "", "file to write (- for standard output, with --format)")
 	})
 	if err != nil {
 		return err
 	}
-	if *format != "html" && *format != "pdf" {
-		return usagef("--format: html or pdf")
-	}
 	if *out == "" {
 		return usagef("--out FILE is required")
+	}
+	if *format == "" {
+		switch strings.ToLower(filepath.Ext(*out)) {
+		case ".html", ".htm":
+			*format = "html"
+		case ".pdf":
+			*format = "pdf"
+		default:
+			return usagef("--format html or pdf is required when --out does not end in .html, .htm or .pdf")
+		}
+	}
+	if *format != "html" && *format != "pdf" {
+		return usagef("--format: html or pdf")
 	}
 	b, err := c.send(ctx, "GET", "/api/v1/reports/"+url.PathEscape(id)+"/"+*format, nil, 64<<20)
 	if err != nil {

@@ -125,6 +125,20 @@ func TestReportCommands(t *testing.T) {
 		t.Errorf("render --format pdf wrote %.20q", b)
 	}
 	fails("bio", "html or pdf", "report", "render", id, "--format", "docx", "--out", pdf)
+	// Without --format, the extension of --out says which; else it is required.
+	ok("bio", "report", "render", id, "--out", filepath.Join(dir, "r.HTML"))
+	if b, _ := os.ReadFile(filepath.Join(dir, "r.HTML")); !bytes.Contains(b, []byte("<html")) {
+		t.Errorf("render --out r.HTML wrote %.20q", b)
+	}
+	ok("bio", "report", "render", id, "--out", filepath.Join(dir, "r2.pdf"))
+	if b, _ := os.ReadFile(filepath.Join(dir, "r2.pdf")); !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Errorf("render --out r2.pdf wrote %.20q", b)
+	}
+	fails("bio", "--format html or pdf is required", "report", "render", id, "--out", filepath.Join(dir, "x"))
+	fails("bio", "--format html or pdf is required", "report", "render", id, "--out", "-")
+	if _, err := os.Stat(filepath.Join(dir, "x")); !os.IsNotExist(err) {
+		t.Errorf("render without a format wrote a file: %v", err)
+	}
 	fails("bio", "no such report", "report", "show", "rpt-nope")
 	if out := ok("bio", "report", "list", "--status", "signed"); !strings.Contains(out, id) || strings.Contains(out, amendment[1]) {
 		t.Errorf("list --status signed:\n%s", out)

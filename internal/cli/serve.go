@@ -205,20 +205,64 @@ type client struct {
 	http *http.Client
 }
 
-func clientFlags(fs *flag.FlagSet) *string {
-	def := os.Getenv("CLINOMICS_SERVER")
-	if def == "" {
-		def = "https://127.0.0.1:8080"
-	}
-	return fs.String("server", def, "server URL ($CLINOMICS_SERVER)")
+// server is where a client command finds the server and how it trusts
+// it: --server, and --config (the same file `serve` reads).
+type server struct {
+	url    *string
+	config *string
 }
 
-func newClient(ctx context.Context, base string) (*client, error) {
+// clientFlags adds --server to a command whose --config is config.
+func clientFlags(fs *flag.FlagSet, config *string) server {
+	return server{url: fs.String("server", "", "server URL (default: $CLINOMICS_SERVER, else https://HOST:PORT of server.listen in --config)"), config: config}
+}
+
+// URL is the server's URL: --server, else $CLINOMICS_SERVER, else the
+// configuration's server.listen (https; http with server.tls.plain_http),
+// a wildcard host (0.0.0.0, ::) read as this machine.
+func (s server) URL() (string, error) {
+	if *s.url != "" {
+		return strings.TrimRight(*s.url, "/"), nil
+	}
+	if v := os.Getenv("CLINOMICS_SERVER"); v != "" {
+		return strings.TrimRight(v, "/"), nil
+	}
+	cfg, err := loadConfig(*s.config)
+	if err != nil {
+		return "", err
+	}
+	return listenURL(cfg.Server.Listen, cfg.Server.TLS.PlainHTTP), nil
+}
+
+// listenURL is the URL a client on this machine uses for a server
+// listening on addr.
+func listenURL(addr string, plain bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = "127.0.0.1", "8080" // config validation makes this unreachable
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	scheme := "https"
+	if plain {
+		scheme = "http"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+func newClient(ctx context.Context, s server) (*client, error) {
+	base, err := s.URL()
+	if err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("--server %q: want http(s)://HOST:PORT", base)
 	}
-	base = strings.TrimRight(base, "/")
 	tok, err := credential(ctx, base)
 	if err != nil {
 		return nil, err
@@ -228,7 +272,7 @@ func newClient(ctx context.Context, base string) (*client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if u.Scheme == "https" {
-		if tr.TLSClientConfig, err = clientTLS(); err != nil {
+		if tr.TLSClientConfig, err = clientTLS(*s.config); err != nil {
 			return nil, err
 		}
 	}
@@ -236,17 +280,20 @@ func newClient(ctx context.Context, base string) (*client, error) {
 }
 
 // clientTLS trusts $CLINOMICS_CA_FILE when set, else the server's
-// self-signed certificate when this machine has it (the CLI on the server),
-// else the system's roots. $CLINOMICS_CLIENT_CERT and _KEY give a client
+// self-signed certificate when this machine has it (the CLI on the server,
+// in the data directory of the configuration at cfgPath), else the
+// system's roots. $CLINOMICS_CLIENT_CERT and _KEY give a client
 // certificate for mutual TLS.
-func clientTLS() (*tls.Config, error) {
+func clientTLS(cfgPath string) (*tls.Config, error) {
 	o := tlsconf.ClientOptions{CAFile: os.Getenv("CLINOMICS_CA_FILE"),
 		CertFile: os.Getenv("CLINOMICS_CLIENT_CERT"), KeyFile: os.Getenv("CLINOMICS_CLIENT_KEY")}
 	if o.CAFile == "" {
-		if cfg, err := loadConfig(os.Getenv("CLINOMICS_CONFIG")); err == nil {
-			if pin := tlsconf.SelfSignedCertPath(cfg.TLSDir()); fileExists(pin) {
-				o.PinFile = pin
-			}
+		cfg, err := loadConfig(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		if pin := tlsconf.SelfSignedCertPath(cfg.TLSDir()); fileExists(pin) {
+			o.PinFile = pin
 		}
 	}
 	return tlsconf.ClientConfig(o)
@@ -324,8 +371,8 @@ func runsSubmit(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != pipeline.GermlinePipeline {
 		return usagef("name the pipeline: runs submit germline ...")
 	}
-	fs, _ := flags(e, "runs submit")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "runs submit")
+	server := clientFlags(fs, cfgPath)
 	params := germlineFlags(fs)
 	follow := fs.Bool("follow", false, "follow the run until it ends")
 	pos, err := parse(fs, args[1:])
@@ -339,7 +386,7 @@ func runsSubmit(ctx context.Context, e *env, args []string) error {
 	if err := p.Abs(); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -360,15 +407,15 @@ func runsSubmit(ctx context.Context, e *env, args []string) error {
 }
 
 func runsList(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "runs list")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "runs list")
+	server := clientFlags(fs, cfgPath)
 	sample := fs.String("sample", "", "only runs of this sample")
 	state := fs.String("state", "", "only runs in this state")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -395,8 +442,8 @@ func runsList(ctx context.Context, e *env, args []string) error {
 }
 
 func runsShow(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "runs show")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "runs show")
+	server := clientFlags(fs, cfgPath)
 	follow := fs.Bool("follow", false, "poll until the run ends, printing task changes")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
@@ -406,7 +453,7 @@ func runsShow(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give one run ID")
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}
@@ -425,8 +472,8 @@ func runsShow(ctx context.Context, e *env, args []string) error {
 }
 
 func runsCancel(ctx context.Context, e *env, args []string) error {
-	fs, _ := flags(e, "runs cancel")
-	server := clientFlags(fs)
+	fs, cfgPath := flags(e, "runs cancel")
+	server := clientFlags(fs, cfgPath)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -434,7 +481,7 @@ func runsCancel(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("give one run ID")
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func stateFile(dir, abs string) string {
 
 func uploadCmd(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "upload")
-	server := clientFlags(fs)
+	server := clientFlags(fs, cfgPath)
 	to := fs.String("to", "uploads", "lake folder to upload into")
 	patient := fs.String("patient", "", "pseudonymous patient id the files belong to")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -53,7 +53,7 @@ func uploadCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := newClient(ctx, *server)
+	c, err := newClient(ctx, server)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -507,6 +508,16 @@ func (c *Config) Validate() error {
 			bad("hl7.max_message", "at least 1024 bytes")
 		}
 	}
+	if a := c.HL7.Outbound.Address; a != "" {
+		if err := checkHostPort(a); err != nil {
+			bad("hl7.outbound.address", "%v", err)
+		}
+	}
+	if a := c.Audit.Syslog.Address; a != "" {
+		if err := checkHostPort(a); err != nil {
+			bad("audit.syslog.address", "%v", err)
+		}
+	}
 	if o := c.HL7.Outbound; o.Address != "" && (o.MaxAttempts < 1 || o.Backoff <= 0 || o.MaxBackoff < o.Backoff) {
 		bad("hl7.outbound", "max_attempts >= 1 and 0 < backoff <= max_backoff")
 	}
@@ -544,6 +555,23 @@ func (c *Config) Validate() error {
 		bad("keys.provider", "%q is not one of local, azure-key-vault", c.Keys.Provider)
 	}
 	return errors.Join(errs...)
+}
+
+// checkHostPort checks an address to connect to: HOST:PORT with a host
+// and a port from 1 to 65535 ([::1]:2575 for IPv6). The error does not
+// repeat the value.
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want HOST:PORT (e.g. ehr.example.org:2575)")
+	}
+	if host == "" {
+		return errors.New("want HOST:PORT: the host is missing")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return errors.New("want HOST:PORT: the port must be a number from 1 to 65535")
+	}
+	return nil
 }
 
 // validateFHIR checks the fhir section.

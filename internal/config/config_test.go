@@ -34,6 +34,10 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"several problems", "germline:\n  caller: gatk\nlog:\n  level: loud\n", []string{"germline.caller", "log.level"}},
 		{"bad dsn", "catalog:\n  dsn: mysql://x\n", []string{"catalog.dsn"}},
 		{"not yaml", "{{{", []string{"site.yaml"}},
+		{"outbound address without a port", "hl7:\n  outbound:\n    address: nohostport\n", []string{"hl7.outbound.address", "HOST:PORT"}},
+		{"outbound address without a host", "hl7:\n  outbound:\n    address: \":2575\"\n", []string{"hl7.outbound.address", "host"}},
+		{"outbound address with a bad port", "hl7:\n  outbound:\n    address: ehr:http\n", []string{"hl7.outbound.address", "port"}},
+		{"syslog address without a port", "audit:\n  syslog:\n    address: siem\n    ca_file: ca.pem\n", []string{"audit.syslog.address"}},
 		{"authority alias twice", "clinical:\n  authorities:\n    HOSP: [X]\n    LAB: [X]\n", []string{"clinical.authorities", `"X"`}},
 	}
 	for _, c := range cases {
@@ -50,6 +54,16 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHostPortAccepted(t *testing.T) {
+	for _, addr := range []string{"ehr.example.org:2575", "10.0.0.7:6661", "[::1]:2575"} {
+		p := filepath.Join(t.TempDir(), "site.yaml")
+		os.WriteFile(p, []byte("hl7:\n  outbound:\n    address: \""+addr+"\"\n"), 0o644)
+		if _, err := Load(p); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
 	}
 }
 

@@ -79,6 +79,10 @@
 // "column BIRTH_DATE: not a date in layout 2006-01-02"), and the row as
 // read, decoded to UTF-8. It holds patient data: it is created with mode
 // 0600, and must be kept, moved and deleted like the extract itself.
+// LoadFile writes one per load that rejects rows, named after the file
+// and the load's start in UTC (RejectPath), and never replaces or
+// truncates one: the reasons of an earlier load stay, though loading the
+// file again skips those rows (they are at or before the watermark).
 //
 // An unterminated quote does not take the rest of the file with it: the
 // row is rejected as its first line, and reading resumes on the next
@@ -95,5 +99,6 @@
 // # Watched folder
 //
 // Watch loads the files that appear in a folder, in name order, moving
-// each to done/ or failed/ and writing its rejects to rejects/. See Watch.
+// each to done/ or failed/ and writing its rejects to rejects/ (or
+// Watch.RejectDir). See Watch.
 package extract

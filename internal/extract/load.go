@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,7 +132,7 @@ type Summary struct {
 
 	WatermarkBefore time.Time // stored when the load began; zero when none
 	WatermarkAfter  time.Time // stored when the load ended
-	RejectFile      string    // path of the reject file, from LoadFile
+	RejectFile      string    // path of the reject file LoadFile wrote; "" when it wrote none
 	Duration        time.Duration
 }
 
@@ -143,56 +145,126 @@ func (s Summary) RowsPerSecond() float64 {
 }
 
 // String is a one-line account for people, e.g.
-// "clarity_patients PATIENTS_20250101.txt: 1000 read, 990 loaded, 0 superseded, 5 skipped, 5 rejected in 0.05s (20000 rows/s)".
+// "clarity_patients PATIENTS_20250101.txt: 1000 read, 990 loaded, 0 superseded, 5 skipped, 5 rejected in 0.05s (20000 rows/s); rejects in PATIENTS_20250101.txt.20250102T030405Z.rejects.csv".
 func (s Summary) String() string {
-	return fmt.Sprintf("%s %s: %d read, %d loaded, %d superseded, %d skipped, %d rejected in %.2fs (%.0f rows/s)",
+	out := fmt.Sprintf("%s %s: %d read, %d loaded, %d superseded, %d skipped, %d rejected in %.2fs (%.0f rows/s)",
 		s.Source, s.File, s.Read, s.Loaded, s.Superseded, s.Skipped, s.Rejected, s.Duration.Seconds(), s.RowsPerSecond())
+	if s.RejectFile != "" {
+		out += "; rejects in " + s.RejectFile
+	}
+	return out
 }
 
 // RejectFileMode is the mode of reject files: they hold rows of patient
 // data as read.
 const RejectFileMode = 0o600
 
+// RejectTimeLayout is how a reject file's name gives the load's start, in
+// UTC: PATIENTS.txt.20250102T030405Z.rejects.csv.
+const RejectTimeLayout = "20060102T150405Z"
+
+// RejectPath is the reject file of a load of input that starts at start:
+// in dir (the input's own folder when dir is empty), named after the
+// input and the start in UTC, so that each load has its own and none
+// replaces an earlier one.
+func RejectPath(dir, input string, start time.Time) string {
+	if dir == "" {
+		dir = filepath.Dir(input)
+	}
+	return filepath.Join(dir, filepath.Base(input)+"."+start.UTC().Format(RejectTimeLayout)+".rejects.csv")
+}
+
 // LoadFile loads the extract at path. Rejected rows are written to
-// rejectPath (path + ".rejects.csv" when empty), which is created or
-// truncated with mode 0600 whatever the outcome, so that it always
-// belongs to the last load; see Load for its layout.
+// rejectPath (RejectPath("", path, now) when empty); see Load for its
+// layout. The reject file is created, with mode 0600, only when a row is
+// rejected, and never replaces a file: when rejectPath exists, the rows
+// go to the first free name with .1, .2, ... before its extension. A load
+// that rejects nothing, or fails before reading a row, leaves no reject
+// file. Summary.RejectFile names the file written.
+//
+// Before reading the file, LoadFile checks that a file can be created in
+// rejectPath's folder, so that a load never stores rows whose rejected
+// neighbours it cannot keep (the watermark would then skip them).
 func (l *Loader) LoadFile(ctx context.Context, path, rejectPath string) (Summary, error) {
 	if rejectPath == "" {
-		rejectPath = path + ".rejects.csv"
+		now := time.Now
+		if l.Now != nil {
+			now = l.Now
+		}
+		rejectPath = RejectPath("", path, now())
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Summary{Source: l.Mapping.Name, File: path}, fmt.Errorf("extract: %w", err)
 	}
 	defer f.Close()
-	rf, err := CreateRejectFile(rejectPath)
-	if err != nil {
+	if err := checkWritableDir(filepath.Dir(rejectPath)); err != nil {
 		return Summary{Source: l.Mapping.Name, File: path}, err
 	}
+	rf := &lazyRejectFile{path: rejectPath}
 	sum, err := l.Load(ctx, path, f, rf)
-	sum.RejectFile = rejectPath
-	if serr := rf.Sync(); serr != nil && err == nil {
-		err = fmt.Errorf("reject file: %w", serr)
-	}
-	if cerr := rf.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("reject file: %w", cerr)
+	if rf.f != nil {
+		sum.RejectFile = rf.f.Name()
+		if serr := rf.f.Sync(); serr != nil && err == nil {
+			err = fmt.Errorf("reject file %s: %w", rf.f.Name(), serr)
+		}
+		if cerr := rf.f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("reject file %s: %w", rf.f.Name(), cerr)
+		}
 	}
 	return sum, err
 }
 
-// CreateRejectFile creates or truncates a reject file with mode 0600,
-// also when it already existed with a wider mode.
-func CreateRejectFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, RejectFileMode)
+// checkWritableDir checks that files can be created in dir.
+func checkWritableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".clinomics-rejects-check-*")
 	if err != nil {
-		return nil, fmt.Errorf("reject file: %w", err)
+		return fmt.Errorf("reject folder %s: cannot create files in it (%w); choose another folder for the rejects", dir, errors.Unwrap(err))
 	}
-	if err := f.Chmod(RejectFileMode); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("reject file: %w", err)
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// lazyRejectFile creates its file at the first write.
+type lazyRejectFile struct {
+	path string
+	f    *os.File
+}
+
+func (w *lazyRejectFile) Write(b []byte) (int, error) {
+	if w.f == nil {
+		f, err := CreateRejectFile(w.path)
+		if err != nil {
+			return 0, err
+		}
+		w.f = f
 	}
-	return f, nil
+	return w.f.Write(b)
+}
+
+// CreateRejectFile creates a new reject file with mode 0600 at path or,
+// when path exists, at the first free name with .1, .2, ... before its
+// extension. It never opens an existing file: earlier rejects are kept.
+func CreateRejectFile(path string) (*os.File, error) {
+	ext := filepath.Ext(path)
+	if strings.HasSuffix(path, ".rejects.csv") {
+		ext = ".rejects.csv"
+	}
+	stem := strings.TrimSuffix(path, ext)
+	try := path
+	for n := 1; ; n++ {
+		f, err := os.OpenFile(try, os.O_WRONLY|os.O_CREATE|os.O_EXCL, RejectFileMode)
+		if errors.Is(err, fs.ErrExist) && n < 1000 {
+			try = stem + "." + strconv.Itoa(n) + ext
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reject file: %w", err)
+		}
+		// The umask may have narrowed the mode further; never wider.
+		return f, nil
+	}
 }
 
 // Load reads one extract from r and stores its rows through the Sink in
@@ -208,7 +280,8 @@ func CreateRejectFile(path string) (*os.File, error) {
 // upserted to the same values.
 //
 // A row that cannot be read or mapped is written to rejects and the load
-// goes on. rejects receives CSV with the header line,reason,row: the row's
+// goes on. rejects receives nothing when no row is rejected; else CSV with
+// the header line,reason,row and a record per rejected row: the row's
 // first line in the file, why it was rejected (naming the column, never
 // its value), and the row as read (decoded to UTF-8, without its final
 // line break). The reject file holds patient data: keep it as protected
@@ -327,10 +400,6 @@ func (rw *rejectWriter) write(line int, reason string, raw []byte) {
 func (rw *rejectWriter) flush() error {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
-	if !rw.header && rw.err == nil {
-		rw.header = true
-		rw.err = rw.w.Write([]string{"line", "reason", "row"})
-	}
 	rw.w.Flush()
 	if rw.err != nil {
 		return rw.err

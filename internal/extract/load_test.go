@@ -191,17 +191,13 @@ func TestLoadFileRejectFileMode(t *testing.T) {
 	if err := os.WriteFile(path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rejectPath := path + ".rejects.csv"
-	// A reject file left with a wide mode is narrowed.
-	if err := os.WriteFile(rejectPath, []byte("stale"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	l := &Loader{Mapping: loadMappingT(t, "patients.yaml"), Sink: newMemSink(), Now: func() time.Time { return testNow }}
 	sum, err := l.LoadFile(context.Background(), path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.RejectFile != rejectPath || sum.Rejected != 5 {
+	rejectPath := filepath.Join(dir, "bad_dates.csv.20250601T000000Z.rejects.csv")
+	if sum.RejectFile != rejectPath || sum.Rejected != 5 || !strings.HasSuffix(sum.String(), "; rejects in "+rejectPath) {
 		t.Fatalf("summary %+v", sum)
 	}
 	fi, err := os.Stat(rejectPath)
@@ -217,18 +213,88 @@ func TestLoadFileRejectFileMode(t *testing.T) {
 	if !strings.HasPrefix(string(got), want) {
 		t.Errorf("reject file starts\n%s\nwant\n%s", got, want)
 	}
+}
 
-	// A load without rejects still leaves a reject file: it belongs to the
-	// last load.
-	if err := os.WriteFile(path, []byte("MRN,LAST_NAME,FIRST_NAME,BIRTH_DATE,SEX,UPDATE_DATE\n"), 0o600); err != nil {
+// TestRejectFilesAreNeverOverwritten: the bug where a second load of a
+// file truncated the first load's reject file (its rows then counted
+// skipped, their reasons lost), and a load with a wrong mapping truncated
+// it to its header.
+func TestRejectFilesAreNeverOverwritten(t *testing.T) {
+	dir, rejects := t.TempDir(), t.TempDir()
+	src, err := os.ReadFile("testdata/bad_dates.csv")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.LoadFile(context.Background(), path, ""); err != nil {
+	path := filepath.Join(dir, "bad_dates.csv")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = os.ReadFile(rejectPath)
-	if string(got) != "line,reason,row\n" {
-		t.Errorf("reject file after a clean load: %q", got)
+	clock := testNow
+	l := &Loader{Mapping: loadMappingT(t, "patients.yaml"), Sink: newMemSink(), Now: func() time.Time { return clock }}
+	load := func(reject string) Summary {
+		t.Helper()
+		sum, _ := l.LoadFile(context.Background(), path, reject)
+		return sum
+	}
+	first := load(RejectPath(rejects, path, clock))
+	if first.Rejected != 5 || filepath.Dir(first.RejectFile) != rejects {
+		t.Fatalf("first load: %+v", first)
+	}
+	firstRejects, _ := os.ReadFile(first.RejectFile)
+
+	// Loaded again a second later: the rows loaded and those rejected for
+	// their birth date are skipped (at the watermark); those whose
+	// watermark cannot be read are rejected again, into a file of this load.
+	clock = clock.Add(time.Second)
+	again := load(RejectPath(rejects, path, clock))
+	if again.Skipped != 5 || again.Rejected != 2 || again.RejectFile == first.RejectFile || again.RejectFile == "" {
+		t.Fatalf("second load: %+v", again)
+	}
+	// A wrong mapping (header mismatch) writes no reject file.
+	wrong := *l
+	wrong.Mapping = loadMappingT(t, "clarity_patients.yaml")
+	clock = clock.Add(time.Second)
+	sum, err := wrong.LoadFile(context.Background(), path, RejectPath(rejects, path, clock))
+	if !errors.Is(err, ErrHeader) || sum.RejectFile != "" {
+		t.Fatalf("wrong mapping: %+v %v", sum, err)
+	}
+	// The same reject path twice (two loads in one second): the second
+	// goes beside the first.
+	l.FullReload = true
+	second := load(first.RejectFile)
+	if want := strings.TrimSuffix(first.RejectFile, ".rejects.csv") + ".1.rejects.csv"; second.RejectFile != want {
+		t.Fatalf("second reject file %q, want %q", second.RejectFile, want)
+	}
+	if got, _ := os.ReadFile(first.RejectFile); string(got) != string(firstRejects) {
+		t.Errorf("first reject file changed:\n%s", got)
+	}
+	entries, _ := os.ReadDir(rejects)
+	if len(entries) != 3 {
+		t.Errorf("%d files in the reject folder, want 3", len(entries))
+	}
+	// Nothing beside the input.
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files beside the input", len(entries))
+	}
+}
+
+// TestRejectFolderNotWritable: a load whose rejects could not be kept
+// stores nothing, and says which folder.
+func TestRejectFolderNotWritable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes into read-only folders")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "good.csv")
+	src, _ := os.ReadFile("testdata/good.csv")
+	os.WriteFile(path, src, 0o600)
+	ro := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(ro, 0o500)
+	sink := newMemSink()
+	l := &Loader{Mapping: loadMappingT(t, "patients.yaml"), Sink: sink, Now: func() time.Time { return testNow }}
+	_, err := l.LoadFile(context.Background(), path, RejectPath(ro, path, testNow))
+	if err == nil || !strings.Contains(err.Error(), "reject folder "+ro) || sink.calls != 0 {
+		t.Fatalf("err %v, %d sink calls", err, sink.calls)
 	}
 }
 
@@ -269,7 +335,7 @@ func TestWatermark(t *testing.T) {
 		"1001,Zztest,Alpha-changed,1970-01-31,F,2024-03-05 08:00:00\n" +
 		"1005,Zztest,Echo,bad-date,F,2024-03-01 00:00:00\n" // skipped unread: no reject
 	sum, rej := loadString(t, l, second)
-	if sum.Read != 5 || sum.Skipped != 3 || sum.Loaded != 2 || sum.Rejected != 0 || rej != "line,reason,row\n" {
+	if sum.Read != 5 || sum.Skipped != 3 || sum.Loaded != 2 || sum.Rejected != 0 || rej != "" {
 		t.Fatalf("second load: %+v\n%s", sum, rej)
 	}
 	if want := time.Date(2024, 3, 5, 8, 0, 0, 0, time.UTC); !sum.WatermarkAfter.Equal(want) || !sum.WatermarkBefore.Equal(wantWM) {

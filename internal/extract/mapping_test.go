@@ -288,3 +288,30 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("%+v", m)
 	}
 }
+
+// TestDocumentedMapping: the example mapping in docs/hl7.md is a valid
+// mapping, and loads the fixture it describes.
+func TestDocumentedMapping(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/hl7.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "```yaml\nname: clarity_patients")
+	if start < 0 {
+		t.Fatal("docs/hl7.md has no example mapping")
+	}
+	text = text[start+len("```yaml\n"):]
+	text = text[:strings.Index(text, "```")]
+	m, err := ParseMapping(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := loadMappingT(t, "clarity_patients.yaml")
+	sink := newMemSink()
+	sum, err, _ := loadInto(t, m, sink, "testdata/clarity_patients.txt", 100)
+	wantSum, _, _ := loadInto(t, want, newMemSink(), "testdata/clarity_patients.txt", 100)
+	if err != nil || sum.Loaded != wantSum.Loaded || sum.Rejected != wantSum.Rejected {
+		t.Fatalf("documented mapping: %+v %v; the fixture's: %+v", sum, err, wantSum)
+	}
+}

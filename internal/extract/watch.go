@@ -17,7 +17,7 @@ import (
 const (
 	DoneDir    = "done"    // files loaded, rejects or not
 	FailedDir  = "failed"  // files that cannot be loaded as they are (a *FileError)
-	RejectsDir = "rejects" // <file>.rejects.csv for each load, mode 0600
+	RejectsDir = "rejects" // <file>.<UTC time>.rejects.csv for each load that rejects rows, mode 0600
 )
 
 // Watch states of a file.
@@ -34,8 +34,9 @@ const DefaultMinAge = 10 * time.Second
 // Watch loads the extract files that appear in one folder, each once, in
 // the order of their names, with one Loader (one mapping). Loaded files
 // move to done/, files that cannot be loaded to failed/; each load's
-// rejected rows go to rejects/<file>.rejects.csv. Moves are renames
-// within the folder's file system, so a file is in exactly one place.
+// rejected rows go to a file of their own in RejectDir (rejects/ by
+// default), named as RejectPath names it. Moves are renames within the
+// folder's file system, so a file is in exactly one place.
 //
 // Files are taken in name order because the watermark assumes time
 // order: a scan stops at the first file that is still being written or
@@ -47,6 +48,10 @@ type Watch struct {
 	Dir     string
 	Pattern string // filepath.Match pattern for file names, e.g. "PATIENTS_*.txt"; every file when empty
 	Loader  *Loader
+	// RejectDir is the folder of the reject files, created with mode 0700
+	// when missing; Dir/rejects when empty. Set it when the watched folder
+	// is shared with the sender: reject files hold patient data.
+	RejectDir string
 	// MinAge is how long a file must be unchanged before it is loaded, for
 	// senders that write in place; senders that write a temporary name and
 	// rename it make this moot. DefaultMinAge when zero.
@@ -112,10 +117,14 @@ func (w *Watch) Scan(ctx context.Context) ([]WatchResult, error) {
 			out = append(out, WatchResult{File: name, State: WatchWaiting})
 			break
 		}
-		if err := os.MkdirAll(filepath.Join(w.Dir, RejectsDir), 0o700); err != nil {
+		rejectDir := w.RejectDir
+		if rejectDir == "" {
+			rejectDir = filepath.Join(w.Dir, RejectsDir)
+		}
+		if err := os.MkdirAll(rejectDir, 0o700); err != nil {
 			return out, fmt.Errorf("extract watch: %w", err)
 		}
-		sum, err := w.Loader.LoadFile(ctx, path, filepath.Join(w.Dir, RejectsDir, name+".rejects.csv"))
+		sum, err := w.Loader.LoadFile(ctx, path, RejectPath(rejectDir, name, now()))
 		res := WatchResult{File: name, Summary: sum, Err: err}
 		var fe *FileError
 		switch {

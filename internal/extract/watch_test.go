@@ -64,13 +64,23 @@ func TestWatch(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	for _, p := range []string{"PATIENTS_20250101.csv", "PATIENTS_20250102.csv", "PATIENTS_20250103.csv"} {
+	for i, p := range []string{"PATIENTS_20250101.csv", "PATIENTS_20250102.csv", "PATIENTS_20250103.csv"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); !os.IsNotExist(err) {
 			t.Errorf("%s is still in the folder", p)
 		}
-		fi, err := os.Stat(filepath.Join(dir, RejectsDir, p+".rejects.csv"))
-		if err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("reject file of %s: %v %v", p, fi.Mode(), err)
+		// A reject file for the loads that rejected rows only, named
+		// with the time of the load.
+		want := ""
+		if res[i].Summary.Rejected > 0 {
+			want = RejectPath(filepath.Join(dir, RejectsDir), p, later)
+		}
+		if res[i].Summary.RejectFile != want {
+			t.Errorf("reject file of %s: %q, want %q", p, res[i].Summary.RejectFile, want)
+		}
+		if want != "" {
+			if fi, err := os.Stat(want); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("reject file of %s: %v %v", p, fi, err)
+			}
 		}
 	}
 	for _, d := range []string{DoneDir, FailedDir, RejectsDir} {
@@ -135,5 +145,29 @@ func TestWatchRunStops(t *testing.T) {
 	w := &Watch{Dir: t.TempDir(), Loader: &Loader{Mapping: loadMappingT(t, "patients.yaml"), Sink: newMemSink()}}
 	if err := w.Run(ctx, 10*time.Millisecond); err != context.DeadlineExceeded {
 		t.Errorf("Run returned %v", err)
+	}
+}
+
+// TestWatchRejectDir: reject files go to Watch.RejectDir when set (the
+// watched folder may be the sender's), one per load, none replaced.
+func TestWatchRejectDir(t *testing.T) {
+	ctx := context.Background()
+	dir, rejects := t.TempDir(), filepath.Join(t.TempDir(), "rejects")
+	later := time.Now().Add(time.Hour)
+	w := &Watch{Dir: dir, RejectDir: rejects,
+		Loader: &Loader{Mapping: loadMappingT(t, "patients.yaml"), Sink: newMemSink(), Now: func() time.Time { return testNow }, FullReload: true},
+		Now:    func() time.Time { return later }}
+	for range 2 {
+		copyFixture(t, "bad_dates.csv", filepath.Join(dir, "P1.csv"))
+		if res, err := w.Scan(ctx); err != nil || states(res) != "P1.csv=done" || res[0].Summary.Rejected != 5 || filepath.Dir(res[0].Summary.RejectFile) != rejects {
+			t.Fatalf("scan: %+v %v", res, err)
+		}
+	}
+	entries, err := os.ReadDir(rejects)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("reject folder: %v %v", entries, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, RejectsDir)); !os.IsNotExist(err) {
+		t.Errorf("rejects/ made in the watched folder: %v", err)
 	}
 }
