@@ -118,7 +118,8 @@ func TestHL7CrashLosesNothing(t *testing.T) {
 			if done {
 				continue
 			}
-			msg := fmt.Sprintf("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301%06d||ADT^A08^ADT_A01|%s|P|2.5.1\rPID|1||M%d-%d^^^HOSP^MR||Name%d||19700101|F", i, ctl, k, i%50, i)
+			when := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second).Format("20060102150405") // a valid MSH-7
+			msg := fmt.Sprintf("MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|%s||ADT^A08^ADT_A01|%s|P|2.5.1\rPID|1||M%d-%d^^^HOSP^MR||Name%d||19700101|F", when, ctl, k, i%50, i)
 			ack, err := c.Send(context.Background(), []byte(msg))
 			if err != nil {
 				if untilFail {

@@ -65,6 +65,10 @@ var codeText = map[int]string{
 	CodeInternal:              "Application internal error",
 }
 
+// CodeText returns the meaning of an HL7 error code of table 0357 ("Data
+// type error" for 102), or "" for a code not in it.
+func CodeText(code int) string { return codeText[code] }
+
 // AckError is one ERR segment.
 type AckError struct {
 	Code     int      // table 0357
@@ -117,7 +121,7 @@ func (md Mode) CodeFor(err error) AckCode {
 		return md.Reject()
 	}
 	switch AckErrorFor(err).Code {
-	case CodeSegmentSequence, CodeRequiredFieldMissing, CodeDataType, CodeTableValueNotFound:
+	case CodeSegmentSequence, CodeRequiredFieldMissing, CodeDataType, CodeTableValueNotFound, CodeUnknownKey:
 		return md.Error()
 	case CodeInternal:
 		return md.pick(AR, CE)
@@ -164,7 +168,7 @@ func (md Mode) Wanted(code AckCode) bool {
 // *ParseError keeps its location and its text (which holds no message
 // content); the code follows its sentinel: ErrRequired 101, ErrDataType
 // and the encoding and character set errors 102, segment and structure
-// errors 100, ErrUnsupported* 200-203. Any other error, which may come
+// errors 100, ErrUnsupported* 200-203, ErrUnknownKey 204. Any other error, which may come
 // from anywhere and say anything, becomes 207 with a fixed text.
 func AckErrorFor(err error) AckError {
 	if err == nil {
@@ -190,6 +194,8 @@ func AckErrorFor(err error) AckError {
 		ae.Code = CodeUnsupportedProcessing
 	case errors.Is(err, ErrUnsupportedVersion):
 		ae.Code = CodeUnsupportedVersion
+	case errors.Is(err, ErrUnknownKey):
+		ae.Code = CodeUnknownKey
 	default: // ErrTooLarge and the rest
 		ae.Code = CodeInternal
 	}
@@ -319,7 +325,12 @@ func buildAck(h ackHeader, code AckCode, errs []AckError, now time.Time, control
 // dropped. The reply uses |^~\& and no character set; when no version or
 // processing ID can be salvaged it says 2.5 and P, as MSH needs some.
 func AckUnparsed(raw []byte, err error, now time.Time, controlID string) *Message {
-	f := salvage(raw)
+	return AckUnparsedError(raw, AckErrorFor(err), now, controlID)
+}
+
+// AckUnparsedError is AckUnparsed with the ERR segment given.
+func AckUnparsedError(raw []byte, ae AckError, now time.Time, controlID string) *Message {
+	f := salvage(raw).v
 	if f[11] == "" {
 		f[11] = "P"
 	}
@@ -339,23 +350,60 @@ func AckUnparsed(raw []byte, err error, now time.Time, controlID string) *Messag
 	}
 	md := Mode{AcceptAck: f[15], AppAck: f[16]}
 	md.Enhanced = md.AcceptAck != "" || md.AppAck != ""
-	ae := AckErrorFor(err)
 	return buildAck(h, md.Reject(), []AckError{ae}, now, controlID)
+}
+
+// Salvaged is what Salvage reads of the header of a message that does not
+// parse.
+type Salvaged struct {
+	SendingApp      string      // MSH-3.1
+	SendingFacility string      // MSH-4.1
+	Type            MessageType // MSH-9.1 and MSH-9.2
+	ControlID       string      // MSH-10
+	// Keyed: the MSH could be split into fields and MSH-3, MSH-4 and
+	// MSH-10 were read whole (each empty, or copied as written), with a
+	// control ID, so that sender and control ID name the message as
+	// they would had it parsed: a receiver may deduplicate by them.
+	Keyed bool
+}
+
+// Salvage reads MSH-3, MSH-4, MSH-9 and MSH-10 from the first line of
+// raw when the message as a whole cannot be parsed (an unsupported
+// character set, bad encoding characters, a malformed segment further
+// on), as AckUnparsed does: only values made of letters, digits and
+// . _ - : / and spaces, at most 64 bytes, are copied; escape sequences
+// are not decoded. It reads at most the first 4096 bytes.
+func Salvage(raw []byte) Salvaged {
+	s := salvage(raw)
+	if !s.split {
+		return Salvaged{}
+	}
+	out := Salvaged{SendingApp: s.v[3], SendingFacility: s.v[4], Type: MessageType{Code: s.v[91], Trigger: s.v[92]}, ControlID: s.v[10]}
+	out.Keyed = s.split && out.ControlID != "" && !s.dropped[3] && !s.dropped[4] && !s.dropped[10]
+	return out
+}
+
+// salvaged is what salvage read: values by MSH field number (91 and 92
+// hold MSH-9.1 and MSH-9.2), whether the line could be split at a valid
+// field separator, and the fields present but not copied.
+type salvaged struct {
+	v       map[int]string
+	split   bool
+	dropped map[int]bool
 }
 
 // salvage reads MSH fields from the start of raw, keeping only values
 // made of letters, digits and . _ - : / and spaces, at most 64 bytes.
-// The result maps field numbers to values; 92 holds MSH-9.2.
-func salvage(raw []byte) map[int]string {
-	out := map[int]string{}
+func salvage(raw []byte) salvaged {
+	out := salvaged{v: map[int]string{}, dropped: map[int]bool{}}
 	s := string(raw[:min(len(raw), 4096)])
 	s = strings.TrimLeft(strings.TrimPrefix(s, bom), " \t\r\n\x0b\x00")
 	if !strings.HasPrefix(s, "MSH") || len(s) < 5 {
 		return out
 	}
-	line := s
+	line, whole := s, false
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		line = s[:i]
+		line, whole = s[:i], true
 	}
 	if len(line) < 4 {
 		return out
@@ -364,13 +412,21 @@ func salvage(raw []byte) map[int]string {
 	if len(line) > 4 && validDelimiter(line[4]) && line[4] != fs {
 		cs = line[4]
 	}
+	out.split = validDelimiter(fs)
 	fields := strings.Split(line, string(fs))
+	if !whole && len(fields) > 1 {
+		// The line goes on past what was read: its last field may be cut.
+		fields = fields[:len(fields)-1]
+	}
 	for n := 3; n <= 16 && n <= len(fields); n++ {
 		v := fields[n-1]
 		if n == 9 {
 			parts := strings.Split(v, string(cs))
+			if plain(parts[0]) {
+				out.v[91] = parts[0]
+			}
 			if len(parts) > 1 && plain(parts[1]) {
-				out[92] = parts[1]
+				out.v[92] = parts[1]
 			}
 			continue
 		}
@@ -378,7 +434,9 @@ func salvage(raw []byte) map[int]string {
 			v, _, _ = strings.Cut(v, string(cs))
 		}
 		if plain(v) {
-			out[n] = v
+			out.v[n] = v
+		} else {
+			out.dropped[n] = true
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ var (
 	ErrPath       = errors.New("bad path")
 	ErrValue      = errors.New("value cannot be written")
 	ErrNotAllowed = errors.New("field cannot be set")
+	ErrUnknownKey = errors.New("unknown key identifier") // the record a field names is not known to the receiver
 
 	// Returned (wrapped in a *ParseError naming the MSH field) by
 	// Supported.Check, for the receiver to reject with codes 200-203.

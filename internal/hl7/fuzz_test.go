@@ -55,6 +55,7 @@ func FuzzParse(f *testing.F) {
 			if _, err := Parse(a.Bytes()); err != nil {
 				t.Fatalf("AckUnparsed wrote an unreadable message: %v", err)
 			}
+			checkSalvaged(t, Salvage(data))
 		} else {
 			checkRoundTrip(t, m, 1)
 			touch(m, now)
@@ -69,6 +70,20 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("batch written and read again: %v", err)
 		}
 	})
+}
+
+// checkSalvaged: what Salvage reads is plain text, and a key only with
+// a control id.
+func checkSalvaged(t *testing.T, s Salvaged) {
+	t.Helper()
+	for _, v := range []string{s.SendingApp, s.SendingFacility, s.ControlID, s.Type.Code, s.Type.Trigger} {
+		if !plain(v) {
+			t.Fatalf("salvaged %q", v)
+		}
+	}
+	if s.Keyed && s.ControlID == "" {
+		t.Fatalf("keyed without a control id: %+v", s)
+	}
 }
 
 func checkFuzzError(t *testing.T, err error, n int) {

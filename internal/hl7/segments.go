@@ -110,6 +110,11 @@ func (s *Segment) position() (index, seq int) {
 	return 0, 0
 }
 
+// ErrorAt returns err located at a field of the segment (0 for the
+// whole segment): its index in the message and its occurrence among the
+// segments with its ID, as ERR-2 names it.
+func (s *Segment) ErrorAt(field int, err error) *ParseError { return s.errAt(field, 0, 0, err) }
+
 // errAt returns err located at a field of the segment.
 func (s *Segment) errAt(field, rep, comp int, err error) *ParseError {
 	idx, seq := s.position()
@@ -348,12 +353,23 @@ func (o OBX) Number() (float64, error) {
 	if len(o.Values) == 0 {
 		return 0, because(ErrDataType, "no value")
 	}
-	s := strings.TrimSpace(o.Values[0].String())
+	return ParseNM(o.Values[0].String())
+}
+
+// ParseNM parses an NM: an optional sign, digits and an optional decimal
+// point, with leading and trailing spaces allowed. Errors wrap
+// ErrDataType and do not quote the text.
+func ParseNM(s string) (float64, error) {
+	s = strings.TrimSpace(s)
 	body := strings.TrimLeft(s, "+-")
 	if len(s)-len(body) > 1 || body == "" || body == "." || strings.Count(body, ".") > 1 || strings.Trim(body, "0123456789.") != "" {
 		return 0, because(ErrDataType, "not a number (NM)")
 	}
-	return strconv.ParseFloat(s, 64)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, because(ErrDataType, "number out of range (NM)")
+	}
+	return f, nil
 }
 
 // Order is one order or result group: an ORC and/or OBR with the OBX,

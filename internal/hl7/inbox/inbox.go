@@ -35,11 +35,13 @@
 package inbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -109,14 +111,21 @@ type pending struct {
 	perr   error
 
 	// Made on the sender's connection, before the writer.
-	now       time.Time
-	ctl       string // the ACK's control id
-	id        string // the stored message's id
-	sealed    []byte // raw, sealed for id
-	sealErr   error
-	header    hl7.Header // when msg != nil
-	sender    string     // MSH-3^MSH-4
-	mode      hl7.Mode
+	now     time.Time
+	ctl     string // the ACK's control id
+	id      string // the stored message's id
+	sealed  []byte // raw, sealed for id
+	sealErr error
+	header  hl7.Header     // when msg != nil
+	sender  string         // MSH-3^MSH-4; for a message that does not parse, as salvaged (or "unknown")
+	key     catalog.HL7Key // sender and MSH-10, to deduplicate by; no control id: none to go by
+	typ     string         // MSH-9, as stored
+	mode    hl7.Mode
+	// A message that does not parse, or is too large (then raw is nil:
+	// its body is not kept), is answered rejectAck, and stored in the
+	// error queue with reason.
+	rejectAck []byte
+	reason    string
 	acceptAck []byte     // the AA/CA to send once the message is applied
 	adm       *admission // an ADT the writer may store with others; nil otherwise
 
@@ -138,15 +147,34 @@ func (in *Inbox) prepare(p *pending) {
 	p.id = clinical.NewMessageID()
 	p.sealed, p.sealErr = in.DB.SealMessage(p.id, p.raw)
 	if p.msg == nil {
+		// Unreadable: the sender and control id, when the MSH can be
+		// split, still name it in the error queue and find a resent copy.
+		p.salvage(p.raw)
+		ae := hl7.AckErrorFor(p.perr)
+		p.rejectAck, p.reason = hl7.AckUnparsedError(p.raw, ae, p.now, p.ctl).Bytes(), ae.Message
 		return
 	}
 	p.header = p.msg.Header()
 	p.sender = p.header.SendingApp.Namespace + "^" + p.header.SendingFacility.Namespace
+	p.key = catalog.HL7Key{Sender: p.sender, ControlID: p.header.ControlID}
+	p.typ = p.header.Type.String()
 	p.mode = hl7.AckMode(p.msg)
 	if p.perr == nil {
 		p.acceptAck = hl7.Ack(p.msg, p.mode.Accept(), nil, p.now, p.ctl).Bytes()
 		p.adm = in.draft(admissionOf(p.msg))
 	}
+}
+
+// salvage sets the sender, key and type of a message that does not parse
+// from what hl7.Salvage reads of its MSH.
+func (p *pending) salvage(raw []byte) {
+	sv := hl7.Salvage(raw)
+	p.sender = "unknown"
+	if sv.Keyed {
+		p.sender = sv.SendingApp + "^" + sv.SendingFacility
+		p.key = catalog.HL7Key{Sender: p.sender, ControlID: sv.ControlID}
+	}
+	p.typ = sv.Type.String()
 }
 
 // draft seals and hashes an admission's records ahead of the writer; one
@@ -486,8 +514,8 @@ type groupMessages struct {
 func lookUp(tx *clinical.Tx, batch []*pending) (*groupMessages, error) {
 	keys := make([]catalog.HL7Key, 0, len(batch))
 	for _, p := range batch {
-		if p.msg != nil && p.header.ControlID != "" {
-			keys = append(keys, catalog.HL7Key{Sender: p.sender, ControlID: p.header.ControlID})
+		if p.key.ControlID != "" {
+			keys = append(keys, p.key)
 		}
 	}
 	g := &groupMessages{seen: map[catalog.HL7Key]catalog.HL7Message{}}
@@ -525,7 +553,7 @@ func admissions(g *groupMessages, batch []*pending, i int) int {
 		if p.adm == nil {
 			break
 		}
-		if k := (catalog.HL7Key{Sender: p.sender, ControlID: p.header.ControlID}); k.ControlID != "" {
+		if k := p.key; k.ControlID != "" {
 			if _, dup := g.seen[k]; dup || keys[k] {
 				break
 			}
@@ -598,22 +626,35 @@ func (in *Inbox) one(ctx context.Context, tx *clinical.Tx, g *groupMessages, i i
 	// A group run again (with savepoints, or each message alone) starts
 	// each message afresh.
 	p.result = Applied{}
-	if p.msg == nil { // unreadable: reject, keep it in the error queue
-		ack := hl7.AckUnparsed(p.raw, p.perr, now, ctl)
-		p.ack, p.state = ack.Bytes(), StateRejected
-		g.store(catalog.HL7Message{ID: p.id, Sender: "unknown", ControlID: "unparsed-" + clinical.NewMessageID(),
-			Received: now, Type: "", State: StateRejected, Error: hl7.AckErrorFor(p.perr).Message, Ack: p.ack, Sealed: p.sealed})
+	if prev, ok := g.seen[p.key]; ok && p.key.ControlID != "" {
+		if !bodyNotKept(prev) || p.raw == nil {
+			p.ack, p.state = prev.Ack, "duplicate"
+			return nil
+		}
+		// The first copy was too large and not kept: this one takes its
+		// place in the error queue (its id: sender and control id are
+		// unique), and is applied as if it were the first.
+		sealed, err := in.DB.SealMessage(prev.ID, p.raw)
+		if err != nil {
+			return err
+		}
+		p.id, p.sealed = prev.ID, sealed
+	}
+	m := catalog.HL7Message{ID: p.id, Sender: p.sender, ControlID: p.key.ControlID, Received: now, Type: p.typ, Sealed: p.sealed}
+	if m.ControlID == "" {
+		if p.msg == nil {
+			m.ControlID = "unparsed-" + m.ID
+		} else {
+			m.ControlID = "none-" + m.ID // nothing to deduplicate by
+		}
+	}
+	if p.msg == nil { // unreadable or too large: reject, keep it in the error queue
+		p.ack, p.state = p.rejectAck, StateRejected
+		m.State, m.Error, m.Ack = StateRejected, p.reason, p.ack
+		g.store(m)
 		return nil
 	}
-	h, sender, mode := p.header, p.sender, p.mode
-	if prev, ok := g.seen[catalog.HL7Key{Sender: sender, ControlID: h.ControlID}]; ok && h.ControlID != "" {
-		p.ack, p.state = prev.Ack, "duplicate"
-		return nil
-	}
-	m := catalog.HL7Message{ID: p.id, Sender: sender, ControlID: h.ControlID, Received: now, Type: h.Type.String(), Sealed: p.sealed}
-	if h.ControlID == "" {
-		m.ControlID = "none-" + m.ID // nothing to deduplicate by
-	}
+	mode := p.mode
 	if p.perr != nil {
 		ack := hl7.Ack(p.msg, mode.Reject(), []hl7.AckError{hl7.AckErrorFor(p.perr)}, now, ctl)
 		p.ack, p.state = ack.Bytes(), StateRejected
@@ -682,7 +723,10 @@ func auditOf(p *pending) (catalog.AuditEvent, bool) {
 
 func senderOf(p *pending) string {
 	if p.msg == nil {
-		return "unknown"
+		if p.key.ControlID == "" || p.key.Sender == "^" {
+			return "unknown"
+		}
+		return strings.Replace(p.key.Sender, "^", "@", 1)
 	}
 	s := p.header.SendingApp.Namespace + "@" + p.header.SendingFacility.Namespace
 	if s == "@" {
@@ -693,6 +737,9 @@ func senderOf(p *pending) string {
 
 func typeOf(p *pending) string {
 	if p.msg == nil {
+		if p.raw == nil {
+			return "too-large"
+		}
 		return "unparsed"
 	}
 	return "message:" + p.header.Type.String()
@@ -715,6 +762,9 @@ func (in *Inbox) Reprocess(ctx context.Context, st interface {
 	if raw == nil {
 		if raw, err = in.DB.MessageBody(m); err != nil {
 			return "", "", err
+		}
+		if len(raw) == 0 && bodyNotKept(m) {
+			return m.State, "the message was too large and was not kept: give a copy with --file, or have it sent again", nil
 		}
 	}
 	msg, perr := in.Limits.Parse(raw)
@@ -772,15 +822,70 @@ func (in *Inbox) Reprocess(ctx context.Context, st interface {
 
 var _ mllp.OversizeHandler = (*Inbox)(nil)
 
-// HandleMLLPOversize answers a message over the size limit with AR/CR
-// (error 207, naming the limit), built from its MSH; the message itself
-// was discarded by the listener, so nothing of it is kept.
-func (in *Inbox) HandleMLLPOversize(ctx context.Context, peer mllp.Peer, head []byte, size int64) []byte {
-	in.Log.Warn("hl7: message over the size limit refused", "peer", peer.Addr.String(), "bytes", size)
-	now := in.now()
-	err := &hl7.ParseError{Location: hl7.Location{Segment: "MSH", Sequence: 1}, Err: hl7.ErrTooLarge}
-	if m, perr := in.Limits.Parse(head); perr == nil {
-		return hl7.Ack(m, hl7.AckMode(m).Reject(), []hl7.AckError{hl7.AckErrorFor(err)}, now, fmt.Sprintf("ACK%d", now.UnixNano())).Bytes()
+// HandleMLLPOversize implements mllp.OversizeHandler: see ReceiveTooLarge.
+// A nil reply (the entry could not be stored) closes the connection.
+func (in *Inbox) HandleMLLPOversize(ctx context.Context, peer mllp.Peer, head []byte, size, limit int64) []byte {
+	in.Log.Warn("hl7: message over the size limit refused", "peer", peer.Addr.String(), "bytes", size, "limit", limit)
+	ack, err := in.ReceiveTooLarge(ctx, "mllp:"+peer.Addr.String(), head, size, limit)
+	if err != nil {
+		in.Log.Error("hl7: message over the size limit not recorded; no ACK sent", "peer", peer.Addr.String(), "bytes", size, "err", err.Error())
+		return nil
 	}
-	return hl7.AckUnparsed(head, err, now, fmt.Sprintf("ACK%d", now.UnixNano())).Bytes()
+	return ack
+}
+
+// tooLarge starts the reason of an error queue entry for a message over
+// the size limit, whose body was not kept.
+const tooLarge = "message too large ("
+
+// bodyNotKept reports whether m is the entry of a message over the size
+// limit, stored without its body.
+func bodyNotKept(m catalog.HL7Message) bool {
+	return m.State == StateRejected && strings.HasPrefix(m.Error, tooLarge)
+}
+
+// ReceiveTooLarge records a message of size bytes, over the limit, of
+// which head is the beginning, and returns its AR/CR (HL7 error 207,
+// "message too large (N bytes, limit M)") once the record is durably
+// stored. The record is an error queue entry with the sender and control
+// id read from head when its MSH can be read, and without the body, which
+// the listener discarded: it cannot be reprocessed, only sent again. A
+// copy sent again while still too large gets the same AR; one that fits
+// takes the entry's place and is applied.
+func (in *Inbox) ReceiveTooLarge(ctx context.Context, source string, head []byte, size, limit int64) ([]byte, error) {
+	in.inflight.Add(1)
+	defer in.inflight.Add(-1)
+	p := &pending{ctx: ctx, source: source, ready: make(chan struct{})}
+	p.now = in.now()
+	p.ctl = fmt.Sprintf("ACK%d", p.now.UnixNano())
+	p.id = clinical.NewMessageID()
+	if p.sealed, p.sealErr = in.DB.SealMessage(p.id, nil); p.sealErr != nil {
+		return nil, p.sealErr
+	}
+	why := fmt.Sprintf("%s%d bytes, limit %d)", tooLarge, size, limit)
+	ae := hl7.AckErrorFor(&hl7.ParseError{Location: hl7.Location{Segment: "MSH", Sequence: 1}, Err: hl7.ErrTooLarge})
+	ae.Message = why
+	p.reason = why + "; the message was not kept: have it sent again within the limit (hl7.max_message)"
+	// The MSH read as a message, when head holds it whole; else salvaged.
+	var m *hl7.Message
+	if i := bytes.IndexAny(head, "\r\n"); i > 0 {
+		m, _ = in.Limits.Parse(head[:i])
+	}
+	if m != nil {
+		h := m.Header()
+		p.sender = h.SendingApp.Namespace + "^" + h.SendingFacility.Namespace
+		p.key = catalog.HL7Key{Sender: p.sender, ControlID: h.ControlID}
+		p.typ = h.Type.String()
+		p.rejectAck = hl7.Ack(m, hl7.AckMode(m).Reject(), []hl7.AckError{ae}, p.now, p.ctl).Bytes()
+	} else {
+		p.salvage(head)
+		p.rejectAck = hl7.AckUnparsedError(head, ae, p.now, p.ctl).Bytes()
+	}
+	select {
+	case in.queue <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-p.ready
+	return p.ack, p.err
 }

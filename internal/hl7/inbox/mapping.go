@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -35,24 +36,25 @@ type Applied struct {
 // (genetic test orders linked to their specimen, the lab's sample id),
 // ORU^R01 to results. asOf is the message time; an older message does not
 // overwrite newer data.
+//
+// A field the mapping reads that does not hold a value of its data type
+// (see typedFields) refuses the message with ErrDataType located at that
+// field, as does an A40 whose prior patient (MRG-1) is unknown, with
+// hl7.ErrUnknownKey; the caller rolls back what Apply wrote before.
 func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 	var out Applied
-	asOf := time.Time{}
-	if t, err := msg.Time(); err == nil && !t.IsZero() {
-		asOf = t.In(time.UTC)
+	asOf, err := asOfTime(msg)
+	if err != nil {
+		return out, err
 	}
 	typ := msg.Type()
 	pidSeg := msg.First("PID")
 	if pidSeg == nil {
 		return out, at("PID", 1, 0, hl7.ErrNoSegment)
 	}
-	pid, err := hl7.ReadPID(pidSeg)
-	if err != nil && !errors.Is(err, hl7.ErrDataType) {
+	patient, err := readPatient(pidSeg, asOf)
+	if err != nil {
 		return out, err
-	}
-	patient := patientOf(pid, asOf)
-	if len(patient.Identifiers) == 0 {
-		return out, at("PID", 1, 3, hl7.ErrRequired)
 	}
 
 	switch typ.Code {
@@ -68,19 +70,28 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 			}
 			var prior []clinical.Identifier
 			for _, cx := range mrg.PriorIdentifiers {
-				prior = append(prior, identifierOf(cx))
+				if cx.ID != "" {
+					prior = append(prior, identifierOf(cx))
+				}
 			}
 			if len(prior) == 0 {
-				return out, at("MRG", 1, 1, hl7.ErrRequired)
+				return out, mrgSeg.ErrorAt(1, hl7.ErrRequired)
+			}
+			// A merge of a patient never seen would do nothing: held, to
+			// be reprocessed once the prior patient is known.
+			if _, err := tx.FindPatient(prior); errors.Is(err, clinical.ErrNotFound) {
+				return out, mrgSeg.ErrorAt(1, errUnknownPrior)
+			} else if err != nil {
+				return out, err
 			}
 			out.PatientID, err = tx.MergePatients(patient, prior)
 			return out, err
 		}
-		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
-			return out, err
-		}
 		e, err := visitOf(msg, typ.Trigger, asOf)
 		if err != nil {
+			return out, err
+		}
+		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
 			return out, err
 		}
 		if e != nil {
@@ -91,35 +102,35 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 		return out, nil
 
 	case "ORM", "OML", "ORU":
-		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
-			return out, err
-		}
 		groups := msg.Orders()
 		if len(groups) == 0 {
 			return out, at("OBR", 1, 0, hl7.ErrNoSegment)
 		}
-		for _, g := range groups {
-			o, err := orderOf(g, asOf, typ.Code == "ORU")
-			if err != nil {
+		// Everything is read before anything is written.
+		orders := make([]clinical.Order, len(groups))
+		results := make([][]clinical.Result, len(groups))
+		for i, g := range groups {
+			if orders[i], err = orderOf(g, asOf, typ.Code == "ORU"); err != nil {
 				return out, err
 			}
+			for _, s := range g.OBX {
+				r, err := resultOf(s, asOf)
+				if err != nil {
+					return out, err
+				}
+				results[i] = append(results[i], r)
+			}
+		}
+		if out.PatientID, err = tx.UpsertPatient(patient); err != nil {
+			return out, err
+		}
+		for i, o := range orders {
 			oid, err := tx.UpsertOrder(out.PatientID, o)
 			if err != nil {
 				return out, err
 			}
 			out.Orders++
-			for _, s := range g.OBX {
-				obx, err := hl7.ReadOBX(s)
-				if err != nil && !errors.Is(err, hl7.ErrDataType) {
-					return out, err
-				}
-				r := clinical.Result{SetID: obx.SetID, Code: obx.Observation.Code, CodeSystem: obx.Observation.System, Display: obx.Observation.Text,
-					SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code,
-					ReferenceRange: obx.ReferenceRange, Abnormal: strings.Join(obx.Abnormal, "~"), Status: obx.Status,
-					Observed: obx.ObservationTime.String(), AsOf: asOf}
-				if r.Code == "" {
-					return out, at("OBX", 0, 3, hl7.ErrRequired)
-				}
+			for _, r := range results[i] {
 				if _, err := tx.UpsertResult(out.PatientID, oid, r); err != nil {
 					return out, err
 				}
@@ -131,6 +142,134 @@ func Apply(tx *clinical.Tx, msg *hl7.Message) (Applied, error) {
 	return out, at("MSH", 1, 9, hl7.ErrUnsupportedType)
 }
 
+// errUnknownPrior: no patient holds an A40's prior identifiers (MRG-1).
+var errUnknownPrior = fmt.Errorf("%w: no patient holds the prior patient's identifiers; reprocess the message once that patient is known", hl7.ErrUnknownKey)
+
+// typedFields are the fields the mapping reads whose values have a data
+// type to check: a value that is not of its type refuses the message
+// (AE/CE, HL7 error 102 at the field) rather than being dropped. Fields
+// the mapping does not read (PID-29, ORC-9, OBR-22, SPM-17 ...) are not
+// checked. An empty or null ("") value is no error. OBX-5 is checked by
+// OBX-2: NM, the numbers of SN (components 2 and 4), and DT, DTM and TS.
+// The docs (docs/hl7.md) list the same.
+var typedFields = map[string][]int{
+	"MSH": {7},      // message time: orders updates
+	"PID": {7},      // birth date
+	"PV1": {44, 45}, // admit and discharge, of an ADT with a visit number (PV1-19)
+	"OBR": {7},      // observation (order) time
+	"OBX": {5, 14},  // value (by OBX-2), observation time
+}
+
+// asOfTime is the message time (MSH-7) in UTC; zero when MSH-7 is empty.
+func asOfTime(msg *hl7.Message) (time.Time, error) {
+	t, err := msg.Time()
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.IsZero() {
+		return time.Time{}, nil
+	}
+	return t.In(time.UTC), nil
+}
+
+// checkDTM returns a data type error at the first of the fields of s
+// that is not a DTM.
+func checkDTM(s *hl7.Segment, fields ...int) error {
+	for _, f := range fields {
+		if _, err := s.Field(f).DTM(); err != nil {
+			return s.ErrorAt(f, err)
+		}
+	}
+	return nil
+}
+
+// readPatient reads the patient of a PID segment, checking PID-3 and the
+// typed fields the mapping reads.
+func readPatient(s *hl7.Segment, asOf time.Time) (clinical.Patient, error) {
+	pid, err := hl7.ReadPID(s)
+	if err != nil && !errors.Is(err, hl7.ErrDataType) { // PID-29, not mapped, may be wrong
+		return clinical.Patient{}, err
+	}
+	if err := checkDTM(s, typedFields["PID"]...); err != nil {
+		return clinical.Patient{}, err
+	}
+	p := patientOf(pid, asOf)
+	if len(p.Identifiers) == 0 {
+		return p, at("PID", 1, 3, hl7.ErrRequired)
+	}
+	return p, nil
+}
+
+// resultOf reads an OBX segment as a result: OBX-3 is required; OBX-5
+// (by OBX-2) and OBX-14 must hold values of their types. Errors name the
+// OBX by its occurrence in the message (ERR-2's segment sequence) and its
+// set id (OBX-1).
+func resultOf(s *hl7.Segment, asOf time.Time) (clinical.Result, error) {
+	obx, err := hl7.ReadOBX(s)
+	if err != nil && !errors.Is(err, hl7.ErrDataType) { // checked below
+		return clinical.Result{}, err
+	}
+	if obx.Observation.Code == "" {
+		return clinical.Result{}, obxAt(s, obx.SetID, 3, hl7.ErrRequired)
+	}
+	if err := checkValues(obx); err != nil {
+		return clinical.Result{}, obxAt(s, obx.SetID, 5, err)
+	}
+	if _, err := s.Field(14).DTM(); err != nil {
+		return clinical.Result{}, obxAt(s, obx.SetID, 14, err)
+	}
+	return clinical.Result{SetID: obx.SetID, Code: obx.Observation.Code, CodeSystem: obx.Observation.System, Display: obx.Observation.Text,
+		SubID: obx.SubID, ValueType: obx.ValueType, Value: obx.Text(), Units: obx.Units.Code,
+		ReferenceRange: obx.ReferenceRange, Abnormal: strings.Join(obx.Abnormal, "~"), Status: obx.Status,
+		Observed: obx.ObservationTime.String(), AsOf: asOf}, nil
+}
+
+// checkValues checks each repetition of OBX-5 against OBX-2, for the
+// value types whose form can be told: NM, SN (its numbers), DT, DTM, TS.
+// The error wraps hl7.ErrDataType and holds no value.
+func checkValues(obx hl7.OBX) error {
+	for _, v := range obx.Values {
+		if v.IsEmpty() || v.IsNull() {
+			continue
+		}
+		var err error
+		switch strings.ToUpper(strings.TrimSpace(obx.ValueType)) {
+		case "NM":
+			_, err = hl7.ParseNM(v.String())
+		case "SN": // comparator ^ num1 ^ separator/suffix ^ num2
+			for _, c := range []int{2, 4} {
+				if n := v.Component(c).String(); n != "" && err == nil {
+					_, err = hl7.ParseNM(n)
+				}
+			}
+		case "DT", "DTM", "TS":
+			_, err = v.DTM()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// obxAt locates err at a field of the OBX segment s, naming the OBX by
+// its set id (OBX-1) too when that is a plain number.
+func obxAt(s *hl7.Segment, setID string, field int, err error) error {
+	if setID != "" && len(setID) <= 6 && strings.Trim(setID, "0123456789") == "" {
+		err = &setIDNote{err: err, setID: setID}
+	}
+	return s.ErrorAt(field, err)
+}
+
+// setIDNote names the OBX an error is about by its set id.
+type setIDNote struct {
+	err   error
+	setID string
+}
+
+func (e *setIDNote) Error() string { return e.err.Error() + " (the OBX with set ID " + e.setID + ")" }
+func (e *setIDNote) Unwrap() error { return e.err }
+
 // visitOf is the encounter of an ADT message's PV1, or nil when it names
 // no visit.
 func visitOf(msg *hl7.Message, trigger string, asOf time.Time) (*clinical.Encounter, error) {
@@ -139,11 +278,14 @@ func visitOf(msg *hl7.Message, trigger string, asOf time.Time) (*clinical.Encoun
 		return nil, nil
 	}
 	pv1, err := hl7.ReadPV1(pv1Seg)
-	if err != nil && !errors.Is(err, hl7.ErrDataType) {
+	if err != nil && !errors.Is(err, hl7.ErrDataType) { // checked below, for a visit
 		return nil, err
 	}
 	if pv1.VisitNumber.ID == "" {
 		return nil, nil
+	}
+	if err := checkDTM(pv1Seg, typedFields["PV1"]...); err != nil {
+		return nil, err
 	}
 	e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
 		Class: pv1.Class, Location: location(pv1.Location), Admit: pv1.AdmitTime.String(), Discharge: pv1.DischargeTime.String(),
@@ -173,20 +315,16 @@ func admissionOf(msg *hl7.Message) *admission {
 	if typ.Code != "ADT" || typ.Trigger == "A40" {
 		return nil
 	}
-	asOf := time.Time{}
-	if t, err := msg.Time(); err == nil && !t.IsZero() {
-		asOf = t.In(time.UTC)
+	asOf, err := asOfTime(msg)
+	if err != nil {
+		return nil
 	}
 	pidSeg := msg.First("PID")
 	if pidSeg == nil {
 		return nil
 	}
-	pid, err := hl7.ReadPID(pidSeg)
-	if err != nil && !errors.Is(err, hl7.ErrDataType) {
-		return nil
-	}
-	a := &admission{patient: patientOf(pid, asOf)}
-	if len(a.patient.Identifiers) == 0 {
+	a := &admission{}
+	if a.patient, err = readPatient(pidSeg, asOf); err != nil {
 		return nil
 	}
 	if a.visit, err = visitOf(msg, typ.Trigger, asOf); err != nil {
@@ -240,7 +378,10 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 	}
 	if g.OBR != nil {
 		obr, err := hl7.ReadOBR(g.OBR)
-		if err != nil && !errors.Is(err, hl7.ErrDataType) {
+		if err != nil && !errors.Is(err, hl7.ErrDataType) { // OBR-22 is not mapped
+			return o, err
+		}
+		if err := checkDTM(g.OBR, typedFields["OBR"]...); err != nil {
 			return o, err
 		}
 		if o.PlacerNumber == "" {

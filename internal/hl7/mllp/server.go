@@ -62,10 +62,11 @@ func (f HandlerFunc) HandleMLLP(ctx context.Context, peer Peer, msg []byte) []by
 // OversizeHandler is implemented by a Handler that answers a message longer
 // than MaxMessage, a negative ACK, say, rather than have its connection
 // closed. head is the message's beginning (at most HeadSize bytes, enough
-// for its MSH segment); size its whole length. The rest of the message has
-// been read and discarded by then. A nil reply closes the connection.
+// for its MSH segment); size its whole length; limit the Server's
+// MaxMessage. The rest of the message has been read and discarded by
+// then. A nil reply closes the connection.
 type OversizeHandler interface {
-	HandleMLLPOversize(ctx context.Context, peer Peer, head []byte, size int64) (nak []byte)
+	HandleMLLPOversize(ctx context.Context, peer Peer, head []byte, size, limit int64) (nak []byte)
 }
 
 // Peer is the sending end of a connection.
@@ -143,7 +144,7 @@ type Stats struct {
 
 	Messages int64 // messages handed to the Handler
 	Bytes    int64 // their size, in total
-	Acks     int64 // ACKs written (negative ones for oversized messages included)
+	Acks     int64 // ACKs written (negative ones for oversized messages included: Acks <= Messages + TooLarge)
 	Empty    int64 // empty frames (handed to the Handler too)
 
 	TooLarge     int64 // messages over MaxMessage
@@ -425,14 +426,16 @@ func (c *conn) serve() {
 	ctx, cancel := context.WithCancel(s.ctx)
 
 	var counts Counts // of the Reader, as last added to the server's stats
-	var messages, acks int64
+	// messages counts every message received whole, those over
+	// MaxMessage (tooLarge) included, so that acks <= messages.
+	var messages, acks, tooLarge int64
 	reason := "closed by peer"
 	defer func() {
 		cancel()
 		c.nc.Close()
 		s.untrack(c)
 		log.Info("mllp: connection closed", "peer", c.peer.String(), "conn", c.id, "reason", reason,
-			"messages", messages, "acks", acks, "bytes", counts.Bytes, "junk_bytes", counts.Junk,
+			"messages", messages, "acks", acks, "too_large", tooLarge, "bytes", counts.Bytes, "junk_bytes", counts.Junk,
 			"duration", time.Since(started).Round(time.Millisecond).String())
 	}()
 
@@ -500,6 +503,10 @@ func (c *conn) serve() {
 			log.Debug("mllp: message", "peer", c.peer.String(), "conn", c.id, "bytes", len(msg),
 				"ack_bytes", len(ack), "handled_in", time.Since(t0).String())
 		default:
+			if fe := (*FrameError)(nil); errors.As(err, &fe) && fe.Err == ErrTooLarge && fe.Cause == nil {
+				messages++ // read to its end, and answered when the Handler can
+				tooLarge++
+			}
 			var ok bool
 			ack, ok = c.readFailed(ctx, msg, err, &reason)
 			if !ok {
@@ -567,18 +574,19 @@ func (c *conn) readFailed(ctx context.Context, head []byte, err error, reason *s
 	switch fe.Err {
 	case ErrTooLarge:
 		s.stats.tooLarge.Add(1)
-		*reason = "message too large"
 		log.Warn("mllp: message too large", append(attrs, "bytes", fe.Size, "limit", fe.Limit, "err", err)...)
 		oh, ok := s.Handler.(OversizeHandler)
 		if !ok || fe.Cause != nil {
+			*reason = "message too large"
 			return nil, false
 		}
-		nak, panicked := c.handle(ctx, func() []byte { return oh.HandleMLLPOversize(ctx, c.peer, head, fe.Size) })
+		nak, panicked := c.handle(ctx, func() []byte { return oh.HandleMLLPOversize(ctx, c.peer, head, fe.Size, fe.Limit) })
 		switch {
 		case panicked:
 			*reason = "handler panic"
 		case nak == nil:
 			s.stats.handlerClosed.Add(1)
+			*reason = "handler returned no ACK for a message too large"
 		default:
 			return nak, true
 		}

@@ -155,7 +155,7 @@ type oversizeHandler struct {
 	size int64
 }
 
-func (h *oversizeHandler) HandleMLLPOversize(_ context.Context, _ Peer, head []byte, size int64) []byte {
+func (h *oversizeHandler) HandleMLLPOversize(_ context.Context, _ Peer, head []byte, size, _ int64) []byte {
 	h.head, h.size = head, size
 	ack := testACK(head)
 	return []byte(strings.Replace(string(ack), "MSA|AA|", "MSA|AR|", 1))
@@ -183,7 +183,7 @@ func TestServerOversize(t *testing.T) {
 		}
 	})
 	t.Run("OversizeHandler", func(t *testing.T) {
-		log, _ := testLog(t)
+		log, buf := testLog(t)
 		h := &oversizeHandler{}
 		srv := &Server{Handler: h, MaxMessage: 4096, Log: log}
 		c := dialRaw(t, serve(t, srv))
@@ -196,6 +196,17 @@ func TestServerOversize(t *testing.T) {
 		}
 		if h.size != int64(len(big)) || len(h.head) != 4096 {
 			t.Errorf("oversize handler got %d bytes of head, size %d; want 4096, %d", len(h.head), h.size, len(big))
+		}
+		// The connection's log counts the oversized message with the
+		// others: two messages, two ACKs, one of them too large.
+		c.Close()
+		waitFor(t, "the connection to close", func() bool { return srv.Stats().Open == 0 })
+		if st := srv.Stats(); st.Messages != 1 || st.TooLarge != 1 || st.Acks != 2 {
+			t.Errorf("stats %+v", st)
+		}
+		waitFor(t, "the connection's log", func() bool { return strings.Contains(buf.String(), "connection closed") })
+		if out := buf.String(); !strings.Contains(out, `"reason":"closed by peer","messages":2,"acks":2,"too_large":1`) {
+			t.Errorf("connection log does not count the oversized message as one of its messages:\n%s", out)
 		}
 	})
 }
