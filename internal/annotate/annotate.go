@@ -4,10 +4,12 @@
 // row per variant and transcript. Records are annotated on several
 // workers and written in input order.
 //
-// A record whose REF does not match the reference, on a contig the gene
-// model does not know, or with an allele the predictor does not handle,
-// is written unchanged, without a consequence, and counted as a warning
-// by kind: never annotated wrongly.
+// A record whose REF does not match the reference (or names a base the
+// reference does not know), on a contig the reference or the gene model
+// does not have, or with an allele the predictor does not handle, is
+// written unchanged, without a consequence, and counted as a warning by
+// kind: never annotated wrongly. When no allele at all could be annotated
+// because the reference lacks the VCF's contigs, Run fails.
 package annotate
 
 import (
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,12 +42,63 @@ type Source interface {
 	Lookup(chrom string, pos int64, ref, alt string) (map[string]string, error)
 }
 
+// TypedSource is a Source that knows the VCF Type of its fields: they
+// are declared with it in the annotated VCF's header (String otherwise).
+type TypedSource interface {
+	Source
+	// FieldType returns "Integer" or "Float" for a field of Fields whose
+	// every value Lookup returns is a number of that VCF Type, "String"
+	// (or "") for any other.
+	FieldType(field string) string
+}
+
+// FieldType is the VCF Type the annotated VCF declares for field of s:
+// Integer or Float when s is a TypedSource that says so, else String.
+func FieldType(s Source, field string) string {
+	if ts, ok := s.(TypedSource); ok {
+		switch t := ts.FieldType(field); t {
+		case "Integer", "Float":
+			return t
+		}
+	}
+	return "String"
+}
+
 // Warning kinds counted in the Summary.
 const (
-	WarnRefMismatch   = "ref_mismatch"
+	// WarnRefMismatch: REF differs from the reference, runs past the end
+	// of its contig, or has N (any base but A, C, G, T) where the
+	// reference has a base, or a base where the reference has N.
+	WarnRefMismatch = "ref_mismatch"
+	// WarnNotInReference: the contig is not in the reference (FASTA),
+	// whether or not the gene model has it: REF cannot be checked.
+	WarnNotInReference = "contig_not_in_reference"
+	// WarnUnknownContig: the contig is in the reference but the gene
+	// model has nothing on it.
 	WarnUnknownContig = "unknown_contig"
-	WarnUnsupported   = "unsupported_allele"
+	// WarnNoTranscripts: the gene model file has features on the contig
+	// but every transcript there was dropped (see the model's warnings).
+	WarnNoTranscripts = "no_usable_transcripts"
+	// WarnUnsupported: an allele the predictor does not handle (symbolic
+	// alleles other than <INS…> and <DEL> with END, breakends), or a REF
+	// of N where the reference is N too (an unknown base).
+	WarnUnsupported = "unsupported_allele"
 )
+
+// ErrNothingAnnotated: no allele could be annotated because the
+// reference lacks the contigs of the VCF's records (a FASTA of another
+// assembly, or other contig names).
+var ErrNothingAnnotated = errors.New("no allele could be annotated")
+
+// Skip is one allele given no consequence, and why.
+type Skip struct {
+	Line     int // VCF line
+	Chrom    string
+	Pos      int64
+	Ref, Alt string
+	Kind     string // WarnRefMismatch, ...
+	Message  string
+}
 
 // Summary says what a run did.
 type Summary struct {
@@ -55,6 +109,9 @@ type Summary struct {
 	Warnings  map[string]int // by kind
 	// Examples holds the first few warnings, "file:line: message".
 	Examples []string
+	// NotInReference counts the alleles on each contig the reference
+	// does not have (WarnNotInReference).
+	NotInReference map[string]int
 }
 
 const maxExamples = 20
@@ -69,13 +126,22 @@ type Options struct {
 	// variant overlaps get an effect (as bcftools csq), and no upstream
 	// or downstream effect is looked for.
 	Flank *int64
+	// Skipped, when not nil, is called with each allele given no
+	// consequence (each warning of the Summary), in input order, on the
+	// goroutine that called Run.
+	Skipped func(Skip)
 }
 
 // Annotator annotates VCF streams against one gene model and reference.
 type Annotator struct {
 	model   *genemodel.Model
 	pred    *csq.Annotator
+	ref     csq.Reference
 	threads int
+	skipped func(Skip)
+	// dropped counts, for each contig whose every transcript the model
+	// builder dropped, the model's warnings there, by kind.
+	dropped map[string]map[string]int
 	sources []Source
 	fields  []string // all source fields, in order
 	tx      []txOut  // by Transcript.Index: the fixed parts of its output
@@ -88,7 +154,20 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 	if opt.Flank != nil {
 		flank = *opt.Flank
 	}
-	a := &Annotator{model: model, pred: csq.NewWithFlank(model, ref, flank), threads: opt.Threads, sources: opt.Sources}
+	a := &Annotator{model: model, pred: csq.NewWithFlank(model, ref, flank), ref: ref, threads: opt.Threads, sources: opt.Sources,
+		skipped: opt.Skipped}
+	for _, w := range model.Warnings {
+		if w.Chrom == "" || model.HasChrom(w.Chrom) {
+			continue
+		}
+		if a.dropped == nil {
+			a.dropped = map[string]map[string]int{}
+		}
+		if a.dropped[w.Chrom] == nil {
+			a.dropped[w.Chrom] = map[string]int{}
+		}
+		a.dropped[w.Chrom][w.Kind]++
+	}
 	if a.threads <= 0 {
 		a.threads = runtime.NumCPU()
 	}
@@ -113,6 +192,7 @@ type batch struct {
 	vcf   []byte
 	tsv   []byte
 	sum   Summary
+	skips []Skip // when Options.Skipped is set
 	err   error
 }
 
@@ -129,6 +209,7 @@ type worker struct {
 	hgvsg  []byte     // HGVSg, escaped for INFO, between two '|'
 	chrom  string     // the contig of the last record
 	plain  bool       // chrom has no byte to escape in INFO
+	refSeq []byte     // the reference under REF
 }
 
 const batchSize = 512
@@ -181,7 +262,7 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 				case <-ctx.Done():
 					return
 				}
-				*b = batch{raw: b.raw[:0], lines: b.lines[:0], vcf: b.vcf[:0], tsv: b.tsv[:0]}
+				*b = batch{raw: b.raw[:0], lines: b.lines[:0], vcf: b.vcf[:0], tsv: b.tsv[:0], skips: b.skips[:0]}
 			}
 			b.seq = seq
 			// The reader only splits lines; workers parse them.
@@ -267,6 +348,11 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 				}
 			}
 			sum.add(&nb.sum)
+			if a.skipped != nil {
+				for _, sk := range nb.skips {
+					a.skipped(sk)
+				}
+			}
 			free <- nb // cannot block: it holds at most every batch
 		}
 	}
@@ -279,7 +365,37 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 	if firstErr != nil {
 		return sum, firstErr
 	}
+	if sum.Annotated == 0 && len(sum.NotInReference) > 0 {
+		return sum, a.nothingAnnotated(sum)
+	}
 	return sum, nil
+}
+
+// nothingAnnotated is the error of a run that annotated nothing because
+// the reference lacks the records' contigs.
+func (a *Annotator) nothingAnnotated(sum *Summary) error {
+	missing := make([]string, 0, len(sum.NotInReference))
+	for c := range sum.NotInReference {
+		missing = append(missing, c)
+	}
+	slices.Sort(missing)
+	msg := "the reference has no sequence " + firstFew(missing, 10)
+	if n, ok := a.ref.(interface{ Names() []string }); ok {
+		if have := n.Names(); len(have) > 0 {
+			msg += fmt.Sprintf(" (it has %d: %s)", len(have), firstFew(have, 10))
+		} else {
+			msg += " (it has no sequence)"
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNothingAnnotated, msg)
+}
+
+// firstFew joins the first n of s, and says how many more there are.
+func firstFew(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
 }
 
 func (s *Summary) add(o *Summary) {
@@ -295,6 +411,106 @@ func (s *Summary) add(o *Summary) {
 			s.Examples = append(s.Examples, e)
 		}
 	}
+	for c, n := range o.NotInReference {
+		if s.NotInReference == nil {
+			s.NotInReference = map[string]int{}
+		}
+		s.NotInReference[c] += n
+	}
+}
+
+// warn counts an allele given no consequence, of kind for err.
+func (a *Annotator) warn(b *batch, file string, rec *vcf.Record, alt, kind string, err error) {
+	if b.sum.Warnings == nil {
+		b.sum.Warnings = map[string]int{}
+	}
+	b.sum.Warnings[kind]++
+	if len(b.sum.Examples) < maxExamples {
+		b.sum.Examples = append(b.sum.Examples, fmt.Sprintf("%s:%d: %s: %v", file, rec.Line, kind, err))
+	}
+	if kind == WarnNotInReference {
+		if b.sum.NotInReference == nil {
+			b.sum.NotInReference = map[string]int{}
+		}
+		b.sum.NotInReference[rec.Chrom]++
+	}
+	if a.skipped != nil {
+		b.skips = append(b.skips, Skip{Line: rec.Line, Chrom: strings.Clone(rec.Chrom), Pos: rec.Pos,
+			Ref: strings.Clone(rec.Ref), Alt: strings.Clone(alt), Kind: kind, Message: err.Error()})
+	}
+}
+
+// seqAppender is a Reference that copies bases into the caller's memory.
+type seqAppender interface {
+	AppendSeq(dst []byte, chrom string, start, end int64) ([]byte, error)
+}
+
+// checkRef checks REF against the reference before the predictor does,
+// for what the predictor lets through or reports under another name: a
+// contig the reference does not have (WarnNotInReference), N in REF over
+// a reference base, a base in REF over N in the reference
+// (WarnRefMismatch), N over N (WarnUnsupported: the base is unknown, so
+// is the consequence). Bases that plainly differ, and a REF past the end
+// of the contig, are left to the predictor. "" when REF passes.
+func (a *Annotator) checkRef(w *worker, rec *vcf.Record) (string, error) {
+	end := rec.Pos + int64(len(rec.Ref)) - 1
+	var seq []byte
+	var err error
+	if ap, ok := a.ref.(seqAppender); ok {
+		w.refSeq, err = ap.AppendSeq(w.refSeq[:0], rec.Chrom, rec.Pos, end)
+		seq = w.refSeq
+	} else {
+		seq, err = a.ref.Seq(rec.Chrom, rec.Pos, end)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNoSequence) {
+			return WarnNotInReference, fmt.Errorf("%s: contig not in the reference", rec.Chrom)
+		}
+		return "", nil
+	}
+	unknown := false
+	for i := 0; i < len(seq) && i < len(rec.Ref); i++ {
+		r, c := upper(rec.Ref[i]), upper(seq[i])
+		switch {
+		case isBase(r) && isBase(c):
+			// equal, or a plain mismatch the predictor reports
+		case isBase(c):
+			return WarnRefMismatch, fmt.Errorf("%s:%d: %w: VCF has %s, reference has %s (REF has %c where the reference has %c)",
+				rec.Chrom, rec.Pos, csq.ErrRefMismatch, rec.Ref, seq, rec.Ref[i], seq[i])
+		case isBase(r):
+			return WarnRefMismatch, fmt.Errorf("%s:%d: %w: VCF has %s, reference has %s (the reference does not know base %d: REF cannot be checked)",
+				rec.Chrom, rec.Pos, csq.ErrRefMismatch, rec.Ref, seq, rec.Pos+int64(i))
+		default: // N over N (or another ambiguity code)
+			unknown = true
+		}
+	}
+	if unknown {
+		return WarnUnsupported, fmt.Errorf("%s:%d: %w: REF %s over reference %s: the base is unknown, so is the consequence",
+			rec.Chrom, rec.Pos, csq.ErrUnsupported, rec.Ref, seq)
+	}
+	return "", nil
+}
+
+func isBase(c byte) bool { return c == 'A' || c == 'C' || c == 'G' || c == 'T' }
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 32
+	}
+	return c
+}
+
+// droppedError says why a contig in the gene model file has no
+// transcript in the model.
+func (a *Annotator) droppedError(chrom string) error {
+	kinds := a.dropped[chrom]
+	names := make([]string, 0, len(kinds))
+	for k, c := range kinds {
+		names = append(names, fmt.Sprintf("%s %d", k, c))
+	}
+	slices.Sort(names)
+	return fmt.Errorf("%s: no usable transcript on %s: the gene model dropped what its file has there (%s); see the gene model warnings",
+		chrom, chrom, strings.Join(names, ", "))
 }
 
 func warnKind(err error) string {
@@ -345,6 +561,8 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 		}
 		hasInfo := rec.Info != "." && rec.Info != ""
 		firstCSQ := true
+		checked, refKind := false, ""
+		var refErr error
 		for ai, alt := range rec.Alt {
 			b.sum.Alleles++
 			for _, s := range a.sources {
@@ -368,6 +586,14 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 					v.End, _ = strconv.ParseInt(end, 10, 64)
 				}
 			}
+			if !checked { // once per record: REF is the record's
+				checked = true
+				refKind, refErr = a.checkRef(w, rec)
+			}
+			if refKind != "" {
+				a.warn(b, file, rec, alt, refKind, refErr)
+				continue
+			}
 			res := &w.res
 			if err := a.pred.AnnotateTo(res, v); err != nil {
 				kind := warnKind(err)
@@ -375,13 +601,10 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: %w", file, rec.Line, err))
 					return
 				}
-				if b.sum.Warnings == nil {
-					b.sum.Warnings = map[string]int{}
+				if kind == WarnUnknownContig && a.dropped[rec.Chrom] != nil {
+					kind, err = WarnNoTranscripts, a.droppedError(rec.Chrom)
 				}
-				b.sum.Warnings[kind]++
-				if len(b.sum.Examples) < maxExamples {
-					b.sum.Examples = append(b.sum.Examples, fmt.Sprintf("%s:%d: %s: %v", file, rec.Line, kind, err))
-				}
+				a.warn(b, file, rec, alt, kind, err)
 				continue
 			}
 			b.sum.Annotated++

@@ -2,8 +2,10 @@ package annotate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync/atomic"
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
@@ -24,6 +26,11 @@ type Reference struct {
 }
 
 var _ csq.Reference = (*Reference)(nil)
+
+// ErrNoSequence: the reference has no sequence of that name. Seq and
+// AppendSeq wrap it, so a contig missing from the FASTA is told apart
+// from a range past the end of one it has.
+var ErrNoSequence = errors.New("sequence not in the reference")
 
 // LoadReference opens a FASTA file (plain or gzip). Close releases it.
 func LoadReference(path string) (*Reference, error) {
@@ -99,7 +106,7 @@ func (r *Reference) AppendSeq(dst []byte, chrom string, start, end int64) ([]byt
 	}
 	e := r.entry(chrom)
 	if e == nil {
-		return dst, fmt.Errorf("sequence %q is not in the reference", chrom)
+		return dst, fmt.Errorf("%w: %q", ErrNoSequence, chrom)
 	}
 	if start < 1 || end < start || end > e.Length {
 		return dst, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, e.Length)
@@ -130,7 +137,7 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 	if r.index == nil {
 		s, ok := r.seqs[chrom]
 		if !ok {
-			return nil, fmt.Errorf("sequence %q is not in the reference", chrom)
+			return nil, fmt.Errorf("%w: %q", ErrNoSequence, chrom)
 		}
 		if start < 1 || end < start || end > int64(len(s)) {
 			return nil, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, len(s))
@@ -139,7 +146,7 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 	}
 	e := r.entry(chrom)
 	if e == nil {
-		return nil, fmt.Errorf("sequence %q is not in the reference", chrom)
+		return nil, fmt.Errorf("%w: %q", ErrNoSequence, chrom)
 	}
 	if start < 1 || end < start || end > e.Length {
 		return nil, fmt.Errorf("%s:%d-%d is outside the reference (length %d)", chrom, start, end, e.Length)
@@ -158,6 +165,22 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s:%d-%d: the FASTA does not match its .fai index", chrom, start, end)
 	}
 	return bytes.Clone(out), nil
+}
+
+// Names lists the reference's sequences, sorted.
+func (r *Reference) Names() []string {
+	var out []string
+	if r.index == nil {
+		for n := range r.seqs {
+			out = append(out, n)
+		}
+	} else {
+		for n := range r.index {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // entry returns the index entry of chrom, nil when there is none.

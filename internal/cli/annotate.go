@@ -2,21 +2,27 @@ package cli
 
 import (
 	"bytes"
-	"strings"
-
 	"context"
+	"errors"
+	"flag"
 	"fmt"
-	"github.com/clinomics/clinomics/internal/lake"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate"
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 	"github.com/clinomics/clinomics/internal/format"
+	"github.com/clinomics/clinomics/internal/lake"
 )
 
 // annotateCmd annotates a VCF with consequences and HGVS.
+//
+// Every input is read and checked (gene models, reference, sources,
+// panel, QC) before any output is written; outputs are written whole or
+// not at all.
 func annotateCmd(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "annotate")
 	vcfPath := fs.String("vcf", "", "input VCF (plain or gzip)")
@@ -34,23 +40,28 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if *vcfPath == "" || *gffPath == "" || *fastaPath == "" || *out == "" {
 		return usagef("--vcf, --gff, --fasta and --out are required")
 	}
-	if err := sf.check(); err != nil {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := sf.check(set); err != nil {
 		return err
 	}
 	if *flank < 0 {
 		return usagef("--flank must be 0 or more")
 	}
+	inputs := [][2]string{{"vcf", *vcfPath}, {"gff", *gffPath}, {"fasta", *fastaPath}}
+	if err := checkInputs(append(inputs, sf.inputs()...)); err != nil {
+		return err
+	}
 	model, err := loadModel(ctx, *cfgPath, *gffPath)
 	if err != nil {
 		return err
 	}
-	if len(model.Warnings) > 0 {
-		fmt.Fprintf(e.stderr, "gene models: %d warnings %v; first: %s\n", len(model.Warnings), model.WarningCounts(), model.Warnings[0])
+	warnings := map[string]int{} // the gene model's and the panel's, then the records'
+	for k, n := range model.WarningCounts() {
+		warnings[k] += n
 	}
-	if *saveModel != "" {
-		if err := saveModelTo(ctx, *cfgPath, *saveModel, model); err != nil {
-			return err
-		}
+	for _, x := range modelExamples(model.Warnings, 5) {
+		fmt.Fprintln(e.stderr, x)
 	}
 	ref, err := annotate.LoadReference(*fastaPath)
 	if err != nil {
@@ -61,12 +72,35 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var draft *draftPlan
+	if sf.draft != "" {
+		if draft, err = sf.prepareDraft(ctx, model); err != nil {
+			return err
+		}
+		if len(draft.unknownGenes) > 0 {
+			warnings[warnPanelGene] += len(draft.unknownGenes)
+			fmt.Fprintf(e.stderr, "%s: %s: %d of %d panel genes are not in the gene model (%s): %s\n", sf.panel, warnPanelGene,
+				len(draft.unknownGenes), draft.panelGenes, *gffPath, firstFew(draft.unknownGenes, 10))
+		}
+	}
 	in, err := format.OpenFile(*vcfPath)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	ann := annotate.New(model, ref, annotate.Options{Threads: *threads, Sources: sources, Flank: flank})
+	if *saveModel != "" {
+		if err := saveModelTo(ctx, *cfgPath, *saveModel, model); err != nil {
+			return err
+		}
+	}
+	opt := annotate.Options{Threads: *threads, Sources: sources, Flank: flank}
+	skipped := map[alleleKey]string{}
+	if draft != nil {
+		opt.Skipped = func(s annotate.Skip) {
+			skipped[alleleKey{s.Chrom, s.Pos, s.Ref, s.Alt}] = s.Kind + ": " + s.Message
+		}
+	}
+	ann := annotate.New(model, ref, opt)
 	var sum *annotate.Summary
 	err = writeFileAtomic(*out+".vcf", func(vw io.Writer) error {
 		return writeFileAtomic(*out+".tsv", func(tw io.Writer) error {
@@ -75,25 +109,93 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 			return err
 		})
 	})
+	if sum != nil && (err == nil || errors.Is(err, annotate.ErrNothingAnnotated)) {
+		printSummary(e, sum, warnings)
+	}
 	if err != nil {
+		if errors.Is(err, annotate.ErrNothingAnnotated) {
+			return fmt.Errorf("--fasta %s: %w; nothing written", *fastaPath, err)
+		}
 		return err
 	}
+	fmt.Fprintf(e.stdout, "wrote %s.vcf and %s.tsv\n", *out, *out)
+	if draft != nil {
+		files := map[string]string{"fasta": *fastaPath, "gene models": *gffPath, "ClinVar": sf.clinvar, "population frequencies": sf.gnomad}
+		return sf.writeDraft(e, draft, *out+".vcf", model, ref, clinvar, files, skipped)
+	}
+	return nil
+}
+
+// warnPanelGene counts the panel's genes the gene model does not have.
+const warnPanelGene = "panel_gene_not_in_model"
+
+// printSummary writes what a run did: its counts, then one line per
+// warning kind (the gene model's, the panel's and the records') on
+// stdout, and the first record warnings on stderr.
+func printSummary(e *env, sum *annotate.Summary, warnings map[string]int) {
 	fmt.Fprintf(e.stdout, "records %d, alleles %d, annotated %d, TSV rows %d\n", sum.Records, sum.Alleles, sum.Annotated, sum.Rows)
-	var kinds []string
-	for k := range sum.Warnings {
+	for k, n := range sum.Warnings {
+		warnings[k] += n
+	}
+	kinds := make([]string, 0, len(warnings))
+	for k := range warnings {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
 	for _, k := range kinds {
-		fmt.Fprintf(e.stdout, "warning %s: %d\n", k, sum.Warnings[k])
+		fmt.Fprintf(e.stdout, "warning %s: %d\n", k, warnings[k])
 	}
 	for _, x := range sum.Examples {
 		fmt.Fprintln(e.stderr, x)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s.vcf and %s.tsv\n", *out, *out)
-	if sf.draft != "" {
-		files := map[string]string{"fasta": *fastaPath, "gene models": *gffPath, "ClinVar": sf.clinvar, "population frequencies": sf.gnomad}
-		return sf.writeDraft(ctx, e, *out+".vcf", model, ref, clinvar, files)
+}
+
+// modelExamples are the first perKind warnings of each kind, in line
+// order, as "file:line: kind: message", and a line saying how many more
+// there are.
+func modelExamples(ws []genemodel.Warning, perKind int) []string {
+	shown := map[string]int{}
+	var out []string
+	for _, w := range ws {
+		if shown[w.Kind] < perKind {
+			out = append(out, w.String())
+		}
+		shown[w.Kind]++
+	}
+	if n := len(ws) - len(out); n > 0 {
+		out = append(out, fmt.Sprintf("gene models: %d more warnings (the first %d of each kind are shown)", n, perKind))
+	}
+	return out
+}
+
+// firstFew joins the first n of s, and says how many more there are.
+func firstFew(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
+}
+
+// checkInputs checks that every input file exists and is a file, so a
+// run fails on a misspelt name before any work: each pair is a flag and
+// its value ("" when not given; lake:PATH is checked when read).
+func checkInputs(inputs [][2]string) error {
+	for _, in := range inputs {
+		name, path := in[0], in[1]
+		if path == "" || strings.HasPrefix(path, "lake:") {
+			continue
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return fmt.Errorf("--%s %s: %w", name, path, err)
+		}
+		if st.IsDir() {
+			return fmt.Errorf("--%s %s: is a directory", name, path)
+		}
 	}
 	return nil
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,10 +44,10 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.gnomad, "gnomad", "", "population frequencies: a gnomAD-style VCF (AF, AC, AN, nhomalt, AF_<population>)")
 	fs.StringVar(&f.assembly, "assembly", "GRCh38", "reference assembly (for ClinVar XML positions and the report)")
 	fs.Var(&f.extra, "extra", "another source, repeatable: NAME=FILE.bed (interval names) or NAME=FILE.vcf:KEY[,KEY] (INFO keys)")
-	fs.StringVar(&f.panel, "panel", "", "gene panel for the report draft: a gene list (one symbol per line) or a BED (gene names in column 4)")
-	fs.StringVar(&f.lofGenes, "lof-genes", "", "genes where loss of function causes disease (one symbol per line), for PVS1")
+	fs.StringVar(&f.panel, "panel", "", "report draft: report only variants in these genes: a gene list (one symbol per line) or a BED (gene names in column 4, its regions the regions studied)")
+	fs.StringVar(&f.lofGenes, "lof-genes", "", "report draft: genes where loss of function causes disease (one symbol per line), for PVS1")
 	fs.Float64Var(&f.maxAF, "max-af", 0.05, "report draft: leave out variants more frequent than this in the population")
-	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft (JSON, for `clinomics report create`) with the reportable variants")
+	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft here (JSON, to store with clinomics report create) with the reportable variants")
 	fs.StringVar(&f.patient, "patient", "", "report draft: the patient's internal (pseudonymous) id; demographics come from the clinical database")
 	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column (default: the first)")
 	fs.StringVar(&f.testName, "test-name", "", "report draft: the test performed (default from --panel)")
@@ -54,13 +56,29 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.qc, "qc", "", "report draft: the sample's QC (the pipeline's SAMPLE.qc.json)")
 }
 
-// check reports a flag combination that cannot work, before any work.
-func (f *sourceFlags) check() error {
+// draftOnly are the flags that only shape the report draft: the
+// annotated VCF and TSV have every variant, whatever the panel.
+var draftOnly = []string{"panel", "lof-genes", "max-af", "patient", "sample", "test-name", "assay", "bam", "qc"}
+
+// check reports a flag combination that cannot work, before any work;
+// set holds the flags given.
+func (f *sourceFlags) check(set map[string]bool) error {
 	if f.draft != "" && f.patient == "" {
 		return usagef("--report-draft needs --patient (the patient's internal id)")
 	}
 	if f.bam != "" && !strings.HasSuffix(f.panel, ".bed") && !strings.HasSuffix(f.panel, ".bed.gz") {
 		return usagef("--bam gives the coverage of the regions studied: it needs --panel REGIONS.bed")
+	}
+	if f.draft == "" {
+		var given []string
+		for _, n := range draftOnly {
+			if set[n] {
+				given = append(given, "--"+n)
+			}
+		}
+		if len(given) > 0 {
+			return usagef("%s only select and describe the variants of the report draft: add --report-draft FILE.json (OUT.vcf and OUT.tsv have every variant)", strings.Join(given, ", "))
+		}
 	}
 	if f.maxAF < 0 || f.maxAF > 1 {
 		return usagef("--max-af must be a frequency from 0 to 1")
@@ -72,6 +90,17 @@ func (f *sourceFlags) check() error {
 		}
 	}
 	return nil
+}
+
+// inputs are the input files of the flags given, as flag and path.
+func (f *sourceFlags) inputs() [][2]string {
+	in := [][2]string{{"clinvar", f.clinvar}, {"gnomad", f.gnomad}, {"panel", f.panel}, {"lof-genes", f.lofGenes}, {"bam", f.bam}, {"qc", f.qc}}
+	for _, x := range f.extra {
+		_, spec, _ := strings.Cut(x, "=")
+		path, _, _ := strings.Cut(spec, ":")
+		in = append(in, [2]string{"extra", path})
+	}
+	return in
 }
 
 // sources loads the known-variant sources, normalising their alleles
@@ -106,6 +135,9 @@ func (f *sourceFlags) sources(ref known.Reference) (srcs []annotate.Source, clin
 			}
 			s, err = known.NewUserVCF(name, strings.Split(keys, ","), in, path, ref)
 			in.Close()
+			if errors.Is(err, known.ErrNoKey) {
+				err = fmt.Errorf("--extra %s: %w", x, err)
+			}
 		}
 		if err != nil {
 			return nil, nil, err
@@ -133,27 +165,49 @@ func loadClinVar(path, assembly string, ref known.Reference) (*known.ClinVar, er
 	return known.NewClinVar(&b, path, ref)
 }
 
-// writeDraft writes the report draft from the annotated VCF.
-func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, model *genemodel.Model, ref csq.Reference, clinvar *known.ClinVar, files map[string]string) error {
-	opt := findings.Options{Sample: f.sample, MaxAF: f.maxAF, ACMG: interpret.DefaultConfig()}
-	rep := report.Report{Patient: report.Patient{ID: f.patient}, Specimen: report.Specimen{SampleID: f.sample},
+// draftPlan is what the report draft needs besides the annotated VCF,
+// read and checked before annotating.
+type draftPlan struct {
+	opt          findings.Options
+	rep          report.Report
+	panelGenes   int      // genes in the panel
+	unknownGenes []string // panel genes the gene model does not have, sorted
+}
+
+// prepareDraft reads the panel, the LoF genes, the regions' coverage and
+// the QC for the report draft.
+func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) (*draftPlan, error) {
+	p := &draftPlan{opt: findings.Options{Sample: f.sample, MaxAF: f.maxAF, ACMG: interpret.DefaultConfig()}}
+	rep := &p.rep
+	*rep = report.Report{Patient: report.Patient{ID: f.patient}, Specimen: report.Specimen{SampleID: f.sample},
 		Test: report.Test{Name: f.testName, Assay: f.assay, Assembly: f.assembly}}
 	if f.panel != "" {
 		var err error
 		if strings.HasSuffix(f.panel, ".bed") || strings.HasSuffix(f.panel, ".bed.gz") {
-			opt.Panel, err = interpret.LoadBED(f.panel, true)
+			p.opt.Panel, err = interpret.LoadBED(f.panel, true)
 			if err == nil {
 				rep.Regions, err = regionsOf(f.panel)
 			}
 		} else {
-			opt.Panel, err = interpret.LoadGeneList(f.panel)
+			p.opt.Panel, err = interpret.LoadGeneList(f.panel)
 		}
 		if err != nil {
-			return err
+			return nil, err
+		}
+		known := map[string]bool{}
+		for _, g := range model.Genes {
+			known[strings.ToUpper(g.Name)] = true
+		}
+		genes := p.opt.Panel.Genes()
+		p.panelGenes = len(genes)
+		for _, g := range genes {
+			if !known[g] {
+				p.unknownGenes = append(p.unknownGenes, g)
+			}
 		}
 		if f.bam != "" {
 			if err := regionCoverage(ctx, f.bam, f.panel, rep.Regions); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		rep.Test.Panel = strings.TrimSuffix(filepath.Base(f.panel), filepath.Ext(f.panel))
@@ -171,17 +225,50 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 		}
 	}
 	if f.lofGenes != "" {
-		p, err := interpret.LoadGeneList(f.lofGenes)
+		lof, err := interpret.LoadGeneList(f.lofGenes)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		opt.LoFGenes = map[string]bool{}
-		for _, g := range p.Genes() {
-			opt.LoFGenes[strings.ToUpper(g)] = true
+		p.opt.LoFGenes = map[string]bool{}
+		for _, g := range lof.Genes() {
+			p.opt.LoFGenes[strings.ToUpper(g)] = true
 		}
 	}
+	if f.qc != "" {
+		var err error
+		if rep.QC, err = qcMetrics(f.qc, rep.Regions, f.bam != ""); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// alleleKey names one allele of a VCF.
+type alleleKey struct {
+	chrom    string
+	pos      int64
+	ref, alt string
+}
+
+// maxListed bounds the variants not annotated listed in the draft's
+// limitations.
+const maxListed = 50
+
+// writeDraft writes the report draft from the annotated VCF; skipped
+// holds why each allele the annotator refused got no consequence.
+func (f *sourceFlags) writeDraft(e *env, p *draftPlan, vcfPath string, model *genemodel.Model, ref csq.Reference, clinvar *known.ClinVar, files map[string]string, skipped map[alleleKey]string) error {
+	opt, rep := p.opt, p.rep
 	if clinvar != nil {
 		opt.Codons = interpret.NewCodonIndex(clinvar.Records(), locator(model, ref))
+	}
+	opt.NotAnnotated = func(chrom string, pos int64, r, alt string) (string, []string, bool) {
+		var genes []string
+		for _, t := range model.Overlapping(chrom, pos, pos+int64(max(len(r), 1))-1) {
+			if !slices.Contains(genes, t.Gene.Name) {
+				genes = append(genes, t.Gene.Name)
+			}
+		}
+		return skipped[alleleKey{chrom, pos, r, alt}], genes, model.HasChrom(chrom)
 	}
 	in, err := os.Open(vcfPath)
 	if err != nil {
@@ -193,14 +280,12 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 		return err
 	}
 	rep.Variants = vars
-	if f.qc != "" {
-		if rep.QC, err = qcMetrics(f.qc, rep.Regions, f.bam != ""); err != nil {
-			return err
-		}
-	}
 	rep.Limitations = []string{
 		"Classifications are suggestions of the automatable ACMG/AMP criteria until a qualified reviewer confirms them.",
 		"Copy-number and structural variants, repeat expansions and variants outside the regions studied are not assessed.",
+	}
+	if len(sum.Unannotated) > 0 {
+		rep.Limitations = append(rep.Limitations, notAnnotated(sum.Unannotated))
 	}
 	rep.Methods = report.Methods{Pipeline: "clinomics annotate", Version: app.Version(), Reference: f.assembly + " (" + filepath.Base(files["fasta"]) + ")",
 		Tools: []report.Tool{{Name: "clinomics annotate", Version: app.Version()}}}
@@ -219,9 +304,32 @@ func (f *sourceFlags) writeDraft(ctx context.Context, e *env, vcfPath string, mo
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "report draft: %d reportable of %d alleles (not carried %d, filtered %d, outside the panel %d, frequent %d, no impact %d); wrote %s\n",
-		sum.Reportable, sum.Alleles, sum.NotCarried, sum.Filtered, sum.OutsidePanel, sum.Frequent, sum.NoImpact, f.draft)
+	fmt.Fprintf(e.stdout, "report draft: %d reportable of %d alleles (not carried %d, filtered %d, outside the panel %d, frequent %d, no impact %d, not annotated %d); wrote %s\n",
+		sum.Reportable, sum.Alleles, sum.NotCarried, sum.Filtered, sum.OutsidePanel, sum.Frequent, sum.NoImpact, sum.NotAnnotated, f.draft)
 	return nil
+}
+
+// notAnnotated is the draft's limitation listing the variants the sample
+// carries that could not be annotated, with the reason for each.
+func notAnnotated(us []findings.Unannotated) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Not assessed: %d variant(s) the sample carries could not be annotated (no consequence was predicted); check them by hand:", len(us))
+	for i, u := range us {
+		if i == maxListed {
+			fmt.Fprintf(&b, " and %d more (see the annotation warnings).", len(us)-maxListed)
+			return b.String()
+		}
+		sep := ";"
+		if i == len(us)-1 {
+			sep = "."
+		}
+		genes := ""
+		if len(u.Genes) > 0 {
+			genes = " in " + strings.Join(u.Genes, ", ")
+		}
+		fmt.Fprintf(&b, " %s:%d %s>%s%s (not annotated: %s)%s", u.Chrom, u.Pos, u.Ref, u.Alt, genes, u.Reason, sep)
+	}
+	return b.String()
 }
 
 // regionCoverage fills in the regions' coverage from the BAM, with

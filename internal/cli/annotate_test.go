@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,6 +97,17 @@ func TestAnnotateSourcesAndDraft(t *testing.T) {
 		if v.Classification != "" || !strings.HasPrefix(v.Comment, "Suggested, to be confirmed:") {
 			t.Errorf("%s: classified by the machine: %q %q", v.HGVSc, v.Classification, v.Comment)
 		}
+	}
+	// The allele whose REF disagrees is listed as not assessed, with the
+	// reason, not counted as of no impact.
+	if !strings.Contains(out, "no impact 0, not annotated 1)") {
+		t.Errorf("draft summary: %s", out)
+	}
+	want := "X:12456 T>C in TLR8 (not annotated: ref_mismatch: X:12456: REF allele does not match the reference: VCF has T, reference has C)."
+	if !slices.ContainsFunc(r.Limitations, func(l string) bool {
+		return strings.HasPrefix(l, "Not assessed: 1 variant(s)") && strings.HasSuffix(l, want)
+	}) {
+		t.Errorf("limitations do not list %q:\n%s", want, strings.Join(r.Limitations, "\n"))
 	}
 }
 
@@ -204,5 +216,114 @@ func TestAnnotateDraftCoverageAndQC(t *testing.T) {
 	if _, errs, code := annotateCLI(t, "--vcf", td+"sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
 		"--panel", td+"panel.txt", "--bam", bam, "--out", filepath.Join(dir, "x")); code != 2 || !strings.Contains(errs, "--panel REGIONS.bed") {
 		t.Errorf("--bam with a gene list: exit %d, %s", code, errs)
+	}
+}
+
+// noOutputs fails when the run left OUT.vcf or OUT.tsv behind.
+func noOutputs(t *testing.T, out string) {
+	t.Helper()
+	for _, ext := range []string{".vcf", ".tsv"} {
+		if _, err := os.Stat(out + ext); err == nil {
+			t.Errorf("%s%s written by a failed run", out, ext)
+		}
+	}
+}
+
+// TestAnnotateReferenceWithoutContigs: a FASTA without the VCF's contig
+// gives each record its own warning and fails the run, naming the
+// contig, with nothing written.
+func TestAnnotateReferenceWithoutContigs(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	fa := filepath.Join(dir, "chr21.fa")
+	os.WriteFile(fa, []byte(">21\nACGTACGTACGT\n"), 0o600)
+	o := filepath.Join(dir, "o")
+	out, errs, code := annotateCLI(t, "--vcf", "testdata/annotate/sample.vcf", "--gff", csqCase+".gff", "--fasta", fa, "--out", o)
+	if code != 1 || !strings.Contains(out, "warning contig_not_in_reference: 3") || !strings.Contains(errs, "sample.vcf:7: contig_not_in_reference: X:") ||
+		!strings.Contains(errs, "no allele could be annotated: the reference has no sequence X (it has 1: 21)") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	noOutputs(t, o)
+}
+
+// TestAnnotateInputsChecked: every input is read and checked before any
+// output is written; the panel and the other draft options need
+// --report-draft; a panel gene the gene model lacks is warned about; a
+// source's INFO key that its file lacks is an error.
+func TestAnnotateInputsChecked(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	td := "testdata/annotate/"
+	badBED := filepath.Join(dir, "bad.bed")
+	os.WriteFile(badBED, []byte("X 1\n"), 0o600)
+	genes := filepath.Join(dir, "genes.txt")
+	os.WriteFile(genes, []byte("TLR8\nNOTAGENE\n"), 0o600)
+	base := []string{"--vcf", td + "sample.vcf", "--gff", csqCase + ".gff", "--fasta", csqCase + ".fa"}
+	draft := []string{"--report-draft", filepath.Join(dir, "d.json"), "--patient", "pat-1"}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"panel without draft", []string{"--panel", td + "panel.txt"}, 2, "--panel only select"},
+		{"missing panel without draft", []string{"--panel", filepath.Join(dir, "nope.txt")}, 2, "add --report-draft"},
+		{"missing panel", append([]string{"--panel", filepath.Join(dir, "nope.txt")}, draft...), 1, "--panel " + filepath.Join(dir, "nope.txt") + ": no such file or directory"},
+		{"malformed panel BED", append([]string{"--panel", badBED}, draft...), 1, "bad.bed: line 1: need at least 3 columns"},
+		{"missing source", []string{"--gnomad", filepath.Join(dir, "nope.vcf")}, 1, "--gnomad " + filepath.Join(dir, "nope.vcf") + ": no such file"},
+		{"INFO key not in the source", []string{"--extra", "FOO=" + td + "population.vcf:AF,NOPE"}, 1, "--extra FOO=" + td + "population.vcf:AF,NOPE: " + td + "population.vcf: no such INFO key: NOPE"},
+	} {
+		o := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_"))
+		out, errs, code := annotateCLI(t, append(append(slices.Clone(base), c.args...), "--out", o)...)
+		if code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, want %d and %q\n%s%s", c.name, code, c.code, c.want, out, errs)
+		}
+		noOutputs(t, o)
+	}
+	out, errs, code := annotateCLI(t, append(append(slices.Clone(base), append([]string{"--panel", genes}, draft...)...), "--out", filepath.Join(dir, "g"))...)
+	if code != 0 || !strings.Contains(out, "warning panel_gene_not_in_model: 1\n") ||
+		!strings.Contains(errs, "genes.txt: panel_gene_not_in_model: 1 of 2 panel genes are not in the gene model") || !strings.Contains(errs, ": NOTAGENE") {
+		t.Errorf("unknown panel gene: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestAnnotateModelWarnings: the gene model's warnings are counted with
+// the records' and shown as file:line: kind: message.
+func TestAnnotateModelWarnings(t *testing.T) {
+	text, err := os.ReadFile(csqCase + ".gff")
+	if err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	var keep []string
+	for _, l := range strings.SplitAfter(string(text), "\n") {
+		if !strings.Contains(l, "\tgene\t") { // TLR8's transcript loses its parent
+			keep = append(keep, l)
+		}
+	}
+	gff := filepath.Join(dir, "nogene.gff")
+	os.WriteFile(gff, []byte(strings.Join(keep, "")), 0o600)
+	out, errs, code := annotateCLI(t, "--vcf", "testdata/annotate/sample.vcf", "--gff", gff, "--fasta", csqCase+".fa", "--out", filepath.Join(dir, "o"))
+	if code != 0 || !strings.Contains(out, "warning missing_parent: 1\n") || strings.Contains(errs, "map[") ||
+		!strings.Contains(errs, "nogene.gff:1: missing_parent: transcript: Parent \"gene:ENSG00000101916\" is not defined in the file") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	// Until genemodel's builder records each warning's contig, X reads as
+	// unknown to the gene model; then as having no usable transcript.
+	if !strings.Contains(out, "warning unknown_contig: 3") && !strings.Contains(out, "warning no_usable_transcripts: 3") {
+		t.Errorf("records on X:\n%s%s", out, errs)
+	}
+}
+
+// TestAnnotateHelp: the flag usage reads as written (a back-quoted word
+// in a usage string becomes the flag's placeholder).
+func TestAnnotateHelp(t *testing.T) {
+	_, errs, _ := annotateCLI(t, "-h")
+	if !strings.Contains(errs, "-report-draft string") || strings.Contains(errs, "-report-draft clinomics") {
+		t.Errorf("help:\n%s", errs)
 	}
 }

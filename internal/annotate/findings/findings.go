@@ -10,6 +10,11 @@
 // caller's filters, it lies in the panel (when there is one), it is not
 // more frequent than MaxAF in the population, and it changes a protein or
 // a splice site or ClinVar calls it (likely) pathogenic.
+//
+// An allele the sample carries that has no consequence at all in the VCF
+// (the annotator refused it: REF not matching the reference, a contig
+// the reference or the gene model lacks) was not assessed: it is listed
+// in Summary.Unannotated with the reason, never counted as of no impact.
 package findings
 
 import (
@@ -45,6 +50,22 @@ type Options struct {
 	// PM5); nil skips those criteria.
 	Codons *interpret.CodonIndex
 	Origin string // "germline" (default) or "somatic"
+	// NotAnnotated tells about an allele without a consequence in the
+	// VCF: why the annotator gave none ("" when not known), the genes at
+	// its position, and whether they are known (located false: the genes
+	// could not be looked up, so the panel cannot leave it out). nil
+	// knows nothing.
+	NotAnnotated func(chrom string, pos int64, ref, alt string) (reason string, genes []string, located bool)
+}
+
+// Unannotated is an allele the sample carries that has no consequence in
+// the VCF, and why.
+type Unannotated struct {
+	Chrom    string
+	Pos      int64
+	Ref, Alt string
+	Genes    []string // at its position, when known
+	Reason   string
 }
 
 // Summary counts what was read and why variants were left out.
@@ -56,6 +77,10 @@ type Summary struct {
 	OutsidePanel     int
 	Frequent         int // above MaxAF
 	NoImpact         int // no protein or splice change and not pathogenic in ClinVar
+	// NotAnnotated counts the alleles without a consequence (listed in
+	// Unannotated): not assessed.
+	NotAnnotated int
+	Unannotated  []Unannotated
 }
 
 // reportableTerms change a protein or a splice site.
@@ -115,7 +140,28 @@ func Read(r io.Reader, file string, opt Options) ([]report.Variant, Summary, err
 				sum.Filtered++
 				continue
 			}
-			e, ok := pick(entries(info["CSQ"], fields, alt))
+			es := entries(info["CSQ"], fields, alt)
+			if len(es) == 0 && alt != "*" && alt != "." {
+				// Every allele the annotator took has an effect, at
+				// least intergenic_variant: this one was refused.
+				u := Unannotated{Chrom: rec.Chrom, Pos: rec.Pos, Ref: rec.Ref, Alt: alt}
+				located := false
+				if opt.NotAnnotated != nil {
+					u.Reason, u.Genes, located = opt.NotAnnotated(rec.Chrom, rec.Pos, rec.Ref, alt)
+				}
+				if u.Reason == "" {
+					u.Reason = "no consequence in the annotated VCF"
+				}
+				if opt.Panel != nil && located && !slices.ContainsFunc(u.Genes, func(g string) bool { return opt.Panel.Includes(g, rec.Chrom, rec.Pos) }) &&
+					!opt.Panel.Covers(rec.Chrom, rec.Pos) {
+					sum.OutsidePanel++
+					continue
+				}
+				sum.NotAnnotated++
+				sum.Unannotated = append(sum.Unannotated, u)
+				continue
+			}
+			e, ok := pick(es)
 			if !ok || e["SYMBOL"] == "" {
 				sum.NoImpact++
 				continue

@@ -3,10 +3,12 @@ package findings
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/annotate/interpret"
+	"github.com/clinomics/clinomics/internal/report"
 )
 
 func read(t *testing.T, opt Options) ([]reportVariantView, Summary) {
@@ -66,7 +68,7 @@ func TestRead(t *testing.T) {
 		t.Errorf("TP53: %+v", v)
 	}
 	want := Summary{Records: 5, Alleles: 6, Reportable: 3, Filtered: 1, NoImpact: 2}
-	if sum != want {
+	if !reflect.DeepEqual(sum, want) {
 		t.Errorf("summary = %+v, want %+v", sum, want)
 	}
 }
@@ -118,5 +120,49 @@ func TestZygosity(t *testing.T) {
 		if got := zygosity(c.gt, n); got != c.want {
 			t.Errorf("%v: %q, want %q", c.gt, got, c.want)
 		}
+	}
+}
+
+// TestNotAnnotated: an allele the annotator refused (testdata/
+// ref_mismatch.vcf is clinomics annotate's output for a sample whose
+// X:12456 T>C does not match the reference, which has C) is listed as
+// not annotated with the reason, never as of no impact.
+func TestNotAnnotated(t *testing.T) {
+	read := func(opt Options) ([]report.Variant, Summary) {
+		t.Helper()
+		f, err := os.Open("testdata/ref_mismatch.vcf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		vs, sum, err := Read(f, "ref_mismatch.vcf", opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs, sum
+	}
+	vs, sum := read(Options{})
+	if len(vs) != 2 || sum.NoImpact != 0 || sum.NotAnnotated != 1 || len(sum.Unannotated) != 1 {
+		t.Fatalf("%d reportable, summary %+v", len(vs), sum)
+	}
+	if u := sum.Unannotated[0]; u.Chrom != "X" || u.Pos != 12456 || u.Ref != "T" || u.Alt != "C" || u.Reason != "no consequence in the annotated VCF" {
+		t.Errorf("unannotated %+v", u)
+	}
+	reason := func(chrom string, pos int64, ref, alt string) (string, []string, bool) {
+		return "ref_mismatch: VCF has T, reference has C", []string{"TLR8"}, true
+	}
+	_, sum = read(Options{NotAnnotated: reason, Panel: interpret.NewPanel([]string{"TLR8"}, nil)})
+	if sum.NotAnnotated != 1 || sum.Unannotated[0].Reason != "ref_mismatch: VCF has T, reference has C" || sum.Unannotated[0].Genes[0] != "TLR8" {
+		t.Errorf("with the reason: %+v", sum)
+	}
+	// Outside the panel by the genes at its position.
+	_, sum = read(Options{NotAnnotated: reason, Panel: interpret.NewPanel([]string{"BRCA1"}, nil)})
+	if sum.NotAnnotated != 0 || sum.OutsidePanel != 3 {
+		t.Errorf("outside the panel: %+v", sum)
+	}
+	// Genes not known at its position: kept, whatever the panel.
+	_, sum = read(Options{Panel: interpret.NewPanel([]string{"BRCA1"}, nil)})
+	if sum.NotAnnotated != 1 || sum.OutsidePanel != 2 {
+		t.Errorf("not located: %+v", sum)
 	}
 }

@@ -262,3 +262,39 @@ func TestTruncatedGzip(t *testing.T) {
 		t.Fatal("a truncated gzip file built a model")
 	}
 }
+
+// TestSaveLoadWarningContig: a warning's contig is stored (version 2),
+// and a version 1 file, which has none, still loads.
+func TestSaveLoadWarningContig(t *testing.T) {
+	m, err := BuildFile("testdata/missing_parent.gff3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Warnings[0].Chrom = "chr1" // set by the builder once it records contigs
+	var b bytes.Buffer
+	if err := m.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Warnings) != len(m.Warnings) || got.Warnings[0] != m.Warnings[0] {
+		t.Errorf("warnings %+v, want %+v", got.Warnings, m.Warnings)
+	}
+	// Without warnings, versions 1 and 2 write the same payload.
+	m.Warnings = nil
+	b.Reset()
+	if err := m.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	v1 := b.Bytes()
+	v1[len(magic)], v1[len(magic)+1] = 1, 0
+	if got, err := Load(bytes.NewReader(v1)); err != nil || len(got.Transcripts) != len(m.Transcripts) {
+		t.Errorf("version 1: %v", err)
+	}
+	v1[len(magic)] = 3
+	if _, err := Load(bytes.NewReader(v1)); !errors.Is(err, ErrVersion) {
+		t.Errorf("version 3: %v", err)
+	}
+}

@@ -97,6 +97,10 @@ type Warning struct {
 	File    string
 	Line    int
 	Message string
+	// Chrom is the contig of the feature at Line, "" when not known (a
+	// model stored by an older build). A contig with warnings and no
+	// transcript had every transcript on it dropped.
+	Chrom string
 }
 
 func (w Warning) String() string {

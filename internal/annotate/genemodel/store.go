@@ -15,7 +15,7 @@ import (
 // payload.
 const (
 	magic   = "CLNGMDB\x00"
-	version = 1
+	version = 2       // 2: a warning's contig is stored (1 is still read)
 	maxBlob = 1 << 30 // refuse a payload larger than this
 )
 
@@ -80,6 +80,7 @@ func (m *Model) Save(w io.Writer) error {
 		e.str(wn.File)
 		e.int(int64(wn.Line))
 		e.str(wn.Message)
+		e.str(wn.Chrom)
 	}
 	bw := bufio.NewWriter(w)
 	bw.WriteString(magic)
@@ -153,8 +154,9 @@ func Load(r io.Reader) (*Model, error) {
 	if string(head[:len(magic)]) != magic {
 		return nil, ErrNotModel
 	}
-	if v := binary.LittleEndian.Uint16(head[len(magic):]); v != version {
-		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrVersion, v, version)
+	v := binary.LittleEndian.Uint16(head[len(magic):])
+	if v != version && v != 1 {
+		return nil, fmt.Errorf("%w: %d (this build reads 1 and %d)", ErrVersion, v, version)
 	}
 	n := binary.LittleEndian.Uint64(head[len(magic)+2:])
 	if n > maxBlob {
@@ -212,7 +214,11 @@ func Load(r io.Reader) (*Model, error) {
 	}
 	nw := d.count()
 	for i := 0; i < nw && d.err == nil; i++ {
-		m.Warnings = append(m.Warnings, Warning{Kind: d.str(), File: d.str(), Line: int(d.int()), Message: d.str()})
+		w := Warning{Kind: d.str(), File: d.str(), Line: int(d.int()), Message: d.str()}
+		if v >= 2 {
+			w.Chrom = d.str()
+		}
+		m.Warnings = append(m.Warnings, w)
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, ErrCorrupt

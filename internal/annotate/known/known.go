@@ -39,6 +39,8 @@ var (
 	// ErrAllele marks an allele that cannot be normalised (empty, or a
 	// reference that does not cover it).
 	ErrAllele = errors.New("bad allele")
+	// ErrNoKey marks an INFO key asked of a VCF that does not have it.
+	ErrNoKey = errors.New("no such INFO key")
 )
 
 // ParseError is an error at a position in an input file.

@@ -25,28 +25,59 @@ var populationColumns = []string{FieldPopAF, FieldPopAFMax, FieldPopAC, FieldPop
 // raw-specific ones such as AF_XX, AF_nfe_female or AF_raw) and of
 // AF_popmax / AF_grpmax when present.
 type Population struct {
-	name string
-	ix   *Index
+	name  string
+	ix    *Index
+	types fieldTypes
 }
+
+// populationTypes are the VCF Types of the population fields: AC, AN and
+// nhomalt are counts, AF a frequency.
+var populationTypes = []string{"Float", "Float", "Integer", "Integer", "Integer"}
 
 // NewPopulation indexes a population VCF stream under the source name
 // name; file names it in errors and ref, when not nil, left-aligns indels.
 func NewPopulation(name string, r io.Reader, file string, ref Reference) (*Population, error) {
-	ix, err := IndexVCF(r, file, populationColumns, populationValues, ref)
+	p := newPopulation(name)
+	ix, err := IndexVCF(r, file, populationColumns, p.values, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &Population{name: name, ix: ix}, nil
+	p.ix = ix
+	return p, nil
 }
 
 // LoadPopulation indexes a plain or gzip-compressed population VCF file.
 func LoadPopulation(name, path string, ref Reference) (*Population, error) {
-	ix, err := indexVCFFile(path, populationColumns, populationValues, ref)
+	p := newPopulation(name)
+	ix, err := indexVCFFile(path, populationColumns, p.values, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &Population{name: name, ix: ix}, nil
+	p.ix = ix
+	return p, nil
 }
+
+func newPopulation(name string) *Population {
+	p := &Population{name: name, types: fieldTypes{}}
+	for i, f := range populationColumns {
+		p.types[f] = populationTypes[i]
+	}
+	return p
+}
+
+// values extracts an allele's values and checks them against the types.
+func (p *Population) values(a *Allele) ([]string, bool, error) {
+	vals, ok, err := populationValues(a)
+	if ok && err == nil {
+		p.types.see(populationColumns, vals)
+	}
+	return vals, ok, err
+}
+
+// FieldType is the VCF Type of a field: Float for POP_AF and POP_AF_MAX,
+// Integer for POP_AC, POP_AN and POP_NHOMALT, unless a value in the file
+// is not a number of that type (String then).
+func (p *Population) FieldType(field string) string { return p.types.fieldType(field) }
 
 // notPopulations are AF_<x> keys that are not a population's frequency.
 var notPopulations = map[string]bool{"XX": true, "XY": true, "female": true, "male": true, "raw": true}

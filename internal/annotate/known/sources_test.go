@@ -1,6 +1,7 @@
 package known
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"slices"
@@ -162,5 +163,74 @@ func TestUserSources(t *testing.T) {
 		if err != nil || got["regions"] != tc.want || (tc.want == "") != (got == nil) {
 			t.Errorf("Lookup(%s:%d %s>%s) = %v, %v; want %q", tc.chrom, tc.pos, tc.ref, tc.alt, got, err, tc.want)
 		}
+	}
+}
+
+// TestFieldTypes: numeric fields keep their VCF Type (the annotated VCF
+// declares it), unless a value in the file is not such a number.
+func TestFieldTypes(t *testing.T) {
+	p, err := LoadPopulation("gnomad", "testdata/gnomad.vcf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{FieldPopAF: "Float", FieldPopAFMax: "Float", FieldPopAC: "Integer", FieldPopAN: "Integer", FieldPopNHomAlt: "Integer"} {
+		if got := p.FieldType(f); got != want {
+			t.Errorf("%s: %s, want %s", f, got, want)
+		}
+	}
+	f, err := os.Open("testdata/gnomad.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	u, err := NewUserVCF("lab", []string{"AC", "AN", "AF", "grpmax"}, f, "gnomad.vcf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{"lab_AC": "Integer", "lab_AN": "Integer", "lab_AF": "Float", "lab_grpmax": "String"} {
+		if got := u.FieldType(f); got != want {
+			t.Errorf("%s: %s, want %s", f, got, want)
+		}
+	}
+	// A value that is not the declared type makes the field a String.
+	// (The VCF reader checks the types of reserved keys such as AF.)
+	bad := "##fileformat=VCFv4.2\n##INFO=<ID=nhomalt,Number=A,Type=Integer,Description=\"hom\">\n##INFO=<ID=AF_afr,Number=A,Type=Float,Description=\"afr\">\n" +
+		"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t10\t.\tA\tG\t.\t.\tAF=0.25;nhomalt=1.5;AF_afr=0.3\nchr1\t20\t.\tA\tG\t.\t.\tAF=1e-05;nhomalt=3\n"
+	p, err = NewPopulation("pop", strings.NewReader(bad), "bad.vcf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FieldType(FieldPopNHomAlt) != "String" || p.FieldType(FieldPopAF) != "Float" || p.FieldType(FieldPopAFMax) != "Float" {
+		t.Errorf("types %s %s %s", p.FieldType(FieldPopNHomAlt), p.FieldType(FieldPopAF), p.FieldType(FieldPopAFMax))
+	}
+	for _, c := range []struct {
+		typ, v string
+		ok     bool
+	}{{"Float", "1e-05", true}, {"Float", "0x1p-2", false}, {"Float", "inf", false}, {"Float", "Inf", true}, {"Integer", "12", true}, {"Integer", "1.0", false}, {"Integer", "99999999999", false}} {
+		if numeric(c.typ, c.v) != c.ok {
+			t.Errorf("numeric(%s, %s) = %v", c.typ, c.v, !c.ok)
+		}
+	}
+}
+
+// TestUserVCFMissingKey: an INFO key the file has nowhere (a typo) is an
+// error naming it and the file; a key used but not declared is taken.
+func TestUserVCFMissingKey(t *testing.T) {
+	f, err := os.Open("testdata/gnomad.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = NewUserVCF("lab", []string{"AC", "NOPE"}, f, "gnomad.vcf", nil)
+	if !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), "gnomad.vcf") || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("missing key: %v", err)
+	}
+	undeclared := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t10\t.\tA\tG\t.\t.\tSCORE=7\n"
+	u, err := NewUserVCF("lab", []string{"SCORE"}, strings.NewReader(undeclared), "u.vcf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := u.Lookup("chr1", 10, "A", "G"); got["lab_SCORE"] != "7" || u.FieldType("lab_SCORE") != "String" {
+		t.Errorf("undeclared key: %v %s", got, u.FieldType("lab_SCORE"))
 	}
 }

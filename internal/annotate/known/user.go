@@ -16,10 +16,13 @@ type UserVCF struct {
 	name   string
 	fields []string
 	ix     *Index
+	types  fieldTypes
 }
 
 // NewUserVCF indexes the INFO keys of a VCF stream under the source name
 // name; file names it in errors and ref, when not nil, left-aligns indels.
+// A key neither declared in the header nor found in any record is an
+// error (ErrNoKey; most likely a typo).
 func NewUserVCF(name string, keys []string, r io.Reader, file string, ref Reference) (*UserVCF, error) {
 	if name == "" || len(keys) == 0 {
 		return nil, fmt.Errorf("user VCF source %q: a name and at least one INFO key are needed", name)
@@ -29,10 +32,25 @@ func NewUserVCF(name string, keys []string, r io.Reader, file string, ref Refere
 		fields[i] = name + "_" + k
 	}
 	keys = slices.Clone(keys)
+	types := fieldTypes{}
+	seen := make([]bool, len(keys))
+	first := true
 	extract := func(a *Allele) ([]string, bool, error) {
+		if first {
+			first = false
+			for i, k := range keys {
+				// A number per allele keeps its declared type.
+				if d, ok := a.Header.Info[k]; ok && (d.Number == "A" || d.Number == "R" || d.Number == "1") {
+					types[fields[i]] = d.Type
+				}
+			}
+		}
 		out := make([]string, len(keys))
 		any := false
 		for i, k := range keys {
+			if _, ok := a.Info[k]; ok {
+				seen[i] = true
+			}
 			v, ok, err := a.Value(k)
 			if err != nil {
 				return nil, false, err
@@ -42,14 +60,27 @@ func NewUserVCF(name string, keys []string, r io.Reader, file string, ref Refere
 			}
 			out[i], any = v, any || ok
 		}
+		if any {
+			types.see(fields, out)
+		}
 		return out, any, nil
 	}
-	ix, err := IndexVCF(r, file, fields, extract, ref)
+	ix, h, err := indexVCF(r, file, fields, extract, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &UserVCF{name: name, fields: fields, ix: ix}, nil
+	for i, k := range keys {
+		if _, declared := h.Info[k]; !declared && !seen[i] {
+			return nil, fmt.Errorf("%s: %w: %s (neither declared by an ##INFO line nor in any record)", file, ErrNoKey, k)
+		}
+	}
+	return &UserVCF{name: name, fields: fields, ix: ix, types: types}, nil
 }
+
+// FieldType is the VCF Type of a field: the type the file declares for
+// its key when that is Integer or Float with one value per allele (Number
+// A, R or 1) and every value indexed parses as one; String otherwise.
+func (u *UserVCF) FieldType(field string) string { return u.types.fieldType(field) }
 
 // Name is the name the source was given.
 func (u *UserVCF) Name() string { return u.name }

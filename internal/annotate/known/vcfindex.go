@@ -3,6 +3,7 @@ package known
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/format"
@@ -76,19 +77,25 @@ type ExtractFunc func(a *Allele) (values []string, ok bool, err error)
 // out. file names the input in errors; ref, when not nil, left-aligns
 // indels.
 func IndexVCF(r io.Reader, file string, columns []string, extract ExtractFunc, ref Reference) (*Index, error) {
+	ix, _, err := indexVCF(r, file, columns, extract, ref)
+	return ix, err
+}
+
+// indexVCF is IndexVCF, also returning the VCF's header.
+func indexVCF(r io.Reader, file string, columns []string, extract ExtractFunc, ref Reference) (*Index, *vcf.Header, error) {
 	vr, err := vcf.NewReader(r, file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := NewIndexBuilder(columns, ref)
 	a := &Allele{Header: vr.Header(), File: file}
 	for {
 		rec, err := vr.Next()
 		if err == io.EOF {
-			return b.Build(), nil
+			return b.Build(), vr.Header(), nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.Record, a.Info = rec, nil
 		for i, alt := range rec.Alt {
@@ -101,16 +108,62 @@ func IndexVCF(r io.Reader, file string, columns []string, extract ExtractFunc, r
 			a.Alt = i
 			vals, ok, err := extract(a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !ok {
 				continue
 			}
 			if err := b.Add(rec.Chrom, rec.Pos, rec.Ref, alt, vals); err != nil {
-				return nil, &ParseError{File: file, Line: rec.Line, Err: err}
+				return nil, nil, &ParseError{File: file, Line: rec.Line, Err: err}
 			}
 		}
 	}
+}
+
+// fieldTypes keeps the VCF Type of each field of a source: the type it
+// is declared with, as long as every value seen parses as that type;
+// String once one does not.
+type fieldTypes map[string]string
+
+// see checks the values of one allele, by field (parallel slices).
+func (t fieldTypes) see(fields, vals []string) {
+	for i, v := range vals {
+		typ := t[fields[i]]
+		if v == "" || typ == "String" || typ == "" {
+			continue
+		}
+		if !numeric(typ, v) {
+			t[fields[i]] = "String"
+		}
+	}
+}
+
+// numeric reports whether v is a value of VCF Type typ (Integer or
+// Float).
+func numeric(typ, v string) bool {
+	switch typ {
+	case "Integer":
+		_, err := strconv.ParseInt(v, 10, 32)
+		return err == nil
+	case "Float":
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return false
+		}
+		// Go takes "0x1p-2", "Inf" and "1_000"; VCF's Float is decimal
+		// (with NaN and Inf spelled as VCF spells them).
+		return strings.IndexFunc(v, func(c rune) bool {
+			return !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')
+		}) < 0 || v == "NaN" || v == "Inf" || v == "-Inf"
+	}
+	return false
+}
+
+// fieldType is the VCF Type of field (String when not known).
+func (t fieldTypes) fieldType(field string) string {
+	if typ := t[field]; typ == "Integer" || typ == "Float" {
+		return typ
+	}
+	return "String"
 }
 
 // indexVCFFile opens a plain or gzip-compressed VCF and indexes it.
