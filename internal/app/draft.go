@@ -7,19 +7,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/report"
 )
 
 // CompleteDraft fills in what a report draft leaves out from the clinical
-// database (report.Options.Complete): the patient named by Patient.ID
-// (demographics, MRN and its authority), and the order named by Order.ID
-// or, failing that, the patient's order of the specimen's sample id. What
-// the draft already holds is kept. A patient unknown here is an error
-// naming the field unless the draft carries the MRN itself; a draft
-// without an order is allowed (a research sample).
+// database (report.Options.Complete): the patient named by Patient.ID, or
+// else by the order that names the specimen's sample id (the lab's id is
+// what the annotator knows), with demographics, MRN and its authority;
+// and the order named by Order.ID or, failing that, the patient's order
+// of the specimen's sample id. What the draft already holds is kept. A
+// patient unknown here is an error naming the field unless the draft
+// carries the MRN itself; a draft without an order is allowed (a research
+// sample).
 func CompleteDraft(db *clinical.DB) func(context.Context, *report.Report) error {
 	return func(ctx context.Context, r *report.Report) error {
+		if r.Patient.ID == "" && r.Specimen.SampleID != "" {
+			pid, err := db.PatientOfSample(ctx, r.Specimen.SampleID)
+			switch {
+			case errors.Is(err, clinical.ErrNotFound):
+				return &report.FieldError{Field: "Specimen.SampleID", Problem: "no order in the clinical database names this sample: name the patient (Patient.ID)"}
+			case errors.Is(err, catalog.ErrSeveralPatients):
+				return &report.FieldError{Field: "Specimen.SampleID", Problem: "orders of several patients name this sample: name the patient (Patient.ID)"}
+			case err != nil:
+				return fmt.Errorf("finding the patient of a draft's sample: %w", err)
+			}
+			r.Patient.ID = pid
+		}
 		p, _, orders, _, err := db.Records(ctx, r.Patient.ID)
 		if errors.Is(err, clinical.ErrNotFound) {
 			if r.Patient.MRN != "" {

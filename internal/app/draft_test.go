@@ -86,6 +86,31 @@ func TestCompleteDraft(t *testing.T) {
 	if err := complete(ctx, &r); err != nil {
 		t.Errorf("a draft with its own MRN: %v", err)
 	}
+
+	// A draft that names only the sample finds the patient by the order
+	// naming it.
+	r = report.Report{Specimen: report.Specimen{SampleID: "S9"}}
+	if err := complete(ctx, &r); err != nil || r.Patient.ID != pid || r.Patient.MRN != "MRN77" || r.Order.ID != oid {
+		t.Errorf("by sample: %v %+v %+v", err, r.Patient, r.Order)
+	}
+	r = report.Report{Specimen: report.Specimen{SampleID: "S404"}}
+	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Specimen.SampleID" {
+		t.Errorf("a sample no order names: %v", err)
+	}
+	err = db.Update(ctx, func(tx *clinical.Tx) error {
+		other, err := tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{{Value: "MRN78", Authority: "HOSP"}}})
+		if err == nil {
+			_, err = tx.UpsertOrder(other, clinical.Order{PlacerNumber: "PL2", PlacerIssuer: "EPIC", SampleID: "S9", Status: "new"})
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = report.Report{Specimen: report.Specimen{SampleID: "S9"}}
+	if err := complete(ctx, &r); !errors.As(err, &fe) || fe.Field != "Specimen.SampleID" {
+		t.Errorf("a sample two patients' orders name: %v", err)
+	}
 }
 
 // An order's code system reaches the report as a URI: HL7's LN mapped,

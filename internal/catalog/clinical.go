@@ -177,6 +177,9 @@ type Clinical interface {
 	PatientOfSample(ctx context.Context, sampleID string) (string, error)
 }
 
+// ErrSeveralPatients: orders of more than one patient name one sample.
+var ErrSeveralPatients = errors.New("orders of several patients name the sample")
+
 var b64 = base64.StdEncoding
 
 type clinicalTx struct {
@@ -1010,7 +1013,7 @@ func (s *sqlStore) PatientOfSample(ctx context.Context, sampleID string) (string
 	case len(ids) == 0:
 		return "", fmt.Errorf("sample: %w", ErrNotFound)
 	case len(ids) > 1:
-		return "", fmt.Errorf("catalog: orders of %d patients name the same sample", len(ids))
+		return "", fmt.Errorf("catalog: orders of %d patients name the same sample: %w", len(ids), ErrSeveralPatients)
 	}
 	return ids[0], nil
 }

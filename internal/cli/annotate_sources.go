@@ -48,8 +48,8 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lofGenes, "lof-genes", "", "report draft: genes where loss of function causes disease (one symbol per line), for PVS1")
 	fs.Float64Var(&f.maxAF, "max-af", 0.05, "report draft: leave out variants more frequent than this in the population")
 	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft here (JSON, to store with clinomics report create) with the reportable variants")
-	fs.StringVar(&f.patient, "patient", "", "report draft: the patient's internal (pseudonymous) id; demographics come from the clinical database")
-	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column (default: the first)")
+	fs.StringVar(&f.patient, "patient", "", "report draft: the patient's internal (pseudonymous) id; demographics come from the clinical database (default: the patient whose order names --sample)")
+	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column, the lab's sample id (default: the first column)")
 	fs.StringVar(&f.testName, "test-name", "", "report draft: the test performed (default from --panel)")
 	fs.StringVar(&f.assay, "assay", "", "report draft: wgs, exome, panel or rnaseq (default: panel with --panel, else wgs)")
 	fs.StringVar(&f.bam, "bam", "", "report draft: the sample's BAM, for the coverage of each region of a --panel BED (samtools depth)")
@@ -63,8 +63,8 @@ var draftOnly = []string{"panel", "lof-genes", "max-af", "patient", "sample", "t
 // check reports a flag combination that cannot work, before any work;
 // set holds the flags given.
 func (f *sourceFlags) check(set map[string]bool) error {
-	if f.draft != "" && f.patient == "" {
-		return usagef("--report-draft needs --patient (the patient's internal id)")
+	if f.draft != "" && f.patient == "" && f.sample == "" {
+		return usagef("--report-draft needs --patient (the patient's internal id) or --sample (the sample id an order names: the server finds the patient by it)")
 	}
 	if f.bam != "" && !strings.HasSuffix(f.panel, ".bed") && !strings.HasSuffix(f.panel, ".bed.gz") {
 		return usagef("--bam gives the coverage of the regions studied: it needs --panel REGIONS.bed")
@@ -294,7 +294,7 @@ func (f *sourceFlags) writeDraft(e *env, p *draftPlan, vcfPath string, model *ge
 			rep.Methods.Databases = append(rep.Methods.Databases, report.Tool{Name: k, Version: filepath.Base(files[k])})
 		}
 	}
-	if err := report.Validate(rep); err != nil {
+	if err := report.ValidateDraft(rep); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(f.draft, func(w io.Writer) error {

@@ -89,6 +89,28 @@ func TestReportCommands(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"Patient": {"ID": "p1"}, "Test": {"Name": "t"}, "Variants": [{"Chrom": "chr1", "Pos": 0}]}`), 0o600)
 	fails("bio", "Variants[0].Pos", "report", "create", "--draft", bad)
+
+	// A draft naming only the sample: the patient is the one whose order
+	// names it (what `annotate --report-draft --sample` writes).
+	var bySamplePID string
+	err = db.Update(ctx, func(tx *clinical.Tx) error {
+		var err error
+		if bySamplePID, err = tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{{Value: "MRN-S77", Authority: "HOSP"}}}); err == nil {
+			_, err = tx.UpsertOrder(bySamplePID, clinical.Order{PlacerNumber: "PL-S77", PlacerIssuer: "EPIC", SampleID: "S-77", Status: "new"})
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySample := filepath.Join(dir, "by-sample.json")
+	os.WriteFile(bySample, []byte(`{"Specimen": {"SampleID": "S-77"}, "Test": {"Name": "t"}}`), 0o600)
+	ok("bio", "report", "create", "--draft", bySample)
+	if out := ok("bio", "report", "list", "--patient", bySamplePID); !strings.Contains(out, "draft") {
+		t.Errorf("the draft by sample is not the patient's:\n%s", out)
+	}
+	os.WriteFile(bySample, []byte(`{"Specimen": {"SampleID": "S-404"}, "Test": {"Name": "t"}}`), 0o600)
+	fails("bio", "Specimen.SampleID", "report", "create", "--draft", bySample)
 	out := ok("bio", "report", "create", "--draft", "../report/testdata/draft.json")
 	id := regexp.MustCompile(`rpt-[0-9a-f]+`).FindString(out)
 	if id == "" {

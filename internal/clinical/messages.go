@@ -144,6 +144,17 @@ func (d *DB) Records(ctx context.Context, pid string) (Patient, []Encounter, []O
 	return p, encs, ords, ress, nil
 }
 
+// PatientOfSample returns the patient whose order names the lab's sample
+// id: ErrNotFound when none does, catalog.ErrSeveralPatients when orders
+// of several patients do.
+func (d *DB) PatientOfSample(ctx context.Context, sampleID string) (string, error) {
+	pid, err := d.st.PatientOfSample(ctx, sampleID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return "", ErrNotFound
+	}
+	return pid, err
+}
+
 // FindPatient is Tx.FindPatient in a transaction of its own.
 func (d *DB) FindPatient(ctx context.Context, ids []Identifier) (string, error) {
 	var pid string

@@ -28,7 +28,18 @@ func ParseDraft(r io.Reader) (Report, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return rep, fieldErr("body", "more than one JSON object")
 	}
-	return rep, Validate(rep)
+	return rep, ValidateDraft(rep)
+}
+
+// ValidateDraft is Validate for a draft not yet completed from the
+// clinical database: one that names its specimen's sample id may leave
+// Patient.ID out, for Options.Complete to fill in from the order that
+// names the sample (the store validates again, strictly, after that).
+func ValidateDraft(r Report) error {
+	if r.Patient.ID == "" && r.Specimen.SampleID != "" {
+		r.Patient.ID = "from-sample" // checked as a well-formed id stands
+	}
+	return Validate(r)
 }
 
 func decodeError(err error) error {

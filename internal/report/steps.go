@@ -16,7 +16,7 @@ func (s *Store) CreateDraft(ctx context.Context, r Report, op Op) (Report, error
 	if err := checkActor(op.By); err != nil {
 		return r, err
 	}
-	if s.opts.Complete != nil && r.Patient.ID != "" {
+	if s.opts.Complete != nil && (r.Patient.ID != "" || r.Specimen.SampleID != "") {
 		if err := s.opts.Complete(ctx, &r); err != nil {
 			return r, err
 		}
