@@ -366,6 +366,17 @@ func TestTokenEndpoints(t *testing.T) {
 	if code != http.StatusOK || strings.Contains(string(b), created.Token) || !strings.Contains(string(b), created.ID) {
 		t.Fatalf("list shows the secret or misses the token: %d %s", code, b)
 	}
+	// A token lists its owner's tokens (it acts for them).
+	code, b = call("admin-person", "POST", "/api/v1/tokens", `{"name":"cli","expires_days":1}`)
+	var cliTok httpapi.TokenView
+	json.Unmarshal(b, &cliTok)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	code, b = call(cliTok.Token, "GET", "/api/v1/tokens", "")
+	if code != http.StatusOK || !strings.Contains(string(b), created.ID) || !strings.Contains(string(b), cliTok.ID) {
+		t.Fatalf("a token's list misses its owner's tokens: %d %s", code, b)
+	}
 	bad := []struct{ bearer, body, want string }{
 		{srv.tokens[auth.RoleClinician], `{"name":"x","expires_days":1}`, "not with another token"},
 		{"admin-person", `{"name":"x","expires_days":1,"grants":["clinician"]}`, "do not hold"},

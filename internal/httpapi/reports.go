@@ -68,7 +68,8 @@ func (s *Server) reports() (ReportStore, error) {
 }
 
 // reportActor is who acts, for the report's signatures and four eyes: a
-// personal API token acts for its owner.
+// personal API token acts for its owner, who is named in the sign-out
+// block (the token's own name is not a person's).
 func (s *Server) reportActor(r *http.Request) (report.Actor, error) {
 	a, ok := r.Context().Value(accessKey{}).(*access)
 	if !ok {
@@ -76,11 +77,11 @@ func (s *Server) reportActor(r *http.Request) (report.Actor, error) {
 	}
 	act := report.Actor{Audit: a.p.Actor(), Name: a.p.Name, Source: a.source}
 	if a.p.Kind == auth.KindToken {
-		t, err := s.Store.GetAPIToken(r.Context(), a.p.TokenID)
+		owner, err := s.owner(r.Context(), a.p)
 		if err != nil {
 			return act, err
 		}
-		act.Person = t.Owner
+		act.Person, act.Name = owner, ""
 	}
 	return act, nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -74,9 +75,24 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, v)
 }
 
+// owner is the person p acts for: a personal API token's owner, else p.
+func (s *Server) owner(ctx context.Context, p *auth.Principal) (string, error) {
+	if p.Kind != auth.KindToken {
+		return p.Actor(), nil
+	}
+	t, err := s.Store.GetAPIToken(ctx, p.TokenID)
+	if err != nil {
+		return "", err
+	}
+	return t.Owner, nil
+}
+
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
-	owner := p.Actor()
+	owner, err := s.owner(r.Context(), p)
+	if err != nil {
+		return err
+	}
 	if r.URL.Query().Get("all") == "true" {
 		if _, err := p.Can(auth.PermTokensAdmin, s.Site, "", ""); err != nil {
 			return &Error{Status: http.StatusForbidden, Public: "listing everyone's tokens needs " + string(auth.PermTokensAdmin)}
@@ -103,7 +119,11 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if t.Owner != p.Actor() && p.TokenID != t.ID {
+	who, err := s.owner(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if t.Owner != who && p.TokenID != t.ID {
 		if _, err := p.Can(auth.PermTokensAdmin, s.Site, "", ""); err != nil {
 			return &Error{Status: http.StatusNotFound, Public: "no such token"} // do not confirm others' tokens exist
 		}
