@@ -43,7 +43,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 	n := fs.Int("variants", 200000, "variants to generate")
 	runs := fs.Int("runs", 3, "rounds of measurement (each runs every configuration once)")
 	outDir := fs.String("out", "", "scratch directory (default: a temporary directory, removed)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our runs here")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our runs in the first round here")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -232,6 +232,9 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout)
 		}
 		if run == 1 {
+			// The profile is of the first round's runs only, not of the
+			// comparison below (nor of later rounds, which repeat them).
+			pprof.StopCPUProfile()
 			// Untimed: what each tool wrote, from the files of this round.
 			if err := benchCompareOutputs(e.stdout, dir, bcftools != ""); err != nil {
 				return err

@@ -1,8 +1,10 @@
 package genemodel
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +24,8 @@ type feature struct {
 	txID, geneID   string // explicit transcript_id / gene_id attributes
 	mane, ensCanon bool
 	geneName       string
+	tx             *txBuild // GFF3: the transcript this feature heads, once made
+	warned         bool     // GFF3: its missing parent was reported
 }
 
 // Part types: features that belong to a transcript.
@@ -132,7 +136,8 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	gr := gff.NewReader(r, file, d)
 	gr.ClampStart = true
 	var feats []*feature
-	var slab []feature // features are allocated a slab at a time
+	var slab []feature   // features are allocated a slab at a time
+	var parents []string // and their Parent IDs
 	for {
 		rec, err := gr.Next()
 		if err == io.EOF {
@@ -147,12 +152,12 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 		if len(slab) == cap(slab) {
 			slab = make([]feature, 0, 1024)
 		}
-		slab = append(slab, feature{})
+		slab = slab[:len(slab)+1] // convert sets every field
 		f := &slab[len(slab)-1]
-		convert(f, rec)
+		convert(f, rec, &parents)
 		feats = append(feats, f)
 	}
-	b := &builder{file: file, warned: map[*feature]bool{}}
+	b := &builder{file: file}
 	if gr.Dialect() == gff.GTF {
 		b.gtf(feats)
 	} else {
@@ -161,7 +166,9 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	return b.finish(), nil
 }
 
-func convert(f *feature, rec *gff.Record) {
+// convert fills f from rec; the Parent IDs of f are appended to *slab
+// when they fit (it is replaced when full).
+func convert(f *feature, rec *gff.Record, slab *[]string) {
 	*f = feature{typ: rec.Type, chrom: rec.Seqid, start: rec.Start, end: rec.End, phase: rec.Phase, line: rec.Line}
 	switch rec.Strand {
 	case '+':
@@ -176,7 +183,16 @@ func convert(f *feature, rec *gff.Record) {
 	for _, a := range rec.Attributes {
 		switch a.Key {
 		case "Parent":
-			f.parents = append(f.parents, a.Values...)
+			if f.parents != nil || len(a.Values) > 256 { // rare: a second Parent attribute, or very many
+				f.parents = append(f.parents, a.Values...)
+				continue
+			}
+			if len(*slab)+len(a.Values) > cap(*slab) {
+				*slab = make([]string, 0, 4096)
+			}
+			n := len(*slab)
+			*slab = append(*slab, a.Values...)
+			f.parents = (*slab)[n:len(*slab):len(*slab)]
 			continue
 		case "tag":
 			for _, tag := range a.Values {
@@ -274,7 +290,6 @@ type builder struct {
 	genes    map[string]*Gene
 	order    []*Gene
 	txs      []*txBuild
-	warned   map[*feature]bool
 }
 
 type txBuild struct {
@@ -316,13 +331,18 @@ func (b *builder) gene(id string, f *feature) *Gene {
 // an exon or CDS is a transcript; its parent is the gene (a transcript
 // without a parent is its own gene).
 func (b *builder) gff3(feats []*feature) {
-	byID := map[string]*feature{}
+	n := 0
+	for _, f := range feats {
+		if f.id != "" {
+			n++
+		}
+	}
+	byID := make(map[string]*feature, n)
 	for _, f := range feats {
 		if f.id != "" {
 			byID[f.id] = f
 		}
 	}
-	txOf := map[*feature]*txBuild{}
 	for _, f := range feats {
 		if !isExon(f.typ) && !isCDS(f.typ) && !isUTR(f.typ) {
 			continue
@@ -337,19 +357,19 @@ func (b *builder) gff3(feats []*feature) {
 				b.warn(WarnMissingParent, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
 				continue
 			}
-			tb := txOf[p]
+			tb := p.tx
 			if tb == nil {
 				tb = b.newTx(p, byID)
 				if tb == nil {
 					continue
 				}
-				txOf[p] = tb
+				p.tx = tb
 			}
 			tb.add(f)
 		}
 	}
 	for _, f := range feats {
-		if len(f.parents) == 0 || txOf[f] != nil || isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ) || b.warned[f] {
+		if len(f.parents) == 0 || f.tx != nil || isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ) || f.warned {
 			continue
 		}
 		missing := false
@@ -371,9 +391,9 @@ func (b *builder) newTx(p *feature, byID map[string]*feature) *txBuild {
 	if len(p.parents) > 0 {
 		gf = byID[p.parents[0]]
 		if gf == nil {
-			if !b.warned[p] {
+			if !p.warned {
 				b.warn(WarnMissingParent, p.line, "%s: Parent %q is not defined in the file", p.typ, p.parents[0])
-				b.warned[p] = true
+				p.warned = true
 			}
 			return nil
 		}
@@ -543,7 +563,7 @@ func (b *builder) check(tb *txBuild) bool {
 	t.Exons = exons
 	// CDS (GTF's stop_codon is merged into the CDS next to it).
 	sorted := append([]*feature(nil), tb.cds...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].start < sorted[j].start })
+	slices.SortFunc(sorted, func(x, y *feature) int { return cmp.Compare(x.start, y.start) })
 	var merged []Range
 	var phases []int
 	var lines []int
@@ -620,7 +640,7 @@ func ranges(fs []*feature) []Range {
 
 // merge sorts ranges and joins overlapping or adjacent ones.
 func merge(rs []Range) []Range {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	slices.SortFunc(rs, func(x, y Range) int { return cmp.Compare(x.Start, y.Start) })
 	var out []Range
 	for _, r := range rs {
 		if n := len(out); n > 0 && r.Start <= out[n-1].End+1 {

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -177,7 +176,10 @@ func (r *Reader) readLine() ([]byte, error) {
 			return nil, io.EOF
 		}
 		r.line++
-		return bytes.TrimRight(chunk, "\r\n"), nil
+		for n := len(chunk); n > 0 && (chunk[n-1] == '\n' || chunk[n-1] == '\r'); n-- {
+			chunk = chunk[:n-1] // as bytes.TrimRight(chunk, "\r\n"), without building its cutset
+		}
+		return chunk, nil
 	}
 }
 
@@ -294,33 +296,21 @@ func detect(col string) Dialect {
 }
 
 // parseGFF3 parses a GFF3 attribute column into out and its values into
-// vals (both appended to, so a caller can reuse them from line to line),
-// and returns them.
+// vals (both appended to, so a caller can reuse them from line to line:
+// once they have grown, a line allocates nothing), and returns them.
 func parseGFF3(col string, out []Attribute, vals []string) ([]Attribute, []string, error) {
 	col = strings.TrimSpace(col)
 	if col == "." || col == "" {
 		return nil, vals, nil
 	}
-	// At most one allocation for the attributes and one for all their
-	// values.
-	semis, commas, escaped := 0, 0, false
-	for i := 0; i < len(col); i++ {
-		switch col[i] {
-		case ';':
-			semis++
-		case ',':
-			commas++
-		case '%':
-			escaped = true
+	escaped := strings.IndexByte(col, '%') >= 0
+	for col != "" {
+		kv := col
+		if i := strings.IndexByte(col, ';'); i >= 0 {
+			kv, col = col[:i], col[i+1:]
+		} else {
+			col = ""
 		}
-	}
-	unescape := unescape
-	if !escaped {
-		unescape = func(s string) (string, error) { return s, nil }
-	}
-	out = slices.Grow(out, semis+1)
-	vals = slices.Grow(vals, semis+commas+1)
-	for kv := range strings.SplitSeq(col, ";") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
 			continue
@@ -329,19 +319,32 @@ func parseGFF3(col string, out []Attribute, vals []string) ([]Attribute, []strin
 		if !ok || k == "" {
 			return nil, vals, fmt.Errorf("%w: %q is not key=value", ErrAttribute, clip(kv))
 		}
-		key, err := unescape(k)
-		if err != nil {
-			return nil, vals, err
-		}
 		first := len(vals)
-		for p := range strings.SplitSeq(v, ",") {
-			val, err := unescape(p)
-			if err != nil {
+		for {
+			p := v
+			i := strings.IndexByte(v, ',')
+			if i >= 0 {
+				p, v = v[:i], v[i+1:]
+			}
+			vals = append(vals, p)
+			if i < 0 {
+				break
+			}
+		}
+		if escaped {
+			var err error
+			if k, err = unescape(k); err != nil {
 				return nil, vals, err
 			}
-			vals = append(vals, val)
+			for j := first; j < len(vals); j++ {
+				if vals[j], err = unescape(vals[j]); err != nil {
+					return nil, vals, err
+				}
+			}
 		}
-		out = append(out, Attribute{Key: key, Values: vals[first:len(vals):len(vals)]})
+		// If vals grew, the Values of earlier attributes keep the old
+		// array, which is not written again.
+		out = append(out, Attribute{Key: k, Values: vals[first:len(vals):len(vals)]})
 	}
 	if len(out) == 0 {
 		return nil, vals, nil
