@@ -402,11 +402,8 @@ func TestDroppedContig(t *testing.T) {
 	if m.HasChrom("X") || m.WarningCounts()[genemodel.WarnMissingParent] == 0 {
 		t.Fatalf("model %v, warnings %v", m.Chroms(), m.Warnings)
 	}
-	if m.Warnings[0].Chrom == "" {
-		// genemodel's builder does not record the warnings' contigs yet
-		// (the change is proposed to the owner of build.go): say so.
-		m.Warnings[0].Chrom = "X"
-		t.Log("genemodel.Build left Warning.Chrom empty; set by the test")
+	if m.Warnings[0].Chrom != "X" {
+		t.Fatalf("warning contig %q", m.Warnings[0].Chrom)
 	}
 	ref, err := LoadReference(filepath.Join(tlr8, "ENST00000218032.fa"))
 	if err != nil {
@@ -440,9 +437,25 @@ func TestFieldType(t *testing.T) {
 
 type typedSource struct{ fakeSource }
 
+func (typedSource) Fields() []string { return []string{"FAKE_SIG", "N"} }
+
 func (typedSource) FieldType(f string) string {
 	if f == "N" {
 		return "Integer"
 	}
 	return "Flag"
+}
+
+// TestHeaderTypes: a typed source's numeric fields are declared with
+// their type in the annotated VCF's header.
+func TestHeaderTypes(t *testing.T) {
+	a, _ := setup(t, Options{Threads: 1, Sources: []Source{typedSource{}}})
+	in := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nX\t12455\t.\tT\tG\t.\t.\t.\n"
+	var vout bytes.Buffer
+	if _, err := a.Run(context.Background(), strings.NewReader(in), "x.vcf", &vout, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(vout.String(), "##INFO=<ID=FAKE_SIG,Number=A,Type=String,") || !strings.Contains(vout.String(), "##INFO=<ID=N,Number=A,Type=Integer,") {
+		t.Errorf("header:\n%s", vout.String())
+	}
 }

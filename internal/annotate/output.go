@@ -203,7 +203,7 @@ func (a *Annotator) writeHeader(w *bufio.Writer, h *vcf.Header) {
 	w.WriteString(`##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from clinomics annotate. Format: ` + strings.Join(CSQFields, "|") + `">` + "\n")
 	for _, s := range a.sources {
 		for _, f := range s.Fields() {
-			w.WriteString(`##INFO=<ID=` + f + `,Number=A,Type=String,Description="From ` + s.Name() + `">` + "\n")
+			w.WriteString(`##INFO=<ID=` + f + `,Number=A,Type=` + FieldType(s, f) + `,Description="From ` + s.Name() + `">` + "\n")
 		}
 	}
 	w.WriteString("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")

@@ -300,8 +300,9 @@ type txBuild struct {
 	utrs  []*feature
 }
 
-func (b *builder) warn(kind string, line int, format string, a ...any) {
-	b.warnings = append(b.warnings, Warning{Kind: kind, File: b.file, Line: line, Message: fmt.Sprintf(format, a...)})
+// warn records a problem with the feature at line, on contig chrom.
+func (b *builder) warn(kind, chrom string, line int, format string, a ...any) {
+	b.warnings = append(b.warnings, Warning{Kind: kind, File: b.file, Line: line, Chrom: chrom, Message: fmt.Sprintf(format, a...)})
 }
 
 func stripPrefix(id string) string {
@@ -348,13 +349,13 @@ func (b *builder) gff3(feats []*feature) {
 			continue
 		}
 		if len(f.parents) == 0 {
-			b.warn(WarnMissingParent, f.line, "%s without a Parent attribute", f.typ)
+			b.warn(WarnMissingParent, f.chrom, f.line, "%s without a Parent attribute", f.typ)
 			continue
 		}
 		for _, pid := range f.parents {
 			p := byID[pid]
 			if p == nil {
-				b.warn(WarnMissingParent, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
+				b.warn(WarnMissingParent, f.chrom, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
 				continue
 			}
 			tb := p.tx
@@ -375,13 +376,13 @@ func (b *builder) gff3(feats []*feature) {
 		missing := false
 		for _, pid := range f.parents {
 			if byID[pid] == nil {
-				b.warn(WarnMissingParent, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
+				b.warn(WarnMissingParent, f.chrom, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
 				missing = true
 			}
 		}
 		if !missing && len(byID[f.parents[0]].parents) == 0 {
 			// A child of a top-level gene with no parts of its own.
-			b.warn(WarnNoExons, f.line, "%s %s has no exons; dropped", f.typ, firstNonEmpty(f.txID, stripPrefix(f.id)))
+			b.warn(WarnNoExons, f.chrom, f.line, "%s %s has no exons; dropped", f.typ, firstNonEmpty(f.txID, stripPrefix(f.id)))
 		}
 	}
 }
@@ -392,7 +393,7 @@ func (b *builder) newTx(p *feature, byID map[string]*feature) *txBuild {
 		gf = byID[p.parents[0]]
 		if gf == nil {
 			if !p.warned {
-				b.warn(WarnMissingParent, p.line, "%s: Parent %q is not defined in the file", p.typ, p.parents[0])
+				b.warn(WarnMissingParent, p.chrom, p.line, "%s: Parent %q is not defined in the file", p.typ, p.parents[0])
 				p.warned = true
 			}
 			return nil
@@ -453,7 +454,7 @@ func (b *builder) gtf(feats []*feature) {
 		if f.txID == "" {
 			if f.typ != "gene" {
 				if isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ) {
-					b.warn(WarnMissingParent, f.line, "%s without transcript_id", f.typ)
+					b.warn(WarnMissingParent, f.chrom, f.line, "%s without transcript_id", f.typ)
 				}
 			}
 			continue
@@ -461,7 +462,7 @@ func (b *builder) gtf(feats []*feature) {
 		tb := byTx[f.txID]
 		if tb == nil {
 			if f.geneID == "" {
-				b.warn(WarnMissingParent, f.line, "%s without gene_id", f.typ)
+				b.warn(WarnMissingParent, f.chrom, f.line, "%s without gene_id", f.typ)
 				continue
 			}
 			g := b.gene(f.geneID, f)
@@ -538,7 +539,7 @@ func (b *builder) check(tb *txBuild) bool {
 	for _, l := range [][]*feature{tb.exons, tb.cds, tb.utrs} {
 		for _, f := range l {
 			if f.chrom != t.Chrom || (f.strand != t.Strand && f.strand != 0 && t.Strand != 0) {
-				b.warn(WarnInconsistent, f.line, "%s of %s is on %s strand %d, the transcript on %s strand %d; transcript dropped", f.typ, t.ID, f.chrom, f.strand, t.Chrom, t.Strand)
+				b.warn(WarnInconsistent, t.Chrom, f.line, "%s of %s is on %s strand %d, the transcript on %s strand %d; transcript dropped", f.typ, t.ID, f.chrom, f.strand, t.Chrom, t.Strand)
 				return false
 			}
 			if t.Strand == 0 {
@@ -553,10 +554,10 @@ func (b *builder) check(tb *txBuild) bool {
 	cds := ranges(tb.cds)
 	if len(exons) == 0 {
 		if len(cds) == 0 && len(tb.utrs) == 0 {
-			b.warn(WarnNoExons, line(tb), "transcript %s has no exon, CDS or UTR; dropped", t.ID)
+			b.warn(WarnNoExons, t.Chrom, line(tb), "transcript %s has no exon, CDS or UTR; dropped", t.ID)
 			return false
 		}
-		b.warn(WarnNoExons, line(tb), "transcript %s has no exon features; exons taken from its CDS and UTR", t.ID)
+		b.warn(WarnNoExons, t.Chrom, line(tb), "transcript %s has no exon features; exons taken from its CDS and UTR", t.ID)
 		exons = merge(append(append([]Range(nil), cds...), ranges(tb.utrs)...))
 	}
 	exons = merge(exons)
@@ -573,7 +574,7 @@ func (b *builder) check(tb *txBuild) bool {
 		lastTyp = f.typ
 		if n := len(merged); n > 0 && f.start <= merged[n-1].End+1 {
 			if f.start <= merged[n-1].End && f.typ == "CDS" && prevTyp == "CDS" {
-				b.warn(WarnCDSOverlap, f.line, "CDS %d-%d of %s overlaps CDS %d-%d; transcript dropped", f.start, f.end, t.ID, merged[n-1].Start, merged[n-1].End)
+				b.warn(WarnCDSOverlap, t.Chrom, f.line, "CDS %d-%d of %s overlaps CDS %d-%d; transcript dropped", f.start, f.end, t.ID, merged[n-1].Start, merged[n-1].End)
 				return false
 			}
 			merged[n-1].End = max(merged[n-1].End, f.end)
@@ -595,7 +596,7 @@ func (b *builder) check(tb *txBuild) bool {
 			}
 		}
 		if !inside {
-			b.warn(WarnCDSOutsideExon, lines[i], "CDS %d-%d of %s is not inside an exon; transcript dropped", c.Start, c.End, t.ID)
+			b.warn(WarnCDSOutsideExon, t.Chrom, lines[i], "CDS %d-%d of %s is not inside an exon; transcript dropped", c.Start, c.End, t.ID)
 			return false
 		}
 	}
@@ -615,7 +616,7 @@ func (b *builder) check(tb *txBuild) bool {
 		} else if ph >= 0 && prevPhase >= 0 {
 			want := int((3 - (prevLen-int64(prevPhase))%3) % 3)
 			if ph != want {
-				b.warn(WarnCDSPhase, lines[i], "CDS %d-%d of %s has phase %d but the CDS before it makes it %d; transcript dropped", merged[i].Start, merged[i].End, t.ID, ph, want)
+				b.warn(WarnCDSPhase, t.Chrom, lines[i], "CDS %d-%d of %s has phase %d but the CDS before it makes it %d; transcript dropped", merged[i].Start, merged[i].End, t.ID, ph, want)
 				return false
 			}
 		}
