@@ -55,6 +55,17 @@ type OrderRow struct {
 	Updated   time.Time
 }
 
+// KeyedRow is a row found by the keyed hash of its business key: an
+// encounter or an order, for re-keying.
+type KeyedRow struct {
+	ID      string
+	KeyHash string
+	Sealed  []byte
+}
+
+// KeyedTables are the tables of KeyedRowsAfter and SetKeyHashes.
+var KeyedTables = []string{"encounters", "orders"}
+
 // IdentifierRow points a patient identifier's keyed hash at its patient.
 type IdentifierRow struct {
 	Hash      string
@@ -150,6 +161,11 @@ type ClinicalTx interface {
 	// ClearPatientIdentifiers deletes every patient identifier hash (to
 	// hash them all again).
 	ClearPatientIdentifiers(ctx context.Context) error
+	// KeyedRowsAfter returns up to n rows of table (KeyedTables) whose
+	// ids sort after id, in id order; SetKeyHashes gives rows of table
+	// new key hashes, by id (to key them all again).
+	KeyedRowsAfter(ctx context.Context, table, id string, n int) ([]KeyedRow, error)
+	SetKeyHashes(ctx context.Context, table string, rows []KeyedRow) error
 	Savepoint(ctx context.Context, name string) error
 	RollbackTo(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
@@ -364,7 +380,7 @@ const (
 )
 
 var clinicalQueries = func() []string {
-	qs := []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder,
+	qs := []string{qGetPatient, qPutPatient, qPatientByID, qPutPatientID, qPutEncounter, qPutResult, qGetOrder, qPutOrder, qSetting,
 		qGetHL7, qPutHL7, rowQuery("encounters"), rowQuery("results"),
 		qPatientsByIDs(lookupChunk), qGetPatients(lookupChunk), qPutPatients(patientChunk), qPutIDs(idChunk)}
 	// An HL7 message's patient has a few identifiers: the short forms
@@ -1038,9 +1054,13 @@ func (c *clinicalTx) Watermark(ctx context.Context, source string) (time.Time, e
 	return fromNanos(n), nil
 }
 
+// qSetting is prepared at Open: the clinical layer reads its scheme
+// setting in every transaction.
+const qSetting = `SELECT value FROM clinical_settings WHERE name = ?`
+
 func (c *clinicalTx) Setting(ctx context.Context, name string) (string, error) {
 	var v string
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT value FROM clinical_settings WHERE name = ?`), name).Scan(&v)
+	err := c.queryRow(ctx, qSetting, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -1073,6 +1093,41 @@ func scanPatient(r *sql.Rows) (PatientRow, error) {
 	err := r.Scan(&p.ID, &p.MergedInto, &sealed, &cr, &up)
 	p.Sealed, p.Created, p.Updated = sealed, fromNanos(cr), fromNanos(up)
 	return p, err
+}
+
+func keyedTable(table string) error {
+	if !slices.Contains(KeyedTables, table) {
+		return fmt.Errorf("catalog: %q is not a keyed table", table)
+	}
+	return nil
+}
+
+func (c *clinicalTx) KeyedRowsAfter(ctx context.Context, table, id string, n int) ([]KeyedRow, error) {
+	if err := keyedTable(table); err != nil {
+		return nil, err
+	}
+	var out []KeyedRow
+	err := c.query(ctx, `SELECT id, key_hash, sealed FROM `+table+` WHERE id > ? ORDER BY id LIMIT ?`, []any{id, n}, func(r *sql.Rows) error {
+		var k KeyedRow
+		var sealed binary
+		err := r.Scan(&k.ID, &k.KeyHash, &sealed)
+		k.Sealed = sealed
+		out = append(out, k)
+		return err
+	})
+	return out, err
+}
+
+func (c *clinicalTx) SetKeyHashes(ctx context.Context, table string, rows []KeyedRow) error {
+	if err := keyedTable(table); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := c.exec(ctx, `UPDATE `+table+` SET key_hash = ? WHERE id = ?`, r.KeyHash, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *clinicalTx) ClearPatientIdentifiers(ctx context.Context) error {

@@ -53,6 +53,9 @@ type DB struct {
 	macs sync.Pool // of hash.Hash: HMAC-SHA256 under mac, reset before use
 	now  func() time.Time
 	auth authorities // the other names of assigning authorities (identity.go)
+	// schemeID is part of every visit and order key: keys made under
+	// other authority names never equal these (identity.go).
+	schemeID string
 }
 
 // Open loads the clinical data key (making it on first use) and returns
@@ -100,6 +103,7 @@ func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider, opts ...Op
 			return nil, err
 		}
 	}
+	d.schemeID = d.scheme()
 	if err := d.reindex(ctx); err != nil {
 		return nil, fmt.Errorf("clinical: re-indexing patient identifiers: %w", err)
 	}
@@ -174,10 +178,32 @@ func newID(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
+// ErrOtherScheme: the clinical database was re-indexed under other
+// authority names (another process with another clinical.authorities)
+// since this one opened it; its keys would no longer find records.
+var ErrOtherScheme = errors.New("clinical: the database was re-indexed under other authority names (clinical.authorities) by another process; restart with the same configuration")
+
+// begin is the Tx of a transaction, after checking that the database's
+// keys are still this DB's scheme.
+func (d *DB) begin(ctx context.Context, tx catalog.ClinicalTx) (*Tx, error) {
+	got, err := tx.Setting(ctx, schemeSetting)
+	if err != nil {
+		return nil, err
+	}
+	if got != d.schemeID {
+		return nil, ErrOtherScheme
+	}
+	return &Tx{d: d, tx: tx, ctx: ctx}, nil
+}
+
 // Update runs fn in one durable transaction.
 func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
-		return fn(&Tx{d: d, tx: tx, ctx: ctx})
+		t, err := d.begin(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return fn(t)
 	})
 }
 
@@ -188,7 +214,11 @@ func (d *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 // sender before durable returns nil.
 func (d *DB) UpdateNoWait(ctx context.Context, fn func(*Tx) error) (durable func() error, err error) {
 	return d.st.InClinicalTxNoWait(ctx, func(tx catalog.ClinicalTx) error {
-		return fn(&Tx{d: d, tx: tx, ctx: ctx})
+		t, err := d.begin(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return fn(t)
 	})
 }
 

@@ -242,7 +242,7 @@ func (s ExtractSink) PrepareEncounters(rs []extract.Encounter) any {
 	p.mrns, p.hashes = s.DB.mrnHashes(len(rs), func(i int) Identifier { return mrnOf(rs[i].MRN, rs[i].AssigningAuthority) })
 	for i, r := range rs {
 		e := encounterOf(r)
-		p.drafts[i] = EncounterDraft{Encounter: e, key: s.DB.hash("encounter", e.VisitIssuer, e.VisitNumber)}
+		p.drafts[i] = EncounterDraft{Encounter: e, key: s.DB.encounterKey(e)}
 	}
 	// The random ids are handed out in the order of the visit numbers'
 	// keyed hashes: the new visits are then written in key order in the
@@ -340,7 +340,7 @@ func (d *DB) resultKeys(rs []extract.Result) preparedResults {
 	p := preparedResults{orderKeys: make([]string, len(rs)), drafts: make([]ResultDraft, len(rs))}
 	p.mrns, p.hashes = d.mrnHashes(len(rs), func(i int) Identifier { return mrnOf(rs[i].MRN, rs[i].AssigningAuthority) })
 	for i, r := range rs {
-		p.orderKeys[i] = d.hash("order", FillerIssuer, r.OrderNumber)
+		p.orderKeys[i] = d.orderKey(FillerIssuer, r.OrderNumber)
 	}
 	return p
 }

@@ -120,18 +120,30 @@ func (d *DB) idHash(id Identifier) string {
 	return d.hash("patient-identifier", d.auth.canonical(id.Authority), id.Value)
 }
 
+// encounterKey is the keyed hash a visit is found by: its number under
+// its issuer's canonical name, under the current scheme.
+func (d *DB) encounterKey(e Encounter) string {
+	return d.hash("encounter", d.schemeID, d.auth.canonical(e.VisitIssuer), e.VisitNumber)
+}
+
+// orderKey is the keyed hash an order is found by: its placer (or, with
+// FillerIssuer, filler) number under its issuer's canonical name.
+func (d *DB) orderKey(issuer, number string) string {
+	return d.hash("order", d.schemeID, d.auth.canonical(issuer), number)
+}
+
 // schemeSetting names the catalog setting that records the identifier
 // scheme patient_ids was written under.
 const schemeSetting = "patient_identifier_scheme"
 
-// scheme is the fingerprint of how idHash matches identifiers: the rule's
-// version and the authority aliases, as a keyed hash.
+// scheme is the fingerprint of how identifiers, visits and orders are
+// matched: the rules' version and the authority aliases, as a keyed hash.
 func (d *DB) scheme() string {
 	parts := make([]string, 0, 2*len(d.auth))
 	for _, o := range slices.Sorted(maps.Keys(d.auth)) {
 		parts = append(parts, o, d.auth[o])
 	}
-	return "2:" + d.hash("patient-identifier-scheme", parts...)
+	return "3:" + d.hash("patient-identifier-scheme", parts...)
 }
 
 // reindexChunk is how many patients the re-index reads at a time.
@@ -145,8 +157,9 @@ const reindexChunk = 500
 // decides, with an A40): the identifier goes to the patient created
 // first, and the pair is logged by pseudonymous id.
 func (d *DB) reindex(ctx context.Context) error {
-	want := d.scheme()
-	return d.Update(ctx, func(t *Tx) error {
+	want := d.schemeID
+	return d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		t := &Tx{d: d, tx: tx, ctx: ctx}
 		got, err := t.tx.Setting(ctx, schemeSetting)
 		if err != nil || got == want {
 			return err
@@ -225,8 +238,99 @@ func (d *DB) reindex(ctx context.Context) error {
 		if patients > 0 {
 			slog.Info("clinical: patient identifiers hashed again", "patients", patients, "identifiers", identifiers, "shared", shared)
 		}
+		if err := t.rekey("encounters", func(id string, sealed []byte) (string, error) {
+			var e Encounter
+			err := d.open("encounter", id, sealed, &e)
+			return d.encounterKey(e), err
+		}); err != nil {
+			return err
+		}
+		if err := t.rekey("orders", func(id string, sealed []byte) (string, error) {
+			var o Order
+			err := d.open("order", id, sealed, &o)
+			return d.orderKey(o.PlacerIssuer, o.PlacerNumber), err
+		}); err != nil {
+			return err
+		}
 		return t.tx.PutSetting(ctx, schemeSetting, want)
 	})
+}
+
+// rekey gives every row of table (visits, orders) the key keyOf makes
+// from its sealed record under the current scheme. Keys of other schemes
+// never equal these (the scheme is part of them), so only two records of
+// one business key now (one visit number under two names of one
+// authority) can collide: the first in id order takes the key, the other
+// keeps its old one, no longer found, and the pair is logged by
+// pseudonymous id for a person to sort out.
+func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, error)) error {
+	n, kept := 0, 0
+	for after := ""; ; {
+		rows, err := t.tx.KeyedRowsAfter(t.ctx, table, after, reindexChunk)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		after = rows[len(rows)-1].ID
+		byKey := map[string]string{} // new key -> id, this chunk
+		var keys []string
+		for _, r := range rows {
+			k, err := keyOf(r.ID, r.Sealed)
+			if err != nil {
+				return fmt.Errorf("clinical: re-keying %s %s: %w", table, r.ID, err)
+			}
+			if prev, dup := byKey[k]; dup {
+				kept++
+				slog.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", prev, "other", r.ID)
+				continue
+			}
+			byKey[k] = r.ID
+			keys = append(keys, k)
+		}
+		held, err := t.keyHolders(table, keys)
+		if err != nil {
+			return err
+		}
+		out := make([]catalog.KeyedRow, 0, len(keys))
+		for _, k := range keys {
+			if id, ok := held[k]; ok && id != byKey[k] {
+				kept++
+				slog.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", id, "other", byKey[k])
+				continue
+			}
+			out = append(out, catalog.KeyedRow{ID: byKey[k], KeyHash: k})
+		}
+		if err := t.tx.SetKeyHashes(t.ctx, table, out); err != nil {
+			return err
+		}
+		n += len(out)
+	}
+	if n > 0 || kept > 0 {
+		slog.Info("clinical: records keyed again", "table", table, "rows", n, "shared", kept)
+	}
+	return nil
+}
+
+// keyHolders is the id of the row of table holding each of keys, if any.
+func (t *Tx) keyHolders(table string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	switch table {
+	case "encounters":
+		rows, err := t.tx.GetEncounters(t.ctx, keys)
+		for k, r := range rows {
+			out[k] = r.ID
+		}
+		return out, err
+	case "orders":
+		rows, err := t.tx.GetOrders(t.ctx, keys)
+		for k, r := range rows {
+			out[k] = r.ID
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("clinical: no keys in %s", table)
 }
 
 // firstCreated is, of two patients found to share an identifier during a

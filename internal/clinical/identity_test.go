@@ -205,3 +205,72 @@ func BenchmarkReindex(b *testing.B) {
 		}
 	}
 }
+
+// Visits and orders are found by their number under their issuer's
+// canonical name too, and are keyed again when the names change: a visit
+// stored under the FHIR-style name is updated by the HL7-style one, an
+// order found by either. Two visits that become one key: the first in id
+// order keeps it, and both records stay.
+func TestVisitsAndOrdersUnderAuthorityNames(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pid := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "1")}, AsOf: t0})
+	var eids [3]string
+	var oid string
+	err := f.db.Update(ctx, func(tx *clinical.Tx) error {
+		var err error
+		for i, e := range []clinical.Encounter{
+			{VisitNumber: "V1", VisitIssuer: "urn:oid:1.2.3", Class: "I", AsOf: t0},
+			{VisitNumber: "V2", VisitIssuer: "OTHER", Class: "I", AsOf: t0},
+			{VisitNumber: "V2", VisitIssuer: "HOSP", Class: "O", AsOf: t0},
+		} {
+			if eids[i], err = tx.UpsertEncounter(pid, e); err != nil {
+				return err
+			}
+		}
+		oid, err = tx.UpsertOrder(pid, clinical.Order{PlacerNumber: "PL1", PlacerIssuer: "urn:oid:1.2.3", Status: "new", AsOf: t0})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := f.reopen(t, clinical.Authorities(map[string][]string{"HOSP": {"urn:oid:1.2.3", "OTHER"}}))
+	err = g.db.Update(ctx, func(tx *clinical.Tx) error {
+		o, err := tx.OrderByPlacer("HOSP", "PL1")
+		if err != nil || o.ID != oid {
+			t.Errorf("order by the HL7 name: %+v %v", o, err)
+		}
+		e1, err := tx.UpsertEncounter(pid, clinical.Encounter{VisitNumber: "V1", VisitIssuer: "HOSP", Class: "E", AsOf: t0.Add(time.Hour)})
+		if err != nil || e1 != eids[0] {
+			t.Errorf("visit V1 by the HL7 name: %s %v, want %s", e1, err, eids[0])
+		}
+		e2, err := tx.UpsertEncounter(pid, clinical.Encounter{VisitNumber: "V2", VisitIssuer: "OTHER", Class: "E", AsOf: t0.Add(time.Hour)})
+		first := min(eids[1], eids[2])
+		if err != nil || e2 != first {
+			t.Errorf("visit V2: %s %v, want the first in id order, %s", e2, err, first)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, encs, _, _, err := g.db.Records(ctx, pid)
+	if err != nil || len(encs) != 3 {
+		t.Fatalf("%d visits, %v; want all 3 kept", len(encs), err)
+	}
+}
+
+// A process still holding the old authority names after another re-keyed
+// the database is refused, not left to create duplicates.
+func TestOtherSchemeRefused(t *testing.T) {
+	f := newFixture(t)
+	f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{id("HOSP", "MR", "1")}, AsOf: t0})
+	f.reopen(t, clinical.Authorities(map[string][]string{"HOSP": {"urn:oid:1.2.3"}}))
+	err := f.db.Update(context.Background(), func(tx *clinical.Tx) error {
+		_, err := tx.UpsertPatient(clinical.Patient{Identifiers: []clinical.Identifier{id("urn:oid:1.2.3", "", "1")}, AsOf: t0})
+		return err
+	})
+	if !errors.Is(err, clinical.ErrOtherScheme) {
+		t.Fatalf("the stale process wrote: %v", err)
+	}
+}

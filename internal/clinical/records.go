@@ -617,7 +617,7 @@ func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	if e.VisitNumber == "" {
 		return "", errNoVisitNumber
 	}
-	key := t.d.hash("encounter", e.VisitIssuer, e.VisitNumber)
+	key := t.d.encounterKey(e)
 	cur, err := t.tx.GetEncounter(t.ctx, key)
 	id, _, write, err := place(t, "encounter", "e", pid, cur.ID, cur.PatientID, cur.Sealed, err, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
 	if err != nil || !write {
@@ -656,7 +656,7 @@ func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string,
 			continue
 		}
 		if keys[i] = d.key; d.key == "" { // not made by DraftEncounter
-			keys[i], ds[i].sealed = t.d.hash("encounter", e.VisitIssuer, e.VisitNumber), nil
+			keys[i], ds[i].sealed = t.d.encounterKey(e), nil
 		}
 		if _, ok := owner[keys[i]]; ok {
 			for i, e := range es { // the second depends on the first's write
@@ -806,7 +806,7 @@ type EncounterDraft struct {
 
 // DraftEncounter makes e ready for Tx.UpsertEncounters.
 func (d *DB) DraftEncounter(e Encounter) (EncounterDraft, error) {
-	dr := EncounterDraft{Encounter: e, key: d.hash("encounter", e.VisitIssuer, e.VisitNumber), id: newID("e")}
+	dr := EncounterDraft{Encounter: e, key: d.encounterKey(e), id: newID("e")}
 	var err error
 	dr.sealed, err = d.seal("encounter", dr.id, e)
 	return dr, err
@@ -817,7 +817,7 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	if o.PlacerNumber == "" {
 		return "", errors.New("order has no placer order number")
 	}
-	key := t.d.hash("order", o.PlacerIssuer, o.PlacerNumber)
+	key := t.d.orderKey(o.PlacerIssuer, o.PlacerNumber)
 	cur, err := t.tx.GetOrder(t.ctx, key)
 	id, old, write, err := place(t, "order", "o", pid, cur.ID, cur.PatientID, cur.Sealed, err, o.AsOf, func(x Order) time.Time { return x.AsOf })
 	if err != nil || !write {
@@ -835,7 +835,7 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 
 // OrderByPlacer returns the order with that placer number (and issuer), or ErrNotFound.
 func (t *Tx) OrderByPlacer(issuer, placer string) (Order, error) {
-	row, err := t.tx.GetOrder(t.ctx, t.d.hash("order", issuer, placer))
+	row, err := t.tx.GetOrder(t.ctx, t.d.orderKey(issuer, placer))
 	if errors.Is(err, catalog.ErrNotFound) {
 		return Order{}, ErrNotFound
 	}

@@ -619,6 +619,25 @@ func clinicalTables(t *testing.T, s catalog.Store, _ func() catalog.Store) {
 		if _, err := tx.PatientByIdentifier(ctx, "h1"); !errors.Is(err, catalog.ErrNotFound) {
 			t.Errorf("identifier after clearing: %v", err)
 		}
+		// Re-keying visits and orders.
+		ks, err := tx.KeyedRowsAfter(ctx, "encounters", "", 10)
+		if err != nil || len(ks) != 1 || ks[0].ID != "e1" || ks[0].KeyHash != "ek" || string(ks[0].Sealed) != "e" {
+			t.Errorf("KeyedRowsAfter encounters: %+v %v", ks, err)
+		}
+		must(t, tx.SetKeyHashes(ctx, "encounters", []catalog.KeyedRow{{ID: "e1", KeyHash: "ek2"}}))
+		must(t, tx.SetKeyHashes(ctx, "orders", []catalog.KeyedRow{{ID: "o1", KeyHash: "ok2"}}))
+		if r, err := tx.GetEncounter(ctx, "ek2"); err != nil || r.ID != "e1" {
+			t.Errorf("encounter by its new key: %+v %v", r, err)
+		}
+		if o, err := tx.GetOrder(ctx, "ok2"); err != nil || o.ID != "o1" || o.SampleID != "S1" {
+			t.Errorf("order by its new key: %+v %v", o, err)
+		}
+		if ks, err := tx.KeyedRowsAfter(ctx, "orders", "o1", 10); err != nil || len(ks) != 0 {
+			t.Errorf("orders after o1: %+v %v", ks, err)
+		}
+		if _, err := tx.KeyedRowsAfter(ctx, "patients; DROP TABLE x", "", 1); err == nil {
+			t.Error("KeyedRowsAfter took a table that is not keyed")
+		}
 		return nil
 	}))
 }
