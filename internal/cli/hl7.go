@@ -107,7 +107,7 @@ func clinicalCmd(ctx context.Context, e *env, name string, args []string, setup 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, err := openClinical(ctx, le.cfg, le.store, le.lake)
+	db, err := openClinical(ctx, le.cfg, le.store, le.lake, false)
 	if err != nil {
 		le.Close()
 		return nil, nil, nil, err
@@ -116,9 +116,13 @@ func clinicalCmd(ctx context.Context, e *env, name string, args []string, setup 
 }
 
 // openClinical opens the clinical database under the configured
-// authority names.
-func openClinical(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake) (*clinical.DB, error) {
-	return clinical.Open(ctx, st, lk.Keys(), clinical.Authorities(cfg.Clinical.Authorities))
+// authority names; only `serve` (rekey) keys it again when they changed.
+func openClinical(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, rekey bool) (*clinical.DB, error) {
+	opts := []clinical.Option{clinical.Authorities(cfg.Clinical.Authorities)}
+	if rekey {
+		opts = append(opts, clinical.Rekey())
+	}
+	return clinical.Open(ctx, st, lk.Keys(), opts...)
 }
 
 func hl7Errors(ctx context.Context, e *env, args []string) error {

@@ -56,6 +56,7 @@ type DB struct {
 	// schemeID is part of every visit and order key: keys made under
 	// other authority names never equal these (identity.go).
 	schemeID string
+	rekey    bool // Open may key the database again (Rekey)
 }
 
 // Open loads the clinical data key (making it on first use) and returns
@@ -104,7 +105,9 @@ func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider, opts ...Op
 		}
 	}
 	d.schemeID = d.scheme()
-	if err := d.reindex(ctx); err != nil {
+	if err := d.reindex(ctx); errors.Is(err, ErrOtherScheme) {
+		return nil, err
+	} else if err != nil {
 		return nil, fmt.Errorf("clinical: re-indexing patient identifiers: %w", err)
 	}
 	return d, nil
@@ -181,7 +184,7 @@ func newID(prefix string) string {
 // ErrOtherScheme: the clinical database was re-indexed under other
 // authority names (another process with another clinical.authorities)
 // since this one opened it; its keys would no longer find records.
-var ErrOtherScheme = errors.New("clinical: the database was re-indexed under other authority names (clinical.authorities) by another process; restart with the same configuration")
+var ErrOtherScheme = errors.New("clinical: the database is keyed under other authority names than this configuration's (clinical.authorities): use the server's configuration, or restart `clinomics serve` with the new names to key it again")
 
 // begin is the Tx of a transaction, after checking that the database's
 // keys are still this DB's scheme.

@@ -60,7 +60,7 @@ func (f fixture) reopen(t *testing.T, opts ...clinical.Option) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := clinical.Open(context.Background(), st, kr, opts...)
+	db, err := clinical.Open(context.Background(), st, kr, append(opts, clinical.Rekey())...)
 	if err != nil {
 		t.Fatal(err)
 	}

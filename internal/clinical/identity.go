@@ -34,6 +34,20 @@ func Authorities(names map[string][]string) Option {
 	}
 }
 
+// Rekey returns an Open option that lets Open key the database again
+// when it was keyed under other authority names (`serve` passes it:
+// the names are changed by restarting the server with them). Without
+// it, such a database is refused (ErrOtherScheme), so that a command run
+// with another configuration cannot re-key the database under a running
+// server. A database never keyed (new, or from before the scheme was
+// recorded) is keyed by any Open.
+func Rekey() Option {
+	return func(d *DB) error {
+		d.rekey = true
+		return nil
+	}
+}
+
 // CheckAuthorities says what is wrong with names, if anything (an alias
 // listed under two authorities, an authority that is another's alias).
 func CheckAuthorities(names map[string][]string) error {
@@ -163,6 +177,9 @@ func (d *DB) reindex(ctx context.Context) error {
 		got, err := t.tx.Setting(ctx, schemeSetting)
 		if err != nil || got == want {
 			return err
+		}
+		if got != "" && !d.rekey {
+			return ErrOtherScheme
 		}
 		if err := t.tx.ClearPatientIdentifiers(ctx); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
+	"github.com/clinomics/clinomics/internal/keys"
 )
 
 func id(authority, typ, value string) clinical.Identifier {
@@ -272,5 +273,14 @@ func TestOtherSchemeRefused(t *testing.T) {
 	})
 	if !errors.Is(err, clinical.ErrOtherScheme) {
 		t.Fatalf("the stale process wrote: %v", err)
+	}
+	// Opened without Rekey (any command but serve) under names other than
+	// the database's: refused, nothing re-keyed.
+	kr, err := keys.OpenLocal(filepath.Join(f.dir, "keyring"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clinical.Open(context.Background(), f.st, kr); !errors.Is(err, clinical.ErrOtherScheme) {
+		t.Fatalf("opened under other names without Rekey: %v", err)
 	}
 }
