@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinomics/clinomics/internal/cli"
 	"github.com/clinomics/clinomics/internal/keys"
@@ -83,5 +84,58 @@ func TestExtractRejectFiles(t *testing.T) {
 	out, _, _ = run("extract", "load", "--full", "--mapping", mapping, file)
 	if !strings.Contains(out, "; rejects in "+file+".") {
 		t.Errorf("default reject file: %s", out)
+	}
+}
+
+// TestExtractWatchAndLake: a watched folder's files are loaded in name
+// order and moved to done/ (an unloadable one to failed/), rejects go to
+// DIR/rejects; an extract stored in the lake loads as lake:PATH, its
+// rejects under the data directory. Every load is audited.
+func TestExtractWatchAndLake(t *testing.T) {
+	run := inProcess(t)
+	td := "../extract/testdata/"
+	dir := t.TempDir()
+	b, err := os.ReadFile(td + "clarity_patients.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "PATIENTS_20250101.txt"), b, 0o600)
+	os.WriteFile(filepath.Join(dir, "PATIENTS_20250102.txt"), []byte("NOT|THE|HEADER\n1|2|3\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "other.csv"), []byte("x\n"), 0o600)
+	old := time.Now().Add(-time.Minute) // older than the watch's minimum age
+	for _, f := range []string{"PATIENTS_20250101.txt", "PATIENTS_20250102.txt", "other.csv"} {
+		os.Chtimes(filepath.Join(dir, f), old, old)
+	}
+	out, errs, code := run("extract", "watch", "--once", "--mapping", td+"clarity_patients.yaml", "--dir", dir, "--pattern", "PATIENTS_*.txt")
+	if code != 3 || !strings.Contains(out, "PATIENTS_20250101.txt: done") || !strings.Contains(out, "PATIENTS_20250102.txt: failed") {
+		t.Fatalf("watch: %d\n%s\n%s", code, out, errs)
+	}
+	for _, p := range []string{"done/PATIENTS_20250101.txt", "failed/PATIENTS_20250102.txt", "other.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if rs, _ := os.ReadDir(filepath.Join(dir, "rejects")); len(rs) != 1 {
+		t.Errorf("rejects: %v", rs)
+	}
+
+	// The same extract from the lake: already loaded, so skipped; --full
+	// reads it again and rejects the same rows, to the data directory.
+	if _, errs, code := run("lake", "put", td+"clarity_patients.txt", "extracts/PATIENTS.txt"); code != 0 {
+		t.Fatalf("lake put: %s", errs)
+	}
+	out, errs, code = run("extract", "load", "--full", "--mapping", td+"clarity_patients.yaml", "lake:extracts/PATIENTS.txt")
+	if code != 3 || !strings.Contains(out, "lake:extracts/PATIENTS.txt") || !strings.Contains(out, "rejects in "+filepath.Join(os.Getenv("CLINOMICS_DATA_DIR"), "extract-rejects")) {
+		t.Fatalf("load from the lake: %d\n%s\n%s", code, out, errs)
+	}
+	if _, errs, code := run("extract", "load", "--mapping", td+"clarity_patients.yaml", "lake:extracts/NONE.txt"); code == 0 || !strings.Contains(errs, "NONE.txt") {
+		t.Errorf("a missing lake object: %d %s", code, errs)
+	}
+	audit, errs, _ := run("audit", "export", "--jsonl", "-")
+	n := strings.Count(audit, `"extract.load"`)
+	t.Logf("%d extract loads audited", n)
+	if n < 3 {
+		t.Log(errs)
+		t.Errorf("%d extract loads audited, want at least 3", n)
 	}
 }

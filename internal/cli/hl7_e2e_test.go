@@ -19,12 +19,13 @@ import (
 
 const hl7Shared = "../../../shared/data/hl7v2"
 
-// hl7Server starts `clinomics serve` with an MLLP listener; it returns the
-// MLLP address and a func that kills the server with SIGKILL.
-func hl7Server(t *testing.T, s *sandbox, mllpAddr string) func() {
+// hl7Server starts `clinomics serve` with an MLLP listener (and the
+// configuration lines extra); it returns a func that kills the server
+// with SIGKILL.
+func hl7Server(t *testing.T, s *sandbox, mllpAddr string, extra ...string) func() {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "site.yaml")
-	if err := os.WriteFile(cfg, []byte("hl7:\n  listen: "+mllpAddr+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("hl7:\n  listen: "+mllpAddr+"\n"+strings.Join(extra, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.login(t)
@@ -91,6 +92,42 @@ func TestHL7FeedErrorQueueAndReprocess(t *testing.T) {
 	if out, e, code := s.run(nil, "audit", "verify"); code != 0 {
 		t.Fatalf("audit verify: %s %s", out, e)
 	}
+}
+
+// TestServeWatchesExtracts: `serve` loads the files that arrive in an
+// extract.watch folder and moves them to done/.
+func TestServeWatchesExtracts(t *testing.T) {
+	needTools(t)
+	s := newSandbox(t, t.TempDir())
+	dir := t.TempDir()
+	mapping, err := filepath.Abs("../extract/testdata/clarity_patients.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := hl7Server(t, s, freePort(t), "extract:\n  interval: 200ms\n  watch:\n    - dir: "+dir+"\n      mapping: "+mapping+"\n      pattern: 'PATIENTS_*.txt'\n")
+	defer kill()
+	b, err := os.ReadFile("../extract/testdata/clarity_patients.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "PATIENTS_20250101.txt")
+	os.WriteFile(f, b, 0o600)
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(f, old, old)
+	for range 100 {
+		if _, err := os.Stat(filepath.Join(dir, "done", "PATIENTS_20250101.txt")); err == nil {
+			kill()
+			// Loaded: a second load of the same rows skips them all.
+			out, e, _ := s.run(nil, "extract", "load", "--mapping", mapping, "--rejects", t.TempDir(), filepath.Join(dir, "done", "PATIENTS_20250101.txt"))
+			if !strings.Contains(out, " 0 loaded") || !strings.Contains(out, "skipped") {
+				t.Fatalf("after the watch: %s %s", out, e)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(s.data, "server.log"))
+	t.Fatalf("serve did not load the extract:\n%s", log)
 }
 
 // TestHL7CrashLosesNothing streams messages from 4 connections while the

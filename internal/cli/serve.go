@@ -118,6 +118,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := startExtractWatches(ctx, cfg, a.Store, cdb, log, &cleanup); err != nil {
+		return err
+	}
 	api := &httpapi.Server{Store: a.Store, Lake: lk, Manager: mgr, Log: log, DefaultTrim: cfg.Germline.Trim,
 		Auth: authn, Audit: alog, Limiter: app.NewLimiter(cfg), Site: cfg.Server.Site}
 	fst := app.NewFHIRStore(a.Store, cdb)

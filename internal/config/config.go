@@ -46,7 +46,23 @@ type Config struct {
 	Compliance Compliance `yaml:"compliance"`
 	Clinical   Clinical   `yaml:"clinical"`
 	HL7        HL7        `yaml:"hl7"`
+	Extract    Extract    `yaml:"extract"`
 	FHIR       FHIR       `yaml:"fhir"`
+}
+
+// Extract configures the watched folders of batch extracts that `serve`
+// loads as files arrive.
+type Extract struct {
+	Watch    []ExtractWatch `yaml:"watch"`
+	Interval time.Duration  `yaml:"interval"`
+}
+
+// ExtractWatch is one watched folder and the mapping of its files.
+type ExtractWatch struct {
+	Dir     string `yaml:"dir"`
+	Mapping string `yaml:"mapping"`
+	Pattern string `yaml:"pattern"`
+	Rejects string `yaml:"rejects"`
 }
 
 // Clinical configures the clinical database.
@@ -492,6 +508,25 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Syslog.Address != "" && c.Audit.Syslog.CAFile == "" {
 		bad("audit.syslog.ca_file", "the SIEM's certificate is always verified: give the CA that signed it")
+	}
+	if len(c.Extract.Watch) > 0 && c.Extract.Interval <= 0 {
+		bad("extract.interval", "must be positive")
+	}
+	dirs := map[string]bool{}
+	for i, w := range c.Extract.Watch {
+		key := fmt.Sprintf("extract.watch[%d]", i)
+		switch {
+		case w.Dir == "" || w.Mapping == "":
+			bad(key, "needs dir and mapping")
+		case dirs[filepath.Clean(w.Dir)]:
+			bad(key+".dir", "another entry watches this folder: one watch per folder (the watermark assumes files in time order)")
+		}
+		if w.Pattern != "" {
+			if _, err := filepath.Match(w.Pattern, ""); err != nil {
+				bad(key+".pattern", "%v", err)
+			}
+		}
+		dirs[filepath.Clean(w.Dir)] = true
 	}
 	if err := clinical.CheckAuthorities(c.Clinical.Authorities); err != nil {
 		bad("clinical.authorities", "%v", strings.TrimPrefix(err.Error(), "clinical: "))

@@ -38,6 +38,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"outbound address without a host", "hl7:\n  outbound:\n    address: \":2575\"\n", []string{"hl7.outbound.address", "host"}},
 		{"outbound address with a bad port", "hl7:\n  outbound:\n    address: ehr:http\n", []string{"hl7.outbound.address", "port"}},
 		{"syslog address without a port", "audit:\n  syslog:\n    address: siem\n    ca_file: ca.pem\n", []string{"audit.syslog.address"}},
+		{"watch without mapping", "extract:\n  watch:\n    - dir: /x\n", []string{"extract.watch[0]", "mapping"}},
+		{"one folder watched twice", "extract:\n  watch:\n    - {dir: /x, mapping: a.yaml}\n    - {dir: /x/, mapping: b.yaml}\n", []string{"extract.watch[1].dir"}},
+		{"bad watch pattern", "extract:\n  watch:\n    - {dir: /x, mapping: a.yaml, pattern: '['}\n", []string{"extract.watch[0].pattern"}},
 		{"authority alias twice", "clinical:\n  authorities:\n    HOSP: [X]\n    LAB: [X]\n", []string{"clinical.authorities", `"X"`}},
 	}
 	for _, c := range cases {

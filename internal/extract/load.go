@@ -198,11 +198,17 @@ func (l *Loader) LoadFile(ctx context.Context, path, rejectPath string) (Summary
 		return Summary{Source: l.Mapping.Name, File: path}, fmt.Errorf("extract: %w", err)
 	}
 	defer f.Close()
+	return l.LoadReader(ctx, path, f, rejectPath)
+}
+
+// LoadReader is LoadFile for an extract read from r (one stored in the
+// lake), named name in the summary and errors; rejectPath must be given.
+func (l *Loader) LoadReader(ctx context.Context, name string, r io.Reader, rejectPath string) (Summary, error) {
 	if err := checkWritableDir(filepath.Dir(rejectPath)); err != nil {
-		return Summary{Source: l.Mapping.Name, File: path}, err
+		return Summary{Source: l.Mapping.Name, File: name}, err
 	}
 	rf := &lazyRejectFile{path: rejectPath}
-	sum, err := l.Load(ctx, path, f, rf)
+	sum, err := l.Load(ctx, name, r, rf)
 	if rf.f != nil {
 		sum.RejectFile = rf.f.Name()
 		if serr := rf.f.Sync(); serr != nil && err == nil {

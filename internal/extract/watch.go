@@ -56,8 +56,12 @@ type Watch struct {
 	// senders that write in place; senders that write a temporary name and
 	// rename it make this moot. DefaultMinAge when zero.
 	MinAge time.Duration
-	Log    *slog.Logger
-	Now    func() time.Time // time.Now when nil
+	// Done, when set, is called with the result of each file loaded,
+	// failed or left to retry (after its move): the caller's audit. An
+	// error stops the scan.
+	Done func(WatchResult) error
+	Log  *slog.Logger
+	Now  func() time.Time // time.Now when nil
 }
 
 // WatchResult is what a scan did with one file.
@@ -148,6 +152,11 @@ func (w *Watch) Scan(ctx context.Context) ([]WatchResult, error) {
 		}
 		if err != nil {
 			return out, fmt.Errorf("extract watch: %w", err)
+		}
+		if w.Done != nil {
+			if err := w.Done(res); err != nil {
+				return out, err
+			}
 		}
 		if res.State == WatchRetry {
 			break
