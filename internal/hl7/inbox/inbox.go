@@ -257,13 +257,7 @@ func (in *Inbox) Receive(ctx context.Context, source string, raw []byte) ([]byte
 	if p.sealErr != nil {
 		return nil, p.sealErr
 	}
-	select {
-	case in.queue <- p:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	<-p.ready
-	return p.ack, p.err
+	return in.submit(ctx, p)
 }
 
 // writer commits messages in groups, in arrival order. A group takes
@@ -881,6 +875,11 @@ func (in *Inbox) ReceiveTooLarge(ctx context.Context, source string, head []byte
 		p.salvage(head)
 		p.rejectAck = hl7.AckUnparsedError(head, ae, p.now, p.ctl).Bytes()
 	}
+	return in.submit(ctx, p)
+}
+
+// submit queues p for the writer and waits for its ACK.
+func (in *Inbox) submit(ctx context.Context, p *pending) ([]byte, error) {
 	select {
 	case in.queue <- p:
 	case <-ctx.Done():
