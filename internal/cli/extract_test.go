@@ -50,6 +50,14 @@ func TestExtractRejectFiles(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "3 rejected") || !strings.Contains(out, "; rejects in "+rejects+"/clarity_patients.txt.") {
 		t.Fatalf("first load: %d\n%s\n%s", code, out, errs)
 	}
+	// The first command made the installation, and said so (a forgotten
+	// --config); the next ones do not.
+	if !strings.Contains(errs, "made a new installation") {
+		t.Errorf("no note of the new installation:\n%s", errs)
+	}
+	if _, errs, _ := run("extract", "load", "--mapping", mapping, "--rejects", rejects, file); strings.Contains(errs, "new installation") {
+		t.Errorf("a note on the second load:\n%s", errs)
+	}
 	entries, _ := os.ReadDir(rejects)
 	if len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), "Z.rejects.csv") || !strings.Contains(errs, entries[0].Name()) {
 		t.Fatalf("reject folder %v; stderr %s", entries, errs)

@@ -106,6 +106,15 @@ func TestServeWatchesExtracts(t *testing.T) {
 	}
 	kill := hl7Server(t, s, freePort(t), "extract:\n  interval: 200ms\n  watch:\n    - dir: "+dir+"\n      mapping: "+mapping+"\n      pattern: 'PATIENTS_*.txt'\n")
 	defer kill()
+	// A second server on the same data directory is refused at once
+	// (it would re-key the clinical database under the running one).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, binary, "serve", "--listen", freePort(t))
+	second.Env = s.env
+	if out, err := second.CombinedOutput(); err == nil || ctx.Err() != nil || !strings.Contains(string(out), "another `clinomics serve`") {
+		t.Fatalf("a second serve: %v\n%s", err, out)
+	}
 	b, err := os.ReadFile("../extract/testdata/clarity_patients.txt")
 	if err != nil {
 		t.Fatal(err)

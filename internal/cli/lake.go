@@ -2,10 +2,11 @@ package cli
 
 import (
 	"context"
-
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -70,8 +71,27 @@ func lakeCmd(ctx context.Context, e *env, name string, args []string, npos int, 
 	if npos >= 0 && len(pos) != npos {
 		return nil, nil, usagef("want %d argument(s), got %d", npos, len(pos))
 	}
+	fresh := newInstallation(*cfgPath)
 	le, err := openLake(ctx, *cfgPath)
+	if err == nil && fresh != "" {
+		// A forgotten --config lands here: say so rather than store patient
+		// data in an installation nobody knows about.
+		fmt.Fprintf(e.stderr, "note: no catalog was at %s: this made a new installation there (a new keyring, catalog and lake). If you meant the server's, give its --config.\n", fresh)
+	}
 	return le, pos, err
+}
+
+// newInstallation is the catalog file the configuration at cfgPath names
+// when it does not exist yet (a SQLite catalog about to be made), else "".
+func newInstallation(cfgPath string) string {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil || cfg.Catalog.DSN != "" {
+		return ""
+	}
+	if _, err := os.Stat(cfg.CatalogDSN()); errors.Is(err, fs.ErrNotExist) {
+		return cfg.CatalogDSN()
+	}
+	return ""
 }
 
 func lakePut(ctx context.Context, e *env, args []string) error {

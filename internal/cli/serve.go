@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -40,6 +43,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
+	lock, err := lockServer(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	log := app.NewLogger(cfg, e.stderr)
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
@@ -568,4 +576,30 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// lockServer makes this the only `clinomics serve` of the data directory:
+// a second one, which would key the clinical database again under its own
+// authority names and take over the sequencer folder and the queues under
+// the running one, is refused before it touches anything. The lock is the
+// kernel's (flock on DATA_DIR/serve.lock), gone when the process ends,
+// however it ends. It does not reach servers on other machines sharing a
+// PostgreSQL catalog: restart those together.
+func lockServer(dataDir string) (*os.File, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		return nil, fmt.Errorf("another `clinomics serve` (pid %s) runs with the data directory %s: stop it first", strings.TrimSpace(string(pid)), dataDir)
+	}
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
