@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/config"
@@ -29,7 +30,40 @@ func ReportPDF(_ context.Context, r report.Report) ([]byte, error) {
 func BundleOptions(cfg *config.Config) fhir.BundleOptions {
 	r := cfg.FHIR.Results
 	return fhir.BundleOptions{IdentifierSystem: r.IdentifierSystem, PatientSystem: r.PatientSystem,
-		PDFAsDocument: r.PDF == "document", PDFTitle: "Genetic analysis report"}
+		AuthoritySystems: authoritySystems(cfg.Clinical.Authorities),
+		PDFAsDocument:    r.PDF == "document", PDFTitle: "Genetic analysis report"}
+}
+
+// authoritySystems maps each name of an authority in clinical.authorities
+// that is not a URI to the first of its names that is one (an OID as
+// urn:oid:), in the order listed, the authority's own name first: the
+// FHIR system of identifiers that HL7 names by namespace.
+func authoritySystems(names map[string][]string) map[string]string {
+	out := map[string]string{}
+	for canon, others := range names {
+		all := append([]string{canon}, others...)
+		sys := ""
+		for _, n := range all {
+			n = strings.TrimSpace(n)
+			if fhir.IsURI(n) {
+				sys = n
+				break
+			}
+			if fhir.IsOID(n) {
+				sys = "urn:oid:" + n
+				break
+			}
+		}
+		if sys == "" {
+			continue
+		}
+		for _, n := range all {
+			if n = strings.TrimSpace(n); !fhir.IsURI(n) {
+				out[n] = sys
+			}
+		}
+	}
+	return out
 }
 
 // ResultHooks are the report-signing hooks of the configured result

@@ -153,8 +153,13 @@ type BundleOptions struct {
 	// urn:ietf:rfc:3986 with the resource's urn:uuid as value.
 	IdentifierSystem string
 	// PatientSystem is the MRN's system; "" uses Patient.Authority when
-	// it is a URI (urn:, http:, https:).
+	// it is a URI (urn:, http:, https:), else the URI AuthoritySystems
+	// gives for it, else urn:oid:X for an authority that is an OID X.
 	PatientSystem string
+	// AuthoritySystems maps an assigning authority that is not a URI (an
+	// HL7 namespace such as HOSP) to the URI system of its identifiers
+	// (one of its names in config clinical.authorities).
+	AuthoritySystems map[string]string
 	// PlacerSystem and FillerSystem are the systems of the order numbers;
 	// "" derives them from IdentifierSystem.
 	PlacerSystem, FillerSystem string
@@ -365,8 +370,14 @@ func (g *genomicBuilder) retire(orig *report.Report) error {
 func (g *genomicBuilder) addPatient() error {
 	p := g.r.Patient
 	sys := g.opt.PatientSystem
-	if sys == "" && isURI(p.Authority) {
+	switch {
+	case sys != "":
+	case isURI(p.Authority):
 		sys = p.Authority
+	case g.opt.AuthoritySystems[p.Authority] != "":
+		sys = g.opt.AuthoritySystems[p.Authority]
+	case IsOID(p.Authority):
+		sys = "urn:oid:" + p.Authority
 	}
 	if sys == "" || p.MRN == "" {
 		return ErrNoPatientID
@@ -870,6 +881,25 @@ func (g *genomicBuilder) addProvenance() {
 func ref(r Reference) *Reference { return &r }
 
 // isURI says whether s looks like an absolute URI usable as a system.
+// IsOID says whether s is an ISO object identifier in dotted form
+// (1.2.840.114350...), as HL7 v2 gives one in an HD's universal id.
+func IsOID(s string) bool {
+	if len(s) < 3 || s[0] < '0' || s[0] > '2' || s[1] != '.' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		c := s[i]
+		if c == '.' && s[i-1] == '.' || c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s[len(s)-1] != '.'
+}
+
+// IsURI says whether s is a URI a FHIR system may be (urn:, http:,
+// https:).
+func IsURI(s string) bool { return isURI(s) }
+
 func isURI(s string) bool {
 	return strings.HasPrefix(s, "urn:") || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -350,6 +351,35 @@ func TestGenomicReportBundleRefusals(t *testing.T) {
 	}
 	if _, err := GenomicReportBundle(local, BundleOptions{PatientSystem: "urn:oid:1.2.3"}); err != nil {
 		t.Errorf("with PatientSystem: %v", err)
+	}
+	// The system clinical.authorities lists for the namespace, or an OID's.
+	for _, c := range []struct {
+		authority string
+		opt       BundleOptions
+		want      string
+	}{
+		{"HOSP", BundleOptions{AuthoritySystems: map[string]string{"HOSP": "https://hospital.example.org/mrn"}}, "https://hospital.example.org/mrn"},
+		{"1.2.840.99999.1", BundleOptions{}, "urn:oid:1.2.840.99999.1"},
+	} {
+		local.Patient.Authority = c.authority
+		b, err := GenomicReportBundle(local, c.opt)
+		if err != nil {
+			t.Errorf("%s: %v", c.authority, err)
+			continue
+		}
+		if j, _ := json.Marshal(b); !strings.Contains(string(j), `"system":"`+c.want+`","value":"`+local.Patient.MRN+`"`) {
+			t.Errorf("%s: no identifier %s|%s in the bundle", c.authority, c.want, local.Patient.MRN)
+		}
+	}
+	for _, s := range []string{"1.2", "2.16.840.1", "0.9"} {
+		if !IsOID(s) {
+			t.Errorf("IsOID(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "1", "1.", "3.1", "1..2", "1.2.", "HOSP", "1.2a"} {
+		if IsOID(s) {
+			t.Errorf("IsOID(%q) = true", s)
+		}
 	}
 	lone := amendedReport()
 	lone.Amended = nil

@@ -93,6 +93,6 @@ func bundleError(r report.Report, err error) error {
 	if r.Patient.MRN == "" {
 		return &report.FieldError{Field: "Patient.MRN", Problem: "required to write the report as FHIR (for the EHR and our FHIR API)"}
 	}
-	return &report.FieldError{Field: "Patient.Authority", Problem: "the MRN's assigning authority is not a URI and fhir.results.patient_system " +
-		"(the system of this site's MRNs) is not set, so the report cannot be written as FHIR (for the EHR and our FHIR API)"}
+	return &report.FieldError{Field: "Patient.Authority", Problem: "the MRN's assigning authority is neither a URI nor an OID, no URI name of it is listed in clinical.authorities, " +
+		"and fhir.results.patient_system (the system of this site's MRNs) is not set, so the report cannot be written as FHIR (for the EHR and our FHIR API)"}
 }
