@@ -173,7 +173,13 @@ func extractWatch(ctx context.Context, e *env, args []string) error {
 		w.Run(ctx, interval)
 		return nil
 	}
-	if _, err := w.Scan(ctx); err != nil {
+	res, err := w.Scan(ctx)
+	for _, r := range res {
+		if r.State == extract.WatchWaiting {
+			fmt.Fprintf(e.stdout, "%s: %s: changed less than %s ago, not loaded yet (the next scan takes it)\n", r.File, r.State, extract.DefaultMinAge)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if rejected > 0 {

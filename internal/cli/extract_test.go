@@ -110,15 +110,18 @@ func TestExtractWatchAndLake(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "PATIENTS_20250101.txt"), b, 0o600)
 	os.WriteFile(filepath.Join(dir, "PATIENTS_20250102.txt"), []byte("NOT|THE|HEADER\n1|2|3\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "other.csv"), []byte("x\n"), 0o600)
+	// Too new to load: --once says so and leaves it.
+	os.WriteFile(filepath.Join(dir, "PATIENTS_20250103.txt"), b, 0o600)
 	old := time.Now().Add(-time.Minute) // older than the watch's minimum age
 	for _, f := range []string{"PATIENTS_20250101.txt", "PATIENTS_20250102.txt", "other.csv"} {
 		os.Chtimes(filepath.Join(dir, f), old, old)
 	}
 	out, errs, code := run("extract", "watch", "--once", "--mapping", td+"clarity_patients.yaml", "--dir", dir, "--pattern", "PATIENTS_*.txt")
-	if code != 3 || !strings.Contains(out, "PATIENTS_20250101.txt: done") || !strings.Contains(out, "PATIENTS_20250102.txt: failed") {
+	if code != 3 || !strings.Contains(out, "PATIENTS_20250101.txt: done") || !strings.Contains(out, "PATIENTS_20250102.txt: failed") ||
+		!strings.Contains(out, "PATIENTS_20250103.txt: waiting: changed less than 10s ago") {
 		t.Fatalf("watch: %d\n%s\n%s", code, out, errs)
 	}
-	for _, p := range []string{"done/PATIENTS_20250101.txt", "failed/PATIENTS_20250102.txt", "other.csv"} {
+	for _, p := range []string{"done/PATIENTS_20250101.txt", "failed/PATIENTS_20250102.txt", "other.csv", "PATIENTS_20250103.txt"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/audit"
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
@@ -107,7 +108,7 @@ func clinicalCmd(ctx context.Context, e *env, name string, args []string, setup 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	db, err := openClinical(ctx, le.cfg, le.store, le.lake, false)
+	db, err := openClinical(ctx, le.cfg, le.store, le.lake, app.NewLogger(le.cfg, e.stderr), false)
 	if err != nil {
 		le.Close()
 		return nil, nil, nil, err
@@ -117,8 +118,8 @@ func clinicalCmd(ctx context.Context, e *env, name string, args []string, setup 
 
 // openClinical opens the clinical database under the configured
 // authority names; only `serve` (rekey) keys it again when they changed.
-func openClinical(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, rekey bool) (*clinical.DB, error) {
-	opts := []clinical.Option{clinical.Authorities(cfg.Clinical.Authorities)}
+func openClinical(ctx context.Context, cfg *config.Config, st catalog.Store, lk *lake.Lake, log *slog.Logger, rekey bool) (*clinical.DB, error) {
+	opts := []clinical.Option{clinical.Authorities(cfg.Clinical.Authorities), clinical.Logger(log)}
 	if rekey {
 		opts = append(opts, clinical.Rekey())
 	}

@@ -114,7 +114,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		log.Info("exporting the audit trail", "to", cfg.Audit.Syslog.Address)
 	}
 	defer cleanup.run() // also what startHL7 started before failing
-	cdb, err := openClinical(ctx, cfg, a.Store, lk, true)
+	cdb, err := openClinical(ctx, cfg, a.Store, lk, log, true)
 	if err != nil {
 		return err
 	}

@@ -31,11 +31,13 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/extract"
 	"github.com/clinomics/clinomics/internal/keys"
 )
 
@@ -57,6 +59,7 @@ type DB struct {
 	// other authority names never equal these (identity.go).
 	schemeID string
 	rekey    bool // Open may key the database again (Rekey)
+	log      *slog.Logger
 }
 
 // Open loads the clinical data key (making it on first use) and returns
@@ -97,7 +100,7 @@ func Open(ctx context.Context, st catalog.Clinical, kp keys.Provider, opts ...Op
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{st: st, aead: aead, mac: raw[32:], now: time.Now}
+	d := &DB{st: st, aead: aead, mac: raw[32:], now: time.Now, log: slog.Default()}
 	d.macs.New = func() any { return hmac.New(sha256.New, d.mac) }
 	for _, o := range opts {
 		if err := o(d); err != nil {
@@ -184,7 +187,16 @@ func newID(prefix string) string {
 // ErrOtherScheme: the clinical database was re-indexed under other
 // authority names (another process with another clinical.authorities)
 // since this one opened it; its keys would no longer find records.
-var ErrOtherScheme = errors.New("clinical: the database is keyed under other authority names than this configuration's (clinical.authorities): use the server's configuration, or restart `clinomics serve` with the new names to key it again")
+var ErrOtherScheme error = publicError("clinical: the database is keyed under other authority names than this configuration's (clinical.authorities): use the server's configuration, or restart `clinomics serve` with the new names to key it again")
+
+// publicError is an error whose text holds no patient data: logs may
+// show it (extract.PublicError).
+type publicError string
+
+func (e publicError) Error() string  { return string(e) }
+func (e publicError) Public() string { return string(e) }
+
+var _ extract.PublicError = publicError("")
 
 // begin is the Tx of a transaction, after checking that the database's
 // keys are still this DB's scheme.

@@ -55,6 +55,15 @@ func CheckAuthorities(names map[string][]string) error {
 	return err
 }
 
+// Logger returns an Open option: the re-index's progress and warnings go
+// to log (slog.Default when not given).
+func Logger(log *slog.Logger) Option {
+	return func(d *DB) error {
+		d.log = log
+		return nil
+	}
+}
+
 // Option configures the database at Open.
 type Option func(*DB) error
 
@@ -253,7 +262,7 @@ func (d *DB) reindex(ctx context.Context) error {
 			}
 		}
 		if patients > 0 {
-			slog.Info("clinical: patient identifiers hashed again", "patients", patients, "identifiers", identifiers, "shared", shared)
+			d.log.Info("clinical: patient identifiers hashed again", "patients", patients, "identifiers", identifiers, "shared", shared)
 		}
 		if err := t.rekey("encounters", func(id string, sealed []byte) (string, error) {
 			var e Encounter
@@ -300,7 +309,7 @@ func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, e
 			}
 			if prev, dup := byKey[k]; dup {
 				kept++
-				slog.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", prev, "other", r.ID)
+				t.d.log.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", prev, "other", r.ID)
 				continue
 			}
 			byKey[k] = r.ID
@@ -314,7 +323,7 @@ func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, e
 		for _, k := range keys {
 			if id, ok := held[k]; ok && id != byKey[k] {
 				kept++
-				slog.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", id, "other", byKey[k])
+				t.d.log.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", id, "other", byKey[k])
 				continue
 			}
 			out = append(out, catalog.KeyedRow{ID: byKey[k], KeyHash: k})
@@ -325,7 +334,7 @@ func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, e
 		n += len(out)
 	}
 	if n > 0 || kept > 0 {
-		slog.Info("clinical: records keyed again", "table", table, "rows", n, "shared", kept)
+		t.d.log.Info("clinical: records keyed again", "table", table, "rows", n, "shared", kept)
 	}
 	return nil
 }
@@ -364,6 +373,6 @@ func (t *Tx) firstCreated(a, b string) (string, error) {
 	if rows[b].Created.Before(rows[a].Created) {
 		kept, other = b, a
 	}
-	slog.Warn("clinical: two patients share an identifier; it stays with the one created first. Merge them (A40) if they are one person", "kept", kept, "other", other)
+	t.d.log.Warn("clinical: two patients share an identifier; it stays with the one created first. Merge them (A40) if they are one person", "kept", kept, "other", other)
 	return kept, nil
 }

@@ -1,9 +1,11 @@
 package clinical_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,7 +134,12 @@ func TestReindexAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g := f.reopen(t, clinical.Authorities(map[string][]string{"HOSP": {"https://hospital.example.org/mrn"}}))
+	var logged bytes.Buffer
+	g := f.reopen(t, clinical.Authorities(map[string][]string{"HOSP": {"https://hospital.example.org/mrn"}}),
+		clinical.Logger(slog.New(slog.NewJSONHandler(&logged, nil))))
+	if !strings.Contains(logged.String(), `"msg":"clinical: patient identifiers hashed again"`) || !strings.Contains(logged.String(), `"shared":1`) {
+		t.Errorf("the re-index's log, in the logger given:\n%s", logged.String())
+	}
 	for _, c := range []struct {
 		id   clinical.Identifier
 		want string

@@ -358,12 +358,22 @@ func preparer[T any](pr Preparer, method func(Preparer, []T) any) func([]T) any 
 // package makes say nothing of the data; a Sink's or reader's error may
 // quote it (a database names the duplicate key's value), so only its type
 // is logged. The caller gets the whole error.
+// PublicError is an error of the sink whose text holds no patient data
+// and may be logged (Public), such as a database refusing this process.
+type PublicError interface {
+	error
+	Public() string
+}
+
 func loggable(err error) string {
 	var fe *FileError
 	var me *MappingError
+	var pe PublicError
 	switch {
 	case errors.As(err, &fe), errors.As(err, &me), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err.Error()
+	case errors.As(err, &pe):
+		return pe.Public()
 	}
 	inner := err
 	for {

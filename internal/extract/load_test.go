@@ -697,3 +697,19 @@ func TestPreparer(t *testing.T) {
 		t.Errorf("%d batches prepared, %d calls with them, %d calls with records", sink.prepared, sink.withPrep, sink.withRecords)
 	}
 }
+
+// An error the sink marks as public is logged as it is; any other is
+// withheld (it may hold patient data).
+func TestLoggablePublicErrors(t *testing.T) {
+	if got := loggable(fmt.Errorf("batch 3: %w", publicTestError("the database refuses this process"))); got != "the database refuses this process" {
+		t.Errorf("public: %q", got)
+	}
+	if got := loggable(fmt.Errorf("batch 3: %w", errors.New("MRN 12345 is odd"))); strings.Contains(got, "12345") {
+		t.Errorf("private error logged: %q", got)
+	}
+}
+
+type publicTestError string
+
+func (e publicTestError) Error() string  { return string(e) }
+func (e publicTestError) Public() string { return string(e) }
