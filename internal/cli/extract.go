@@ -157,7 +157,17 @@ func extractWatch(ctx context.Context, e *env, args []string) error {
 	w.Loader = &extract.Loader{Mapping: m, Sink: clinical.ExtractSink{DB: db}, Log: log}
 	w.Log = log
 	var rejected int64
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fatal error
 	w.Done = func(r extract.WatchResult) error {
+		if errors.Is(r.Err, clinical.ErrOtherScheme) {
+			// The database was re-keyed under other names: no later scan
+			// can load anything (nor should it be audited as tried).
+			fatal = r.Err
+			stop()
+			return r.Err
+		}
 		if err := auditLoad(ctx, le.store, cliActor(), "cli", m, r.Summary, r.Err); err != nil {
 			return err
 		}
@@ -170,8 +180,8 @@ func extractWatch(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	if !once {
-		w.Run(ctx, interval)
-		return nil
+		w.Run(wctx, interval)
+		return fatal
 	}
 	res, err := w.Scan(ctx)
 	for _, r := range res {
