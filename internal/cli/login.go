@@ -237,7 +237,11 @@ func whoami(ctx context.Context, e *env, args []string) error {
 	if err := c.do(ctx, "GET", "/api/v1/whoami", nil, &me); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s (%s) at site %s\ngrants: %s\npermissions: ", me.Actor, me.Kind, me.Site, strings.Join(me.Grants, ", "))
+	who := me.Actor + " (" + me.Kind + ")"
+	if me.Owner != "" {
+		who = me.Actor + " (token of " + me.Owner + ")"
+	}
+	fmt.Fprintf(e.stdout, "%s at site %s\ngrants: %s\npermissions: ", who, me.Site, strings.Join(me.Grants, ", "))
 	for i, p := range me.Permissions {
 		if i > 0 {
 			fmt.Fprint(e.stdout, ", ")

@@ -356,7 +356,7 @@ func TestTokenEndpoints(t *testing.T) {
 	code, b = call(created.Token, "GET", "/api/v1/whoami", "")
 	var me httpapi.WhoAmI
 	json.Unmarshal(b, &me)
-	if code != http.StatusOK || me.Kind != "token" || !slices.Equal(me.Permissions, []auth.Permission{auth.PermLakeList, auth.PermRunsRead}) {
+	if code != http.StatusOK || me.Kind != "token" || me.Owner != "user:person-1" || !slices.Equal(me.Permissions, []auth.Permission{auth.PermLakeList, auth.PermRunsRead}) {
 		t.Fatalf("whoami with the token: %d %s", code, b)
 	}
 	if code, _ := call(created.Token, "POST", "/api/v1/runs/x/cancel", "{}"); code != http.StatusForbidden {

@@ -138,6 +138,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 type WhoAmI struct {
 	Actor       string            `json:"actor"`
 	Kind        string            `json:"kind"`
+	Owner       string            `json:"owner,omitempty"` // a personal API token's: the person it acts for
 	Grants      []string          `json:"grants"`
 	Permissions []auth.Permission `json:"permissions"`
 	Site        string            `json:"site"`
@@ -146,6 +147,13 @@ type WhoAmI struct {
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	v := WhoAmI{Actor: p.Actor(), Kind: string(p.Kind), Permissions: p.Permissions(s.Site, ""), Site: s.Site}
+	if p.Kind == auth.KindToken {
+		owner, err := s.owner(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		v.Owner = owner
+	}
 	for _, g := range p.Grants {
 		v.Grants = append(v.Grants, g.String())
 	}
