@@ -34,6 +34,35 @@ func BundleOptions(cfg *config.Config) fhir.BundleOptions {
 		PDFAsDocument:    r.PDF == "document", PDFTitle: "Genetic analysis report"}
 }
 
+// SystemAliases are the identifier systems our FHIR API searches as
+// another: each other name of an authority in clinical.authorities (a URI,
+// or an OID as urn:oid:) searched as the URI its patients' identifiers are
+// written with (authoritySystems). None when fhir.results.patient_system
+// names one system for every MRN.
+func SystemAliases(cfg *config.Config) map[string]string {
+	if cfg.FHIR.Results.PatientSystem != "" {
+		return nil
+	}
+	out := map[string]string{}
+	systems := authoritySystems(cfg.Clinical.Authorities)
+	for canon, others := range cfg.Clinical.Authorities {
+		sys := systems[strings.TrimSpace(canon)]
+		if sys == "" && fhir.IsURI(strings.TrimSpace(canon)) {
+			sys = strings.TrimSpace(canon)
+		}
+		for _, n := range append([]string{canon}, others...) {
+			n = strings.TrimSpace(n)
+			if fhir.IsOID(n) {
+				n = "urn:oid:" + n
+			}
+			if fhir.IsURI(n) && n != sys && sys != "" {
+				out[n] = sys
+			}
+		}
+	}
+	return out
+}
+
 // authoritySystems maps each name of an authority in clinical.authorities
 // that is not a URI to the first of its names that is one (an OID as
 // urn:oid:), in the order listed, the authority's own name first: the

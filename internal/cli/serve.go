@@ -156,7 +156,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	cleanup.add(func() { stopPub(); <-pubDone })
 	// SMART scopes narrow what a scope-limited credential reads (and
 	// posts) through the FHIR API; see auth.Principal.SMARTScopes.
-	api.FHIR = &httpapi.FHIRAPI{Store: fst.Store, Scopes: (*auth.Principal).SMARTScopes, Orders: fst}
+	api.FHIR = &httpapi.FHIRAPI{Store: fst.Store, Scopes: (*auth.Principal).SMARTScopes, Orders: fst, SystemAliases: app.SystemAliases(cfg)}
 	t := cfg.Server.TLS
 	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
 		return err

@@ -40,6 +40,9 @@ type FHIRAPI struct {
 	// Orders, when set, takes the ServiceRequests POSTed to
 	// [base]/ServiceRequest (permission orders:write); nil: 405.
 	Orders OrderAcceptor
+	// SystemAliases: identifier systems searched as another
+	// (server.Options.SystemAliases).
+	SystemAliases map[string]string
 
 	once sync.Once
 	h    *server.Server
@@ -51,7 +54,7 @@ var fhirTypes = slices.Sorted(maps.Keys(fhirPerms))
 func (f *FHIRAPI) handler(s *Server) *server.Server {
 	f.once.Do(func() {
 		f.h = server.New(server.Options{Store: f.Store, Types: fhirTypes, Prefix: FHIRBase, Log: s.Log,
-			Check: s.fhirCheck, Seen: s.fhirSeen})
+			Check: s.fhirCheck, Seen: s.fhirSeen, SystemAliases: f.SystemAliases})
 	})
 	return f.h
 }

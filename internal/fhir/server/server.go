@@ -39,6 +39,10 @@ type Options struct {
 	Validate func(typ string, body []byte) error
 	// Security is the CapabilityStatement's rest.security element.
 	Security map[string]any
+	// SystemAliases maps an identifier system to the one resources are
+	// stored under: a search by identifier (or patient.identifier) in
+	// another name of the same authority finds them.
+	SystemAliases map[string]string
 	Now      func() time.Time
 }
 
@@ -287,7 +291,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, typ string) erro
 	if err := s.check(r, typ, false); err != nil {
 		return err
 	}
-	sr, err := parseSearch(typ, r.URL.Query())
+	q := r.URL.Query()
+	s.aliasSystems(q)
+	sr, err := parseSearch(typ, q)
 	if err != nil {
 		return err
 	}
@@ -434,4 +440,26 @@ func (s *Server) resolveIncludes(r *http.Request, sr *search, matches []Record) 
 		out = append(out, res.Records...) // references to resources not held here find nothing
 	}
 	return out, nil
+}
+
+// aliasSystems rewrites the systems of identifier searches in q to the
+// ones resources are stored under (Options.SystemAliases), in each
+// value of an OR list.
+func (s *Server) aliasSystems(q url.Values) {
+	if len(s.opt.SystemAliases) == 0 {
+		return
+	}
+	for _, k := range []string{"identifier", "patient.identifier", "subject.identifier"} {
+		for i, v := range q[k] {
+			parts := strings.Split(v, ",")
+			for j, p := range parts {
+				if sys, val, ok := strings.Cut(p, "|"); ok {
+					if to, ok := s.opt.SystemAliases[sys]; ok {
+						parts[j] = to + "|" + val
+					}
+				}
+			}
+			q[k][i] = strings.Join(parts, ",")
+		}
+	}
 }

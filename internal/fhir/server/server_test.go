@@ -141,3 +141,23 @@ func TestScopeAllows(t *testing.T) {
 		}
 	}
 }
+
+// A search by identifier in another name of the system (SystemAliases)
+// finds the resources stored under the one they were written with, in an
+// OR list and in a patient.identifier chain too.
+func TestSearchBySystemAlias(t *testing.T) {
+	st, _ := server.OpenMem("")
+	h := server.New(server.Options{Store: st, Writable: st, Types: servertest.AllTypes, Prefix: "/fhir",
+		SystemAliases: map[string]string{"urn:oid:1.2.3": "https://hospital.example.org/mrn"}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	servertest.Do(t, "POST", srv.URL+"/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"https://hospital.example.org/mrn","value":"M1"}]}`)
+	for _, q := range []string{"identifier=urn:oid:1.2.3|M1", "identifier=urn:x|M9,urn:oid:1.2.3|M1", "identifier=https://hospital.example.org/mrn|M1"} {
+		if code, b := servertest.Do(t, "GET", srv.URL+"/fhir/Patient?"+q, ""); code != 200 || b["total"] != 1.0 {
+			t.Errorf("%s: %d %v", q, code, b)
+		}
+	}
+	if code, b := servertest.Do(t, "GET", srv.URL+"/fhir/Patient?identifier=urn:oid:1.2.4|M1", ""); code != 200 || b["total"] != 0.0 {
+		t.Errorf("another system found it: %d %v", code, b)
+	}
+}
