@@ -43,7 +43,7 @@ type Options struct {
 	// stored under: a search by identifier (or patient.identifier) in
 	// another name of the same authority finds them.
 	SystemAliases map[string]string
-	Now      func() time.Time
+	Now           func() time.Time
 }
 
 // Server is the FHIR REST handler.
