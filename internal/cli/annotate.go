@@ -9,12 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate"
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 	"github.com/clinomics/clinomics/internal/format"
+	"github.com/clinomics/clinomics/internal/format/vcf"
 	"github.com/clinomics/clinomics/internal/lake"
 )
 
@@ -48,13 +50,32 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if *flank < 0 {
 		return usagef("--flank must be 0 or more")
 	}
-	inputs := [][2]string{{"vcf", *vcfPath}, {"gff", *gffPath}, {"fasta", *fastaPath}}
-	if err := checkInputs(append(inputs, sf.inputs()...)); err != nil {
+	if strings.HasSuffix(*out, "/") || strings.HasSuffix(*out, string(os.PathSeparator)) {
+		return usagef("--out %s: give a name prefix, not a folder (--out %sNAME writes %sNAME.vcf and %sNAME.tsv)", *out, *out, *out, *out)
+	}
+	inputs := append([][2]string{{"vcf", *vcfPath}, {"gff", *gffPath}, {"fasta", *fastaPath}}, sf.inputs()...)
+	if err := checkInputs(inputs); err != nil {
 		return err
+	}
+	outputs := []outputFile{{"out", *out, *out + ".vcf"}, {"out", *out, *out + ".tsv"}, {"report-draft", sf.draft, sf.draft}, {"save-model", *saveModel, *saveModel}}
+	if err := checkOutputs(outputs, inputs); err != nil {
+		return err
+	}
+	samples, err := vcfSamples(*vcfPath)
+	if err != nil {
+		return err
+	}
+	if err := sf.checkSample(*vcfPath, samples); err != nil {
+		return err
+	}
+	if sf.bam != "" {
+		if err := checkBAM(sf.bam); err != nil {
+			return &inputError{flag: "bam", value: sf.bam, err: err}
+		}
 	}
 	model, err := loadModel(ctx, *cfgPath, *gffPath)
 	if err != nil {
-		return err
+		return &inputError{flag: "gff", value: *gffPath, err: err}
 	}
 	warnings := map[string]int{} // the gene model's and the panel's, then the records'
 	for k, n := range model.WarningCounts() {
@@ -65,7 +86,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	}
 	ref, err := annotate.LoadReference(*fastaPath)
 	if err != nil {
-		return err
+		return &inputError{flag: "fasta", value: *fastaPath, err: err}
 	}
 	defer ref.Close()
 	sources, clinvar, err := sf.sources(ref)
@@ -85,12 +106,12 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	}
 	in, err := format.OpenFile(*vcfPath)
 	if err != nil {
-		return err
+		return &inputError{flag: "vcf", value: *vcfPath, err: err}
 	}
 	defer in.Close()
 	if *saveModel != "" {
 		if err := saveModelTo(ctx, *cfgPath, *saveModel, model); err != nil {
-			return err
+			return fmt.Errorf("--save-model %s: %w", *saveModel, err)
 		}
 	}
 	opt := annotate.Options{Threads: *threads, Sources: sources, Flank: flank}
@@ -196,8 +217,124 @@ func checkInputs(inputs [][2]string) error {
 		if st.IsDir() {
 			return fmt.Errorf("--%s %s: is a directory", name, path)
 		}
+		f, err := os.Open(path) // readable: permissions
+		if err != nil {
+			return &inputError{flag: name, value: path, err: err}
+		}
+		f.Close()
 	}
 	return nil
+}
+
+// inputError is an input that could not be read or is not what its flag
+// takes, named by its flag: "--gnomad af.vcf: line 3: ...".
+type inputError struct {
+	flag, value string // the flag and its value as given
+	err         error
+}
+
+func (e *inputError) Error() string {
+	msg := e.err.Error()
+	if pe, ok := e.err.(*fs.PathError); ok && pe.Path == e.value {
+		msg = pe.Err.Error()
+	}
+	if strings.HasPrefix(msg, "--"+e.flag+" ") { // named already
+		return msg
+	}
+	return "--" + e.flag + " " + e.value + ": " + strings.TrimPrefix(msg, e.value+": ")
+}
+
+func (e *inputError) Unwrap() error { return e.err }
+
+// outputFile is a file a run writes: the flag naming it, the flag's value
+// as given, and the file's path ("" when the flag is not given).
+type outputFile struct{ flag, value, path string }
+
+// checkOutputs checks, before any work, that every output can be written
+// where it is named: its folder exists and takes new files, it is not a
+// folder, not an input (inputs as for checkInputs) and not another
+// output. A missing folder is refused, not created: a misspelt folder
+// would otherwise quietly receive the patient's results, with
+// permissions nobody chose. lake:PATH outputs are checked when written.
+func checkOutputs(outputs []outputFile, inputs [][2]string) error {
+	writable := map[string]error{}
+	seen := map[string]string{}
+	for _, o := range outputs {
+		if o.path == "" || strings.HasPrefix(o.path, "lake:") {
+			continue
+		}
+		named := "--" + o.flag + " " + o.value
+		dir := filepath.Dir(o.path)
+		err, probed := writable[dir]
+		if !probed {
+			err = checkFolder(dir)
+			writable[dir] = err
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", named, err)
+		}
+		if st, err := os.Stat(o.path); err == nil {
+			if st.IsDir() {
+				return fmt.Errorf("%s: %s is a folder", named, o.path)
+			}
+			for _, in := range inputs {
+				if in[1] == "" || strings.HasPrefix(in[1], "lake:") {
+					continue
+				}
+				if ist, err := os.Stat(in[1]); err == nil && os.SameFile(st, ist) {
+					return fmt.Errorf("%s: would overwrite the input --%s %s", named, in[0], in[1])
+				}
+			}
+		}
+		abs, err := filepath.Abs(o.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", named, err)
+		}
+		if other, ok := seen[abs]; ok {
+			return usagef("%s: %s is also written by %s", named, o.path, other)
+		}
+		seen[abs] = named
+	}
+	return nil
+}
+
+// checkFolder checks that dir is an existing folder a file can be
+// created in, by creating and removing an empty hidden file.
+func checkFolder(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no such folder: %s (create it first)", dir)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	f, err := os.CreateTemp(dir, ".clinomics-write-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// vcfSamples reads the VCF's header and returns its sample columns,
+// before any work: a file that is not a VCF is refused here.
+func vcfSamples(path string) ([]string, error) {
+	f, err := format.OpenFile(path)
+	if err != nil {
+		return nil, &inputError{flag: "vcf", value: path, err: err}
+	}
+	defer f.Close()
+	r, err := vcf.NewReader(f, path)
+	if err != nil {
+		return nil, &inputError{flag: "vcf", value: path, err: err}
+	}
+	return r.Header().Samples, nil
 }
 
 // loadModel builds gene models from GFF3/GTF, or loads a saved model

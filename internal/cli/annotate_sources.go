@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,9 +48,9 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.panel, "panel", "", "report draft: report only variants in these genes: a gene list (one symbol per line) or a BED (gene names in column 4, its regions the regions studied)")
 	fs.StringVar(&f.lofGenes, "lof-genes", "", "report draft: genes where loss of function causes disease (one symbol per line), for PVS1")
 	fs.Float64Var(&f.maxAF, "max-af", 0.05, "report draft: leave out variants more frequent than this in the population")
-	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft here (JSON, to store with clinomics report create) with the reportable variants")
+	fs.StringVar(&f.draft, "report-draft", "", "also write a clinical report draft here (JSON, to store with clinomics report create) with the reportable variants; needs --patient or --sample")
 	fs.StringVar(&f.patient, "patient", "", "report draft: the patient's internal (pseudonymous) id; demographics come from the clinical database (default: the patient whose order names --sample)")
-	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column, the lab's sample id (default: the first column)")
+	fs.StringVar(&f.sample, "sample", "", "report draft: the VCF sample column, the lab's sample id (default: the first column); without --patient it also names the patient: the one whose order names this sample")
 	fs.StringVar(&f.testName, "test-name", "", "report draft: the test performed (default from --panel)")
 	fs.StringVar(&f.assay, "assay", "", "report draft: wgs, exome, panel or rnaseq (default: panel with --panel, else wgs)")
 	fs.StringVar(&f.bam, "bam", "", "report draft: the sample's BAM, for the coverage of each region of a --panel BED (samtools depth)")
@@ -108,14 +109,14 @@ func (f *sourceFlags) inputs() [][2]string {
 func (f *sourceFlags) sources(ref known.Reference) (srcs []annotate.Source, clinvar *known.ClinVar, err error) {
 	if f.clinvar != "" {
 		if clinvar, err = loadClinVar(f.clinvar, f.assembly, ref); err != nil {
-			return nil, nil, err
+			return nil, nil, &inputError{flag: "clinvar", value: f.clinvar, err: err}
 		}
 		srcs = append(srcs, clinvar)
 	}
 	if f.gnomad != "" {
 		p, err := known.LoadPopulation("gnomad", f.gnomad, ref)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &inputError{flag: "gnomad", value: f.gnomad, err: err}
 		}
 		srcs = append(srcs, p)
 	}
@@ -131,16 +132,13 @@ func (f *sourceFlags) sources(ref known.Reference) (srcs []annotate.Source, clin
 		default:
 			var in io.ReadCloser
 			if in, err = format.OpenFile(path); err != nil {
-				return nil, nil, err
+				return nil, nil, &inputError{flag: "extra", value: x, err: err}
 			}
 			s, err = known.NewUserVCF(name, strings.Split(keys, ","), in, path, ref)
 			in.Close()
-			if errors.Is(err, known.ErrNoKey) {
-				err = fmt.Errorf("--extra %s: %w", x, err)
-			}
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &inputError{flag: "extra", value: x, err: err}
 		}
 		srcs = append(srcs, s)
 	}
@@ -192,7 +190,7 @@ func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) 
 			p.opt.Panel, err = interpret.LoadGeneList(f.panel)
 		}
 		if err != nil {
-			return nil, err
+			return nil, &inputError{flag: "panel", value: f.panel, err: err}
 		}
 		known := map[string]bool{}
 		for _, g := range model.Genes {
@@ -207,7 +205,7 @@ func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) 
 		}
 		if f.bam != "" {
 			if err := regionCoverage(ctx, f.bam, f.panel, rep.Regions); err != nil {
-				return nil, err
+				return nil, &inputError{flag: "bam", value: f.bam, err: err}
 			}
 		}
 		rep.Test.Panel = strings.TrimSuffix(filepath.Base(f.panel), filepath.Ext(f.panel))
@@ -227,7 +225,7 @@ func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) 
 	if f.lofGenes != "" {
 		lof, err := interpret.LoadGeneList(f.lofGenes)
 		if err != nil {
-			return nil, err
+			return nil, &inputError{flag: "lof-genes", value: f.lofGenes, err: err}
 		}
 		p.opt.LoFGenes = map[string]bool{}
 		for _, g := range lof.Genes() {
@@ -237,10 +235,94 @@ func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) 
 	if f.qc != "" {
 		var err error
 		if rep.QC, err = qcMetrics(f.qc, rep.Regions, f.bam != ""); err != nil {
-			return nil, err
+			return nil, &inputError{flag: "qc", value: f.qc, err: err}
 		}
 	}
+	// What the draft says besides its variants is checked now, not
+	// after the annotated VCF is written.
+	if err := report.ValidateDraft(*rep); err != nil {
+		var fe *report.FieldError
+		if errors.As(err, &fe) {
+			switch fe.Field {
+			case "Patient.ID":
+				return nil, fmt.Errorf("--patient: %s", fe.Problem) // not repeated: it may be a mistyped identifier
+			case "Test.Assay":
+				return nil, fmt.Errorf("--assay %s: %s", f.assay, fe.Problem)
+			case "Test.Name":
+				return nil, fmt.Errorf("--test-name %q: %s", f.testName, fe.Problem)
+			}
+		}
+		return nil, fmt.Errorf("--report-draft %s: %w", f.draft, err)
+	}
 	return p, nil
+}
+
+// maxSamplesListed bounds the sample columns listed when --sample names
+// none of them.
+const maxSamplesListed = 10
+
+// checkSample checks, before any work, that the VCF has the column the
+// report draft is of: --sample, or without it the first.
+func (f *sourceFlags) checkSample(vcfPath string, samples []string) error {
+	switch {
+	case f.draft == "":
+		return nil
+	case f.sample != "" && len(samples) == 0:
+		return fmt.Errorf("--sample %s: no such sample column in %s (it has no sample columns)", f.sample, vcfPath)
+	case f.sample != "" && !slices.Contains(samples, f.sample):
+		return fmt.Errorf("--sample %s: no such sample column in %s (it has: %s)", f.sample, vcfPath, firstFew(samples, maxSamplesListed))
+	case len(samples) == 0:
+		return fmt.Errorf("--report-draft %s: %s has no sample column: the draft reports one sample's genotypes", f.draft, vcfPath)
+	}
+	return nil
+}
+
+// bgzfEOF is the empty BGZF block that ends every complete BAM file (SAM
+// specification, 4.1.2).
+var bgzfEOF = []byte{0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+// checkBAM checks that path is a whole BAM file (BGZF holding the BAM
+// magic, ending with the BGZF end-of-file block) or a CRAM file, before
+// any work: samtools depth fails on anything else without saying why. An
+// index is not needed: samtools depth -b reads the file through.
+func checkBAM(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(f, head); err != nil || head[0] != 0x1f || head[1] != 0x8b {
+		if string(head) == "CRAM" {
+			return nil
+		}
+		return errors.New("not a BAM or CRAM file")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	gz, err := gzip.NewReader(f)
+	if err == nil {
+		_, err = io.ReadFull(gz, head)
+	}
+	if err != nil || string(head) != "BAM\x01" {
+		return errors.New("not a BAM file (gzip-compressed, but not BAM)")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	tail := make([]byte, len(bgzfEOF))
+	if st.Size() < int64(len(tail)) {
+		return errors.New("truncated BAM file")
+	}
+	if _, err := f.ReadAt(tail, st.Size()-int64(len(tail))); err != nil {
+		return err
+	}
+	if !bytes.Equal(tail, bgzfEOF) {
+		return errors.New("truncated BAM file: no end-of-file block (is it still being copied?)")
+	}
+	return nil
 }
 
 // alleleKey names one allele of a VCF.

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"os/exec"
@@ -331,6 +332,198 @@ func TestAnnotateModelWarnings(t *testing.T) {
 func TestAnnotateHelp(t *testing.T) {
 	_, errs, _ := annotateCLI(t, "-h")
 	if !strings.Contains(errs, "-report-draft string") || strings.Contains(errs, "-report-draft clinomics") {
+		t.Errorf("help:\n%s", errs)
+	}
+}
+
+// TestAnnotateRefusedBeforeOutput: every input flag, the output folders
+// and the draft's sample are checked before any work. Each case is a
+// bug of the new-user review: `--sample S7` (not a column of the VCF)
+// wrote OUT.vcf and OUT.tsv over the previous run's, said so, then
+// failed naming OUT.vcf; `--out ann/s1` without the folder ann failed
+// on a temporary file's name. A refused run names the flag and its file,
+// leaves the previous OUT.vcf and OUT.tsv as they were, says nothing on
+// stdout and creates no folder.
+func TestAnnotateRefusedBeforeOutput(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	td := "testdata/annotate/"
+	file := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notVCF := file("not.vcf", "chr1\t100\tA\tG\n")
+	badBED := file("bad.bed", "X\t1\tfoo\n")
+	badGFF := file("bad.gff", "X\t1\tgene\n")
+	badFA := file("bad.fa", "ACGT\n")
+	badQC := file("bad.qc.json", `{"reads":`)
+	noReads := file("noreads.qc.json", `{"sample":"S1","reads":0}`)
+	notBAM := file("not.bam", "@HD\tVN:1.6\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz) // BAM magic, but no BGZF end-of-file block
+	zw.Write([]byte("BAM\x01\x00\x00\x00\x00"))
+	zw.Close()
+	truncBAM := file("trunc.bam", gz.String())
+	gzVCF := file("gz.bam", "")
+	if raw, err := os.ReadFile(td + "sample.vcf"); err == nil {
+		zw := gzip.NewWriter(&gz)
+		gz.Reset()
+		zw.Write(raw)
+		zw.Close()
+		gzVCF = file("gz.bam", gz.String())
+	}
+	var cols []string
+	for i := range 12 {
+		cols = append(cols, fmt.Sprintf("NA%05d", 12878+i))
+	}
+	wide := file("wide.vcf", "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"+strings.Join(cols, "\t")+"\n")
+	input := file("input.vcf", "")
+	if raw, err := os.ReadFile(td + "sample.vcf"); err == nil {
+		input = file("input.vcf", string(raw))
+	}
+	missing := filepath.Join(dir, "missing")
+	nofolder := filepath.Join(dir, "ann")
+	gff, fa := csqCase+".gff", csqCase+".fa"
+	draft := []string{"--report-draft", filepath.Join(dir, "d.json"), "--patient", "pat-1"}
+	bed := []string{"--panel", td + "panel.bed"}
+	with := func(a ...[]string) []string { return slices.Concat(a...) }
+
+	for _, c := range []struct {
+		name string
+		vcf  string // default: the test sample
+		args []string
+		out  string // default: a fresh prefix in dir
+		code int
+		want string
+	}{
+		{"sample not in the VCF", "", with([]string{"--sample", "S7"}, draft), "", 1, "--sample S7: no such sample column in " + td + "sample.vcf (it has: S1)"},
+		{"sample not in the VCF, patient by sample", "", []string{"--sample", "S7", "--report-draft", filepath.Join(dir, "d.json")}, "", 1, "--sample S7: no such sample column in " + td + "sample.vcf (it has: S1)"},
+		{"sample not among many", wide, []string{"--sample", "S7", "--report-draft", filepath.Join(dir, "d.json")}, "", 1, "(it has: NA12878, NA12879, NA12880, NA12881, NA12882, NA12883, NA12884, NA12885, NA12886, NA12887 and 2 more)"},
+		{"draft of a VCF without samples", td + "population.vcf", draft, "", 1, "population.vcf has no sample column"},
+		{"sample of a VCF without samples", td + "population.vcf", []string{"--sample", "S1", "--report-draft", filepath.Join(dir, "d.json")}, "", 1, "--sample S1: no such sample column in " + td + "population.vcf (it has no sample columns)"},
+
+		{"out folder missing", "", nil, filepath.Join(nofolder, "s1"), 1, "--out " + filepath.Join(nofolder, "s1") + ": no such folder: " + nofolder},
+		{"out folder is a file", "", nil, filepath.Join(notVCF, "s1"), 1, "--out " + filepath.Join(notVCF, "s1") + ": " + notVCF + " is not a folder"},
+		{"out is a folder", "", nil, dir + "/", 2, "--out " + dir + "/: give a name prefix, not a folder"},
+		{"out overwrites the input", input, nil, strings.TrimSuffix(input, ".vcf"), 1, "would overwrite the input --vcf " + input},
+		{"draft folder missing", "", []string{"--report-draft", filepath.Join(nofolder, "d.json"), "--patient", "pat-1"}, "", 1, "--report-draft " + filepath.Join(nofolder, "d.json") + ": no such folder: " + nofolder},
+		{"draft is a folder", "", []string{"--report-draft", dir, "--patient", "pat-1"}, "", 1, "--report-draft " + dir + ": " + dir + " is a folder"},
+		{"draft over the annotated VCF", "", []string{"--report-draft", filepath.Join(dir, "o.vcf"), "--patient", "pat-1"}, filepath.Join(dir, "o"), 2, "is also written by --out"},
+		{"save-model folder missing", "", []string{"--save-model", filepath.Join(nofolder, "m.gmdb")}, "", 1, "--save-model " + filepath.Join(nofolder, "m.gmdb") + ": no such folder: " + nofolder},
+
+		{"vcf missing", missing + ".vcf", nil, "", 1, "--vcf " + missing + ".vcf: no such file or directory"},
+		{"vcf malformed", notVCF, nil, "", 1, "--vcf " + notVCF + ": line 1: malformed VCF"},
+		{"gff missing", "", []string{"--gff", missing + ".gff"}, "", 1, "--gff " + missing + ".gff: no such file or directory"},
+		{"gff malformed", "", []string{"--gff", badGFF}, "", 1, "--gff " + badGFF + ": line 1: wrong number of tab-separated columns"},
+		{"fasta missing", "", []string{"--fasta", missing + ".fa"}, "", 1, "--fasta " + missing + ".fa: no such file or directory"},
+		{"fasta malformed", "", []string{"--fasta", badFA}, "", 1, "--fasta " + badFA + ": line 1: not FASTA"},
+		{"clinvar missing", "", []string{"--clinvar", missing + ".vcf"}, "", 1, "--clinvar " + missing + ".vcf: no such file or directory"},
+		{"clinvar malformed", "", []string{"--clinvar", notVCF}, "", 1, "--clinvar " + notVCF + ": line 1: malformed VCF"},
+		{"gnomad missing", "", []string{"--gnomad", missing + ".vcf"}, "", 1, "--gnomad " + missing + ".vcf: no such file or directory"},
+		{"gnomad malformed", "", []string{"--gnomad", notVCF}, "", 1, "--gnomad " + notVCF + ": line 1: malformed VCF"},
+		{"extra VCF missing", "", []string{"--extra", "F=" + missing + ".vcf:AF"}, "", 1, "--extra " + missing + ".vcf: no such file or directory"},
+		{"extra BED missing", "", []string{"--extra", "F=" + missing + ".bed"}, "", 1, "--extra " + missing + ".bed: no such file or directory"},
+		{"extra VCF malformed", "", []string{"--extra", "F=" + notVCF + ":AF"}, "", 1, "--extra F=" + notVCF + ":AF: " + notVCF + ": line 1: malformed VCF"},
+		{"extra BED malformed", "", []string{"--extra", "F=" + badBED}, "", 1, "--extra F=" + badBED + ": " + badBED + ": line 1:"},
+		{"panel malformed", "", with([]string{"--panel", badBED}, draft), "", 1, "--panel " + badBED + ": line 1:"},
+		{"lof-genes missing", "", with([]string{"--lof-genes", missing + ".txt"}, draft), "", 1, "--lof-genes " + missing + ".txt: no such file or directory"},
+		{"bam missing", "", with(bed, []string{"--bam", missing + ".bam"}, draft), "", 1, "--bam " + missing + ".bam: no such file or directory"},
+		{"bam not a BAM", "", with(bed, []string{"--bam", notBAM}, draft), "", 1, "--bam " + notBAM + ": not a BAM or CRAM file"},
+		{"bam a gzip VCF", "", with(bed, []string{"--bam", gzVCF}, draft), "", 1, "--bam " + gzVCF + ": not a BAM file"},
+		{"bam truncated", "", with(bed, []string{"--bam", truncBAM}, draft), "", 1, "--bam " + truncBAM + ": truncated BAM file"},
+		{"qc missing", "", with([]string{"--qc", missing + ".json"}, draft), "", 1, "--qc " + missing + ".json: no such file or directory"},
+		{"qc malformed", "", with([]string{"--qc", badQC}, draft), "", 1, "--qc " + badQC + ": not a QC report"},
+		{"qc without reads", "", with([]string{"--qc", noReads}, draft), "", 1, "--qc " + noReads + ": no reads in the QC report"},
+		{"qc a folder", "", with([]string{"--qc", dir}, draft), "", 1, "--qc " + dir + ": is a directory"},
+		{"assay unknown", "", with([]string{"--assay", "wes"}, draft), "", 1, "--assay wes: must be one of"},
+		{"patient not an internal id", "", []string{"--report-draft", filepath.Join(dir, "d.json"), "--patient", "Doe, Jane"}, "", 1, "--patient: must be an internal id"},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			vcf := c.vcf
+			if vcf == "" {
+				vcf = td + "sample.vcf"
+			}
+			out := c.out
+			if out == "" {
+				out = filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_"))
+			}
+			// The previous run's outputs, which a refused run must keep.
+			prev := map[string]bool{}
+			for _, p := range []string{out + ".vcf", out + ".tsv"} {
+				if _, err := os.Stat(p); err != nil && os.WriteFile(p, []byte("previous run\n"), 0o600) == nil {
+					prev[p] = true
+				}
+			}
+			defer func() { // so that one failure does not fail the next cases
+				for p := range prev {
+					os.Remove(p)
+				}
+				os.Remove(filepath.Join(dir, "d.json"))
+				os.RemoveAll(nofolder)
+			}()
+			args := with([]string{"--vcf", vcf, "--gff", gff, "--fasta", fa}, c.args, []string{"--out", out})
+			stdout, errs, code := annotateCLI(t, args...)
+			if code != c.code || !strings.Contains(errs, c.want) {
+				t.Errorf("exit %d, want %d and %q\n%s%s", code, c.code, c.want, stdout, errs)
+			}
+			if stdout != "" {
+				t.Errorf("a refused run printed:\n%s", stdout)
+			}
+			for p := range prev {
+				if b, _ := os.ReadFile(p); string(b) != "previous run\n" {
+					t.Errorf("%s overwritten by a refused run", p)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "d.json")); err == nil {
+				t.Error("draft written by a refused run")
+			}
+			if _, err := os.Stat(nofolder); err == nil {
+				t.Errorf("%s created", nofolder)
+			}
+			if b, _ := os.ReadFile(input); len(b) == 0 {
+				t.Errorf("%s overwritten", input)
+			}
+		})
+	}
+}
+
+// TestAnnotateUnreadableInput: a file the user cannot read is refused
+// before any work, naming its flag (not testable as root, who reads
+// everything).
+func TestAnnotateUnreadableInput(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	qc := filepath.Join(dir, "s1.qc.json")
+	os.WriteFile(qc, []byte(`{"sample":"S1","reads":1000}`), 0o000)
+	if f, err := os.Open(qc); err == nil {
+		f.Close()
+		t.Skip("permissions are not enforced for this user")
+	}
+	out := filepath.Join(dir, "o")
+	_, errs, code := annotateCLI(t, "--vcf", "testdata/annotate/sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--qc", qc, "--report-draft", filepath.Join(dir, "d.json"), "--patient", "pat-1", "--out", out)
+	if code != 1 || !strings.Contains(errs, "--qc "+qc+": permission denied") {
+		t.Errorf("exit %d, %s", code, errs)
+	}
+	noOutputs(t, out)
+}
+
+// TestAnnotateUsageNamesSample: the usage line shows that the draft names
+// its patient by --sample or --patient (it showed only --patient).
+func TestAnnotateUsageNamesSample(t *testing.T) {
+	_, errs, code := annotateCLI(t, "--vcf", "x.vcf")
+	if code != 2 || !strings.Contains(errs, "usage: clinomics annotate ") || !strings.Contains(errs, "[--report-draft D.json (--sample S | --patient ID)") {
+		t.Errorf("exit %d, %s", code, errs)
+	}
+	_, errs, _ = annotateCLI(t, "-h")
+	if !strings.Contains(errs, "needs --patient or --sample") || !strings.Contains(errs, "without --patient it also names the patient") {
 		t.Errorf("help:\n%s", errs)
 	}
 }
