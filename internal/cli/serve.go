@@ -43,6 +43,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
+	if err := tlsconf.CheckListen(cfg.Server.Listen, cfg.Server.TLS.PlainHTTP); err != nil {
+		return err
+	}
 	lock, err := lockServer(cfg.DataDir)
 	if err != nil {
 		return err
@@ -158,9 +161,6 @@ func serve(ctx context.Context, e *env, args []string) error {
 	// posts) through the FHIR API; see auth.Principal.SMARTScopes.
 	api.FHIR = &httpapi.FHIRAPI{Store: fst.Store, Scopes: (*auth.Principal).SMARTScopes, Orders: fst, SystemAliases: app.SystemAliases(cfg)}
 	t := cfg.Server.TLS
-	if err := tlsconf.CheckListen(cfg.Server.Listen, t.PlainHTTP); err != nil {
-		return err
-	}
 	var tc *tls.Config
 	if !t.PlainHTTP {
 		var info tlsconf.Info
