@@ -96,6 +96,7 @@ func fillOrder(r *report.Report, o clinical.Order) {
 	set(&r.Order.OrderedDate, isoDate(o.Ordered))
 	set(&r.Order.CodeSystem, codeSystemURI(o.CodeSystem))
 	set(&r.Specimen.SampleID, o.SampleID)
+	set(&r.Specimen.Type, o.SpecimenType) // SPM-4 (OBR-15) as text
 }
 
 // codeSystemURI is the URI of an order code's system: an HL7 v2 coding

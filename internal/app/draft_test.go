@@ -36,7 +36,7 @@ func TestCompleteDraft(t *testing.T) {
 			return err
 		}
 		oid, err = tx.UpsertOrder(pid, clinical.Order{PlacerNumber: "PL1", PlacerIssuer: "EPIC", FillerNumber: "FI1", Code: "51969-4", CodeSystem: "LN",
-			Display: "Genetic analysis", SampleID: "S9", Ordered: "20260302101500", Status: "new"})
+			Display: "Genetic analysis", SampleID: "S9", Specimen: "BLD", SpecimenType: "Blood", Ordered: "20260302101500", Status: "new"})
 		return err
 	})
 	if err != nil {
@@ -54,6 +54,14 @@ func TestCompleteDraft(t *testing.T) {
 	}
 	if r.Order.ID != oid || r.Order.Placer != "PL1" || r.Order.Filler != "FI1" || r.Order.CodeSystem != "http://loinc.org" || r.Order.OrderedDate != "2026-03-02" {
 		t.Errorf("order = %+v", r.Order)
+	}
+	if r.Specimen.Type != "Blood" {
+		t.Errorf("specimen type = %q, want the order's (SPM-4) Blood", r.Specimen.Type)
+	}
+	// A draft's own specimen type is kept.
+	r = report.Report{Patient: report.Patient{ID: pid}, Specimen: report.Specimen{SampleID: "S9", Type: "Saliva"}}
+	if err := complete(ctx, &r); err != nil || r.Specimen.Type != "Saliva" {
+		t.Errorf("draft specimen type replaced: %v %+v", err, r.Specimen)
 	}
 
 	// What the draft gives is kept.

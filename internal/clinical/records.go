@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Patient struct {
 	// AsOf is when the source says these demographics were current (the
 	// message time); older updates do not replace newer ones.
 	AsOf time.Time `json:"as_of"`
+	// Clear names the fields (by their JSON names) the source cleared
+	// explicitly, as HL7's null "" does; an empty field keeps the stored
+	// value (the update rule, at update in records.go). Not stored.
+	Clear []string `json:"-"`
 }
 
 // Encounter is a visit (HL7 PV1).
@@ -48,6 +53,7 @@ type Encounter struct {
 	Discharge   string    `json:"discharge,omitempty"`
 	Status      string    `json:"status,omitempty"` // admitted, discharged, registered
 	AsOf        time.Time `json:"as_of"`
+	Clear       []string  `json:"-"` // fields cleared explicitly, by JSON name (as Patient.Clear); not stored
 }
 
 // Order is a test order (HL7 ORC/OBR, FHIR ServiceRequest). Genetic test
@@ -56,7 +62,7 @@ type Order struct {
 	ID           string    `json:"-"`
 	PatientID    string    `json:"-"`
 	PlacerNumber string    `json:"placer_number"`
-	PlacerIssuer string    `json:"placer_issuer,omitempty"` // namespace of the placer number (EI.2, the placer application)
+	PlacerIssuer string    `json:"placer_issuer,omitempty"` // issuer of the placer number: its namespace (EI-2, the placer application), else its universal id (EI-3)
 	FillerNumber string    `json:"filler_number,omitempty"`
 	Status       string    `json:"status"` // the catalog's copy is in the clear: new, in-progress, completed, cancelled
 	Code         string    `json:"code,omitempty"`
@@ -64,10 +70,116 @@ type Order struct {
 	Display      string    `json:"display,omitempty"`
 	Genetic      bool      `json:"genetic,omitempty"`
 	SampleID     string    `json:"sample_id,omitempty"`
-	Specimen     string    `json:"specimen,omitempty"`
+	Specimen     string    `json:"specimen,omitempty"`      // specimen type code (HL7 SPM-4.1, before v2.5 OBR-15.1; table 0487: BLD, SAL ...)
+	SpecimenType string    `json:"specimen_type,omitempty"` // the specimen type as text ("Whole blood"): SPM-4.2 (OBR-15.1.2), else its code
 	Ordered      string    `json:"ordered,omitempty"`
 	Orderer      string    `json:"orderer,omitempty"`
 	AsOf         time.Time `json:"as_of"`
+	Clear        []string  `json:"-"` // fields cleared explicitly, by JSON name (as Patient.Clear); not stored
+}
+
+// The update rule of patients, visits and orders (results replace as a
+// whole): when a record not older than the stored one arrives, a field it
+// gives replaces the stored value, a field it leaves empty keeps it (a
+// message that does not send a field says nothing about it), and a field
+// it names in Clear (by JSON name, e.g. "orderer"; HL7's null "") is
+// emptied. A record older than the stored one changes nothing. Fields
+// that are sent together are replaced together: a patient's name (family,
+// given, middle), an order's code (code, code_system, display, and the
+// genetic flag made from them) and its specimen (specimen,
+// specimen_type). Keys and identifiers are not cleared: patient
+// identifiers accumulate, and an order's sample id, which links
+// sequencing runs to it, is kept once known.
+//
+// update is that rule for one field: next's value when it has one, ""
+// when the field is in clear, else cur's.
+func update(cur, next string, clear []string, name string) string {
+	switch {
+	case next != "":
+		return next
+	case slices.Contains(clear, name):
+		return ""
+	}
+	return cur
+}
+
+// updates says whether next gives any of a group of fields sent together
+// (then all of them replace the stored ones) or clears any of them.
+func updates(clear []string, names []string, values ...string) (given, cleared bool) {
+	for _, v := range values {
+		if v != "" {
+			return true, false
+		}
+	}
+	for _, n := range names {
+		if slices.Contains(clear, n) {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// updatePatient is the demographics stored when p, not older than cur,
+// arrives for a patient stored as cur (the update rule); the
+// identifiers are cur's.
+func updatePatient(cur, p Patient) Patient {
+	next := p
+	next.ID, next.MergedInto, next.Clear = "", "", nil
+	next.Identifiers = slices.Clone(cur.Identifiers)
+	switch given, cleared := updates(p.Clear, []string{"family", "given", "middle"}, p.Family, p.Given, p.Middle); {
+	case cleared:
+		next.Family, next.Given, next.Middle = "", "", ""
+	case !given:
+		next.Family, next.Given, next.Middle = cur.Family, cur.Given, cur.Middle
+	}
+	next.BirthDate = update(cur.BirthDate, p.BirthDate, p.Clear, "birth_date")
+	next.Sex = update(cur.Sex, p.Sex, p.Clear, "sex")
+	next.Deceased = update(cur.Deceased, p.Deceased, p.Clear, "deceased")
+	return next
+}
+
+// updateEncounter is the visit stored when e, not older than cur (zero
+// for a new visit), arrives (the update rule).
+func updateEncounter(cur, e Encounter) Encounter {
+	next := e
+	next.ID, next.PatientID, next.Clear = "", "", nil
+	if cur.VisitNumber != "" { // the key stays as first stored (the issuer may be another name of it)
+		next.VisitNumber, next.VisitIssuer = cur.VisitNumber, cur.VisitIssuer
+	}
+	next.Class = update(cur.Class, e.Class, e.Clear, "class")
+	next.Location = update(cur.Location, e.Location, e.Clear, "location")
+	next.Admit = update(cur.Admit, e.Admit, e.Clear, "admit")
+	next.Discharge = update(cur.Discharge, e.Discharge, e.Clear, "discharge")
+	next.Status = update(cur.Status, e.Status, e.Clear, "status")
+	return next
+}
+
+// updateOrder is the order stored when o, not older than cur (zero for a
+// new order), arrives (the update rule).
+func updateOrder(cur, o Order) Order {
+	next := o
+	next.ID, next.PatientID, next.Clear = "", "", nil
+	if cur.PlacerNumber != "" { // the key stays as first stored (the issuer may be another name of it)
+		next.PlacerNumber, next.PlacerIssuer = cur.PlacerNumber, cur.PlacerIssuer
+	}
+	next.FillerNumber = update(cur.FillerNumber, o.FillerNumber, o.Clear, "filler_number")
+	next.Status = update(cur.Status, o.Status, o.Clear, "status")
+	switch given, cleared := updates(o.Clear, []string{"code", "code_system", "display"}, o.Code, o.CodeSystem, o.Display); {
+	case cleared:
+		next.Code, next.CodeSystem, next.Display, next.Genetic = "", "", "", false
+	case !given:
+		next.Code, next.CodeSystem, next.Display, next.Genetic = cur.Code, cur.CodeSystem, cur.Display, cur.Genetic || o.Genetic
+	}
+	next.SampleID = update(cur.SampleID, o.SampleID, nil, "")
+	switch given, cleared := updates(o.Clear, []string{"specimen", "specimen_type"}, o.Specimen, o.SpecimenType); {
+	case cleared:
+		next.Specimen, next.SpecimenType = "", ""
+	case !given:
+		next.Specimen, next.SpecimenType = cur.Specimen, cur.SpecimenType
+	}
+	next.Ordered = update(cur.Ordered, o.Ordered, o.Clear, "ordered")
+	next.Orderer = update(cur.Orderer, o.Orderer, o.Clear, "orderer")
+	return next
 }
 
 // Result is one observation (HL7 OBX) of an order.
@@ -158,8 +270,9 @@ func (t *Tx) Patient(id string) (Patient, error) {
 }
 
 // UpsertPatient finds the patient by any of p's identifiers (creating
-// one when none is known), adds p's identifiers, and replaces the
-// demographics unless the stored ones are newer. It returns the patient id.
+// one when none is known), adds p's identifiers, and updates the
+// demographics unless the stored ones are newer: a field p leaves empty
+// keeps its stored value, one p.Clear names is emptied (see update). It returns the patient id.
 // Storing demographics equal to the stored ones writes nothing.
 func (t *Tx) UpsertPatient(p Patient) (string, error) {
 	ids, errs, err := t.UpsertPatients([]Patient{p})
@@ -441,14 +554,12 @@ func sortedBy[T any](rs []T, key func(*T) string) []T {
 }
 
 // mergePatient is what is stored when p arrives for a patient stored as
-// cur (zero for a new one): p's demographics unless cur's are newer, and
-// the identifiers of both.
+// cur (zero for a new one): cur's demographics updated by p's (update)
+// unless cur's are newer, and the identifiers of both.
 func (a authorities) mergePatient(cur, p Patient) Patient {
 	next := cur
 	if cur.AsOf.IsZero() || !p.AsOf.Before(cur.AsOf) {
-		next = p
-		next.ID, next.MergedInto = "", ""
-		next.Identifiers = slices.Clone(cur.Identifiers)
+		next = updatePatient(cur, p)
 	}
 	for _, id := range p.Identifiers {
 		if id.Value != "" {
@@ -612,17 +723,20 @@ func place[T any](t *Tx, kind, idPrefix, pid string, curID, curPID string, seale
 	return curID, old, true, nil
 }
 
-// UpsertEncounter records a visit of patient pid by its visit number.
+// UpsertEncounter records a visit of patient pid by its visit number,
+// updating the stored one unless it is newer (a field e leaves empty keeps
+// its stored value, one e.Clear names is emptied; see update).
 func (t *Tx) UpsertEncounter(pid string, e Encounter) (string, error) {
 	if e.VisitNumber == "" {
 		return "", errNoVisitNumber
 	}
 	key := t.d.encounterKey(e)
 	cur, err := t.tx.GetEncounter(t.ctx, key)
-	id, _, write, err := place(t, "encounter", "e", pid, cur.ID, cur.PatientID, cur.Sealed, err, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
+	id, old, write, err := place(t, "encounter", "e", pid, cur.ID, cur.PatientID, cur.Sealed, err, e.AsOf, func(x Encounter) time.Time { return x.AsOf })
 	if err != nil || !write {
 		return id, err
 	}
+	e = updateEncounter(old, e)
 	sealed, err := t.d.seal("encounter", id, e)
 	if err != nil {
 		return "", err
@@ -684,7 +798,7 @@ func (t *Tx) UpsertEncounters(pids []string, ds []EncounterDraft) (ids []string,
 	}
 	ps, err := placeBatch(t, "encounter", "e", pids, es, curs, errs,
 		func(i int) (string, []byte) { return ds[i].id, ds[i].sealed },
-		func(x Encounter) time.Time { return x.AsOf }, sameEncounter)
+		func(x Encounter) time.Time { return x.AsOf }, updateEncounter, sameEncounter)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -725,11 +839,13 @@ type placed struct {
 // pids[i]), curs[i] being the stored record with its key (zero when there
 // is none), with the opening and sealing spread over the CPUs. A stored
 // record of another patient sets errs[i] to ErrConflict; one newer than
-// the record, or equal to it, is not written again; a new record takes
-// its draft's id and sealed bytes when draft(i) has them (a fresh id
-// otherwise). Records with errs[i] already set are left out.
+// the record is not written again; otherwise what is stored is
+// update(stored, record), unless that equals the stored one. A new record
+// is update(zero, record), or its draft's id and sealed bytes when
+// draft(i) has them (a fresh id otherwise). Records with errs[i] already
+// set are left out.
 func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, curs []catalog.ClinicalRow, errs []error,
-	draft func(i int) (id string, sealed []byte), stamp func(T) time.Time, same func(a, b T) bool) ([]placed, error) {
+	draft func(i int) (id string, sealed []byte), stamp func(T) time.Time, update func(cur, rec T) T, same func(a, b T) bool) ([]placed, error) {
 	out := make([]placed, len(recs))
 	for i := range recs {
 		if errs[i] == nil && curs[i].ID != "" && curs[i].PatientID != pids[i] {
@@ -743,6 +859,7 @@ func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, cu
 				continue
 			}
 			p, cur := &out[i], curs[i]
+			var old T
 			if cur.ID == "" {
 				p.write = true
 				if id, sealed := draft(i); sealed != nil {
@@ -752,7 +869,6 @@ func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, cu
 				p.id = newID(idPrefix)
 			} else {
 				p.id = cur.ID
-				var old T
 				if err := t.d.open(kind, cur.ID, cur.Sealed, &old); err != nil {
 					failed[i] = err
 					continue
@@ -760,12 +876,15 @@ func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, cu
 				if s := stamp(old); !s.IsZero() && stamp(recs[i]).Before(s) {
 					continue // an older record: the newer state stands
 				}
-				if same(old, recs[i]) {
+			}
+			rec := update(old, recs[i])
+			if cur.ID != "" {
+				if same(old, rec) {
 					continue // nothing new: no write
 				}
 				p.write = true
 			}
-			p.sealed, failed[i] = t.d.seal(kind, p.id, recs[i])
+			p.sealed, failed[i] = t.d.seal(kind, p.id, rec)
 		}
 	})
 	for _, err := range failed {
@@ -779,10 +898,15 @@ func placeBatch[T any](t *Tx, kind, idPrefix string, pids []string, recs []T, cu
 // sameEncounter: a and b are the same visit, as sealed.
 func sameEncounter(a, b Encounter) bool {
 	asOf := a.AsOf.Equal(b.AsOf)
-	a.ID, a.PatientID, a.AsOf = "", "", time.Time{}
-	b.ID, b.PatientID, b.AsOf = "", "", time.Time{}
-	return asOf && a == b
+	a.ID, a.PatientID, a.AsOf, a.Clear = "", "", time.Time{}, nil
+	b.ID, b.PatientID, b.AsOf, b.Clear = "", "", time.Time{}, nil
+	return asOf && reflect.DeepEqual(a, b)
 }
+
+// replaceResult is the update rule of results: an observation (OBX) is
+// sent whole, so a newer one replaces the stored one as a whole (a
+// corrected OBX without a reference range has none).
+func replaceResult(_, r Result) Result { return r }
 
 // sameResult: a and b are the same observation, as sealed.
 func sameResult(a, b Result) bool {
@@ -808,11 +932,13 @@ type EncounterDraft struct {
 func (d *DB) DraftEncounter(e Encounter) (EncounterDraft, error) {
 	dr := EncounterDraft{Encounter: e, key: d.encounterKey(e), id: newID("e")}
 	var err error
-	dr.sealed, err = d.seal("encounter", dr.id, e)
+	dr.sealed, err = d.seal("encounter", dr.id, updateEncounter(Encounter{}, e))
 	return dr, err
 }
 
-// UpsertOrder records an order of patient pid by its placer number.
+// UpsertOrder records an order of patient pid by its placer number,
+// updating the stored one unless it is newer (a field o leaves empty keeps
+// its stored value, one o.Clear names is emptied; see update).
 func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	if o.PlacerNumber == "" {
 		return "", errors.New("order has no placer order number")
@@ -823,9 +949,7 @@ func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
 	if err != nil || !write {
 		return id, err
 	}
-	if o.SampleID == "" {
-		o.SampleID = old.SampleID
-	}
+	o = updateOrder(old, o)
 	sealed, err := t.d.seal("order", id, o)
 	if err != nil {
 		return "", err
@@ -928,7 +1052,7 @@ func (t *Tx) UpsertResults(pids, oids []string, ds []ResultDraft) (ids []string,
 	}
 	ps, err := placeBatch(t, "result", "r", pids, rs, curs, errs,
 		func(i int) (string, []byte) { return ds[i].id, ds[i].sealed },
-		func(x Result) time.Time { return x.AsOf }, sameResult)
+		func(x Result) time.Time { return x.AsOf }, replaceResult, sameResult)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -358,7 +358,7 @@ func AckUnparsedError(raw []byte, ae AckError, now time.Time, controlID string) 
 type Salvaged struct {
 	SendingApp      string      // MSH-3.1
 	SendingFacility string      // MSH-4.1
-	Type            MessageType // MSH-9.1 and MSH-9.2
+	Type            MessageType // MSH-9.1, MSH-9.2 and MSH-9.3, as Message.Type reads them
 	ControlID       string      // MSH-10
 	// Keyed: the MSH could be split into fields and MSH-3, MSH-4 and
 	// MSH-10 were read whole (each empty, or copied as written), with a
@@ -378,13 +378,13 @@ func Salvage(raw []byte) Salvaged {
 	if !s.split {
 		return Salvaged{}
 	}
-	out := Salvaged{SendingApp: s.v[3], SendingFacility: s.v[4], Type: MessageType{Code: s.v[91], Trigger: s.v[92]}, ControlID: s.v[10]}
+	out := Salvaged{SendingApp: s.v[3], SendingFacility: s.v[4], Type: MessageType{Code: s.v[91], Trigger: s.v[92], Structure: s.v[93]}, ControlID: s.v[10]}
 	out.Keyed = s.split && out.ControlID != "" && !s.dropped[3] && !s.dropped[4] && !s.dropped[10]
 	return out
 }
 
 // salvaged is what salvage read: values by MSH field number (91 and 92
-// hold MSH-9.1 and MSH-9.2), whether the line could be split at a valid
+// hold MSH-9.1, MSH-9.2 and MSH-9.3), whether the line could be split at a valid
 // field separator, and the fields present but not copied.
 type salvaged struct {
 	v       map[int]string
@@ -427,6 +427,9 @@ func salvage(raw []byte) salvaged {
 			}
 			if len(parts) > 1 && plain(parts[1]) {
 				out.v[92] = parts[1]
+			}
+			if len(parts) > 2 && plain(parts[2]) {
+				out.v[93] = parts[2]
 			}
 			continue
 		}

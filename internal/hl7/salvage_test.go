@@ -26,7 +26,11 @@ func TestSalvage(t *testing.T) {
 		{"MSH-2 repeats a delimiter (LinuxForHealth)", string(lfh),
 			Salvaged{"SE050", "050", MessageType{"ADT", "A01", ""}, "102", true}, ErrEncoding},
 		{"MSH-18 ISO IR87", "MSH|^~\\&|EPIC|HOSP|CLIN|LAB|20260301||ADT^A01^ADT_A01|J1|P|2.5.1||||||ISO IR87\rPID|1\r",
-			Salvaged{"EPIC", "HOSP", MessageType{"ADT", "A01", ""}, "J1", true}, ErrCharset},
+			Salvaged{"EPIC", "HOSP", MessageType{"ADT", "A01", "ADT_A01"}, "J1", true}, ErrCharset},
+		// MSH-9 whole, as Message.Type reads a parsed one: the error queue
+		// shows ADT^A01^ADT_A01 for both (it showed ADT^A01 for this one).
+		{"MSH-9 with its structure, escape in it", "MSH|^~\\&|EPIC|HOSP|CLIN|LAB|20260301||ORU^R01^OR\\T\\U|J7|P|2.5.1||||||ISO IR87\r",
+			Salvaged{"EPIC", "HOSP", MessageType{"ORU", "R01", ""}, "J7", true}, ErrCharset},
 		{"HD components", "\ufeff\r\nMSH|^~\\&|EPIC^1.2.3^ISO|HOSP^^|CLIN|LAB|20260301||ADT^A01|J2|P|2.5.1||||||ISO IR87\n",
 			Salvaged{"EPIC", "HOSP", MessageType{"ADT", "A01", ""}, "J2", true}, ErrCharset},
 		{"empty sender", "MSH|^~\\&|||CLIN|LAB|20260301||ADT^A01|J3|P|2.5.1||||||ISO IR87\r",

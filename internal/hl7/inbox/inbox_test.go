@@ -35,7 +35,7 @@ type fixture struct {
 	st catalog.Store
 }
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t *testing.T, opts ...clinical.Option) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
@@ -46,7 +46,7 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := clinical.Open(context.Background(), st, kr)
+	db, err := clinical.Open(context.Background(), st, kr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package inbox
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,6 +195,7 @@ func readPatient(s *hl7.Segment, asOf time.Time) (clinical.Patient, error) {
 		return clinical.Patient{}, err
 	}
 	p := patientOf(pid, asOf)
+	p.Clear = nulls(s, map[int][]string{5: {"family", "given", "middle"}, 7: {"birth_date"}, 8: {"sex"}, 30: {"deceased"}})
 	if len(p.Identifiers) == 0 {
 		return p, at("PID", 1, 3, hl7.ErrRequired)
 	}
@@ -293,6 +295,7 @@ func visitOf(msg *hl7.Message, trigger string, asOf time.Time) (*clinical.Encoun
 	if e.Status == "" { // A08: an update keeps the visit's state
 		e.Status = "updated"
 	}
+	e.Clear = nulls(pv1Seg, map[int][]string{2: {"class"}, 3: {"location"}, 44: {"admit"}, 45: {"discharge"}})
 	return &e, nil
 }
 
@@ -341,6 +344,30 @@ func identifierOf(cx hl7.CX) clinical.Identifier {
 	return clinical.Identifier{Value: cx.ID, Authority: auth, Type: cx.TypeCode}
 }
 
+// issuerOf is the name an entity identifier's issuer (EI-2..4: placer and
+// filler order numbers) is matched by, as for patient identifiers: the
+// namespace, else the universal id.
+func issuerOf(ei hl7.EI) string {
+	if ei.Namespace != "" {
+		return ei.Namespace
+	}
+	return ei.UniversalID
+}
+
+// nulls names the record fields (fields[n], by JSON name) whose segment
+// field n holds HL7's null "" (clear the value), for clinical's update
+// rule: an empty field keeps the stored value, a null one clears it.
+func nulls(s *hl7.Segment, fields map[int][]string) []string {
+	var out []string
+	for n, names := range fields {
+		if s.Field(n).IsNull() {
+			out = append(out, names...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func patientOf(pid hl7.PID, asOf time.Time) clinical.Patient {
 	p := clinical.Patient{BirthDate: pid.BirthDate.String(), Sex: pid.Sex, Deceased: pid.Deceased, AsOf: asOf}
 	for _, cx := range pid.Identifiers {
@@ -369,12 +396,13 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 		if err != nil && !errors.Is(err, hl7.ErrDataType) {
 			return o, err
 		}
-		o.PlacerNumber, o.PlacerIssuer = orc.Placer.ID, orc.Placer.Namespace
+		o.PlacerNumber, o.PlacerIssuer = orc.Placer.ID, issuerOf(orc.Placer)
 		o.FillerNumber = orc.Filler.ID
 		o.Status = orderStatus(orc.Control, orc.Status, o.Status)
 		if len(orc.OrderingProvider) > 0 {
 			o.Orderer = orc.OrderingProvider[0].ID
 		}
+		o.Clear = nulls(g.ORC, map[int][]string{3: {"filler_number"}, 12: {"orderer"}})
 	}
 	if g.OBR != nil {
 		obr, err := hl7.ReadOBR(g.OBR)
@@ -385,14 +413,20 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 			return o, err
 		}
 		if o.PlacerNumber == "" {
-			o.PlacerNumber, o.PlacerIssuer = obr.Placer.ID, obr.Placer.Namespace
+			o.PlacerNumber, o.PlacerIssuer = obr.Placer.ID, issuerOf(obr.Placer)
 		}
 		if o.FillerNumber == "" {
 			o.FillerNumber = obr.Filler.ID
 		}
 		o.Code, o.CodeSystem, o.Display = obr.Service.Code, obr.Service.System, obr.Service.Text
 		o.Ordered = obr.ObservationTime.String()
-		o.Specimen = obr.Specimen.Code
+		o.Specimen, o.SpecimenType = obr.Specimen.Code, specimenType(obr.Specimen)
+		// OBR-3 clears the filler number only when ORC-3 does not give it.
+		fields := map[int][]string{4: {"code", "code_system", "display"}, 7: {"ordered"}, 15: {"specimen", "specimen_type"}}
+		if o.FillerNumber == "" {
+			fields[3] = []string{"filler_number"}
+		}
+		o.Clear = append(o.Clear, nulls(g.OBR, fields)...)
 		if result {
 			o.Status = resultStatus(obr.ResultStatus)
 		}
@@ -413,12 +447,28 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 		} else if id := spm.FillerID.ID; id != "" && o.SampleID == "" {
 			o.SampleID = id
 		}
-		if spm.Type.Code != "" {
-			o.Specimen = spm.Type.Code
+		switch t := spm.Type; {
+		case t.Code != "" || t.Text != "":
+			o.Specimen, o.SpecimenType = t.Code, specimenType(t)
+			o.Clear = slices.DeleteFunc(o.Clear, func(f string) bool { return f == "specimen" || f == "specimen_type" })
+		case s.Field(4).IsNull():
+			o.Specimen, o.SpecimenType = "", ""
+			o.Clear = append(o.Clear, "specimen", "specimen_type")
 		}
 	}
+	slices.Sort(o.Clear)
+	o.Clear = slices.Compact(o.Clear)
 	o.Genetic = isGenetic(o)
 	return o, nil
+}
+
+// specimenType is a specimen type (SPM-4, OBR-15.1) as text: its text,
+// else its code.
+func specimenType(c hl7.CWE) string {
+	if c.Text != "" {
+		return c.Text
+	}
+	return c.Code
 }
 
 // isGenetic tells genetic test orders: LOINC codes of genetic analyses,

@@ -260,10 +260,10 @@ func TestUnparsedKeepSenderAndControlID(t *testing.T) {
 			code: "CR", sender: "SE050^050", controlID: "102", typ: "ADT^A01"},
 		{name: "MSH-18 ISO IR87", raw: "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|J1|P|2.5.1||||||ISO IR87\r" +
 			"PID|1||MRN7^^^HOSP^MR||\x1b$B%F%9%H\x1b(B^Taro||19700101|M\r",
-			code: "AR", sender: "EPIC^HOSP", controlID: "J1", typ: "ADT^A01"},
+			code: "AR", sender: "EPIC^HOSP", controlID: "J1", typ: "ADT^A01^ADT_A01"},
 		{name: "control character in PID", raw: "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|J2|P|2.5.1|||AL|NE\r" +
 			"PID|1||MRN7^^^HOSP^MR||Doe\x01^Jane||19700101|F\r",
-			code: "CR", sender: "EPIC^HOSP", controlID: "J2", typ: "ADT^A01"},
+			code: "CR", sender: "EPIC^HOSP", controlID: "J2", typ: "ADT^A01^ADT_A01"},
 		{name: "sender with an escape sequence: not keyed", raw: "MSH|^~\\&|EP\\T\\IC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01|J3|P|2.5.1||||||ISO IR87\r",
 			code: "AR", sender: "unknown"},
 		{name: "no control id", raw: "MSH|^~\\&|EPIC|HOSP|CLINOMICS|LAB|20260301080000||ADT^A01^ADT_A01||P|2.5.1||||||ISO IR87\r",

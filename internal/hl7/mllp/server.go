@@ -429,13 +429,17 @@ func (c *conn) serve() {
 	// messages counts every message received whole, those over
 	// MaxMessage (tooLarge) included, so that acks <= messages.
 	var messages, acks, tooLarge int64
+	// read counts the message bytes read: of the messages received
+	// whole, of those over MaxMessage (read to their end and dropped),
+	// and of a message cut short.
+	var read int64
 	reason := "closed by peer"
 	defer func() {
 		cancel()
 		c.nc.Close()
 		s.untrack(c)
 		log.Info("mllp: connection closed", "peer", c.peer.String(), "conn", c.id, "reason", reason,
-			"messages", messages, "acks", acks, "too_large", tooLarge, "bytes", counts.Bytes, "junk_bytes", counts.Junk,
+			"messages", messages, "acks", acks, "too_large", tooLarge, "bytes", read, "junk_bytes", counts.Junk,
 			"duration", time.Since(started).Round(time.Millisecond).String())
 	}()
 
@@ -487,6 +491,7 @@ func (c *conn) serve() {
 				s.stats.empty.Add(1)
 			}
 			messages++
+			read += int64(len(msg))
 			s.stats.messages.Add(1)
 			s.stats.bytes.Add(int64(len(msg)))
 			var panicked bool
@@ -503,9 +508,14 @@ func (c *conn) serve() {
 			log.Debug("mllp: message", "peer", c.peer.String(), "conn", c.id, "bytes", len(msg),
 				"ack_bytes", len(ack), "handled_in", time.Since(t0).String())
 		default:
-			if fe := (*FrameError)(nil); errors.As(err, &fe) && fe.Err == ErrTooLarge && fe.Cause == nil {
-				messages++ // read to its end, and answered when the Handler can
-				tooLarge++
+			if fe := (*FrameError)(nil); errors.As(err, &fe) {
+				if fe.Err != ErrJunk {
+					read += fe.Size // junk is counted apart
+				}
+				if fe.Err == ErrTooLarge && fe.Cause == nil {
+					messages++ // read to its end, and answered when the Handler can
+					tooLarge++
+				}
 			}
 			var ok bool
 			ack, ok = c.readFailed(ctx, msg, err, &reason)

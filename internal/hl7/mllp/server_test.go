@@ -181,6 +181,10 @@ func TestServerOversize(t *testing.T) {
 		if out := buf.String(); !strings.Contains(out, `"limit":4096`) || !strings.Contains(out, "message too large") {
 			t.Errorf("log does not name the limit:\n%s", out)
 		}
+		waitFor(t, "the connection's log", func() bool { return strings.Contains(buf.String(), "connection closed") })
+		if want := fmt.Sprintf(`"bytes":%d,`, len(big)); !strings.Contains(closingLine(buf.String()), want) {
+			t.Errorf("connection log does not count the oversized message's bytes (want %s):\n%s", want, buf.String())
+		}
 	})
 	t.Run("OversizeHandler", func(t *testing.T) {
 		log, buf := testLog(t)
@@ -208,7 +212,21 @@ func TestServerOversize(t *testing.T) {
 		if out := buf.String(); !strings.Contains(out, `"reason":"closed by peer","messages":2,"acks":2,"too_large":1`) {
 			t.Errorf("connection log does not count the oversized message as one of its messages:\n%s", out)
 		}
+		// Its bytes are counted too (they were logged as 0 before).
+		if want := fmt.Sprintf(`"too_large":1,"bytes":%d,`, len(big)+len(testMessage("SMALL", 0))); !strings.Contains(closingLine(buf.String()), want) {
+			t.Errorf("connection log does not count the bytes read (want %s):\n%s", want, buf.String())
+		}
 	})
+}
+
+// closingLine is the "connection closed" line of a log.
+func closingLine(log string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "connection closed") {
+			return l
+		}
+	}
+	return ""
 }
 
 // TestServerFramingError: a start block inside a message closes the
