@@ -418,6 +418,9 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 		if o.FillerNumber == "" {
 			o.FillerNumber = obr.Filler.ID
 		}
+		if o.Orderer == "" && len(obr.OrderingProvider) > 0 { // OBR-16, as ORC-12 (an ORU often has no ORC)
+			o.Orderer = obr.OrderingProvider[0].ID
+		}
 		o.Code, o.CodeSystem, o.Display = obr.Service.Code, obr.Service.System, obr.Service.Text
 		o.Ordered = obr.ObservationTime.String()
 		o.Specimen, o.SpecimenType = obr.Specimen.Code, specimenType(obr.Specimen)

@@ -85,6 +85,8 @@ func TestUpdateKeepsWhatIsNotSent(t *testing.T) {
 			func(w *want) { w.orderer, w.ordered, w.status = "", "", "completed" }},
 		{"ORU with new ORC-12 and OBR-7", oru2002("U2", "20260310090000", map[int]string{12: "5678^Other^Olga"}, map[int]string{7: "20260309000000"}),
 			func(w *want) { w.orderer, w.ordered, w.status = "5678", "20260309000000", "completed" }},
+		{"ORU without ORC, with OBR-16 (ordering provider) and OBR-7", oru2002("U2", "20260310090000", nil, map[int]string{7: "20260309000000", 16: "9012^Obr^Otto"}),
+			func(w *want) { w.orderer, w.ordered, w.status = "9012", "20260309000000", "completed" }},
 		{"ORU with OBR-15 null (v2.3 specimen source)", oru2002("U2", "20260310090000", nil, map[int]string{15: `""`}),
 			func(w *want) { w.specimen, w.specimenType, w.status = "", "", "completed" }},
 		{"older ORU, with everything null", oru2002("U2", "20260301000000", map[int]string{12: `""`}, map[int]string{7: `""`, 15: `""`}),
