@@ -119,8 +119,8 @@ func TestAdmissionsInOneGroup(t *testing.T) {
 			t.Errorf("patient %s: family %q, want %q", c.mrn, p.Family, c.family)
 		}
 	}
-	if _, encs := recordsOf(t, db, "N1"); len(encs) != 1 || encs[0].Status != "updated" {
-		t.Errorf("N1's visit: %+v, want G2's update", encs)
+	if _, encs := recordsOf(t, db, "N1"); len(encs) != 1 || encs[0].Status != "admitted" || encs[0].Class != "I" {
+		t.Errorf("N1's visit: %+v, want G2's update, still admitted (an A08 keeps the state)", encs)
 	}
 	if _, err := db.FindPatient(context.Background(), []clinical.Identifier{{Value: "N3", Authority: "HOSP", Type: "MR"}}); err == nil {
 		t.Error("H3 was refused, but its patient was stored")

@@ -292,9 +292,8 @@ func visitOf(msg *hl7.Message, trigger string, asOf time.Time) (*clinical.Encoun
 	e := clinical.Encounter{VisitNumber: pv1.VisitNumber.ID, VisitIssuer: pv1.VisitNumber.AssigningAuthority.Namespace,
 		Class: pv1.Class, Location: location(pv1.Location), Admit: pv1.AdmitTime.String(), Discharge: pv1.DischargeTime.String(),
 		Status: map[string]string{"A01": "admitted", "A03": "discharged", "A04": "registered"}[trigger], AsOf: asOf}
-	if e.Status == "" { // A08: an update keeps the visit's state
-		e.Status = "updated"
-	}
+	// An A08 sends no state: the visit keeps the one stored (admitted,
+	// discharged...), as any field a message does not send.
 	e.Clear = nulls(pv1Seg, map[int][]string{2: {"class"}, 3: {"location"}, 44: {"admit"}, 45: {"discharge"}})
 	return &e, nil
 }
