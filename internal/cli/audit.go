@@ -147,11 +147,13 @@ func auditReport(ctx context.Context, e *env, args []string) error {
 		Source: "cli", Outcome: audit.OK, Detail: fmt.Sprintf("%d records", len(evs))}); err != nil {
 		return fmt.Errorf("audit record of this report: %w", err)
 	}
+	person := tokenOwners(ctx, store, evs)
 	if asJSON {
 		type row struct {
 			Seq        int64     `json:"seq"`
 			Time       time.Time `json:"time"`
 			Actor      string    `json:"actor"`
+			Person     string    `json:"person,omitempty"` // a personal API token's owner`
 			Action     string    `json:"action"`
 			Resource   string    `json:"resource"`
 			Source     string    `json:"source"`
@@ -161,14 +163,18 @@ func auditReport(ctx context.Context, e *env, args []string) error {
 		}
 		rows := []row{}
 		for _, v := range evs {
-			rows = append(rows, row{v.Seq, v.Time, v.Actor, v.Action, v.Resource, v.Source, v.Outcome, v.BreakGlass, v.Detail})
+			rows = append(rows, row{v.Seq, v.Time, v.Actor, person[v.Actor], v.Action, v.Resource, v.Source, v.Outcome, v.BreakGlass, v.Detail})
 		}
 		return printJSON(e.stdout, map[string]any{"patient": patient, "records": rows})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tRESOURCE\tSOURCE\tOUTCOME\tBREAK-GLASS REASON")
 	for _, v := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Time.Format(time.RFC3339), v.Actor, v.Action, dash(v.Resource), dash(v.Source), v.Outcome, dash(v.BreakGlass))
+		actor := v.Actor
+		if p := person[v.Actor]; p != "" {
+			actor += " (" + p + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Time.Format(time.RFC3339), actor, v.Action, dash(v.Resource), dash(v.Source), v.Outcome, dash(v.BreakGlass))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -528,4 +534,23 @@ func (c *countingStore) AppendAuditBatch(ctx context.Context, es []catalog.Audit
 func (c *countingStore) AppendAudit(ctx context.Context, ev catalog.AuditEvent) (catalog.AuditEvent, error) {
 	c.batches.Add(1)
 	return c.Store.AppendAudit(ctx, ev)
+}
+
+// tokenOwners maps each personal API token among the events' actors
+// (token:<id>) to its owner, the person it acted for (revoked tokens
+// too; a token no longer known is left out).
+func tokenOwners(ctx context.Context, st catalog.Store, evs []catalog.AuditEvent) map[string]string {
+	out := map[string]string{}
+	for _, v := range evs {
+		id, ok := strings.CutPrefix(v.Actor, "token:")
+		if _, seen := out[v.Actor]; !ok || seen {
+			continue
+		}
+		if t, err := st.GetAPIToken(ctx, id); err == nil {
+			out[v.Actor] = t.Owner
+		} else {
+			out[v.Actor] = ""
+		}
+	}
+	return out
 }

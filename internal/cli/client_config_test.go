@@ -142,7 +142,7 @@ func TestFourEyesOnOneMachine(t *testing.T) {
 	if _, errs, code := clinomics(t, "", "token", "create", "--local", "--for", "Jane Doe", "--name", "x", "--grant", "lab-director", "--config", site); code != 1 || strings.Contains(errs, "Jane") {
 		t.Errorf("--for with a name: %d %s", code, errs)
 	}
-	if out, _, _ := clinomics(t, dirA, "whoami", "--config", site); !strings.Contains(out, "token:") {
+	if out, _, _ := clinomics(t, dirA, "whoami", "--config", site); !strings.Contains(out, "token:") || !strings.Contains(out, "(token of user:dir-a)") {
 		t.Errorf("whoami: %s", out)
 	}
 	out, errs, code := clinomics(t, bio, "report", "create", "--config", site, "--draft", "../report/testdata/draft.json")
@@ -162,6 +162,12 @@ func TestFourEyesOnOneMachine(t *testing.T) {
 	out, _, _ = clinomics(t, dirB, "report", "show", id, "--config", site)
 	if !strings.Contains(out, "user:dir-a") || !strings.Contains(out, "user:dir-b") {
 		t.Errorf("sign-out history does not name the people:\n%s", out)
+	}
+
+	// The accounting of disclosures names the person behind each token.
+	out, errs, _ = clinomics(t, "", "audit", "report", "--patient", "pat-7f3a9c", "--config", site)
+	if !strings.Contains(out, "(user:dir-a)") || !strings.Contains(out, "(user:dir-b)") {
+		t.Errorf("audit report does not name the people behind the tokens:\n%s%s", out, errs)
 	}
 
 	// The audit trail: the operator made each token, for whom.
