@@ -164,6 +164,9 @@ func updateOrder(cur, o Order) Order {
 	}
 	next.FillerNumber = update(cur.FillerNumber, o.FillerNumber, o.Clear, "filler_number")
 	next.Status = update(cur.Status, o.Status, o.Clear, "status")
+	if next.Status == "" { // a new order whose message gave no state
+		next.Status = "new"
+	}
 	switch given, cleared := updates(o.Clear, []string{"code", "code_system", "display"}, o.Code, o.CodeSystem, o.Display); {
 	case cleared:
 		next.Code, next.CodeSystem, next.Display, next.Genetic = "", "", "", false

@@ -57,8 +57,9 @@ type Watch struct {
 	// rename it make this moot. DefaultMinAge when zero.
 	MinAge time.Duration
 	// Done, when set, is called with the result of each file loaded,
-	// failed or left to retry (after its move): the caller's audit. An
-	// error stops the scan.
+	// failed or left to retry, before the file moves (MovedTo is not set
+	// yet): the caller's audit. An error stops the scan and leaves the
+	// file where it is.
 	Done func(WatchResult) error
 	Log  *slog.Logger
 	Now  func() time.Time // time.Now when nil
@@ -134,15 +135,11 @@ func (w *Watch) Scan(ctx context.Context) ([]WatchResult, error) {
 		switch {
 		case err == nil:
 			res.State = WatchDone
-			res.MovedTo, err = moveInto(w.Dir, DoneDir, name)
 		case errors.As(err, &fe):
 			res.State = WatchFailed
-			res.MovedTo, err = moveInto(w.Dir, FailedDir, name)
 		default:
 			res.State = WatchRetry
-			err = nil
 		}
-		out = append(out, res)
 		if w.Log != nil {
 			if res.Err != nil {
 				w.Log.Warn("extract file", "file", name, "state", res.State, "err", loggable(res.Err))
@@ -150,13 +147,25 @@ func (w *Watch) Scan(ctx context.Context) ([]WatchResult, error) {
 				w.Log.Info("extract file", "file", name, "state", res.State, "summary", sum.String())
 			}
 		}
-		if err != nil {
-			return out, fmt.Errorf("extract watch: %w", err)
-		}
+		// Audited before the file moves: a load is never left unaudited
+		// (a failed move leaves the file for the next scan, which loads
+		// nothing new from it and is audited too).
 		if w.Done != nil {
 			if err := w.Done(res); err != nil {
-				return out, err
+				return append(out, res), err
 			}
+		}
+		switch res.State {
+		case WatchDone:
+			res.MovedTo, err = moveInto(w.Dir, DoneDir, name)
+		case WatchFailed:
+			res.MovedTo, err = moveInto(w.Dir, FailedDir, name)
+		default:
+			err = nil
+		}
+		out = append(out, res)
+		if err != nil {
+			return out, fmt.Errorf("extract watch: %w", err)
 		}
 		if res.State == WatchRetry {
 			break

@@ -104,6 +104,7 @@ func accept(ctx context.Context, db *clinical.DB, sr []byte, actor string) (stri
 			applySpecimenIdentifier(&r.Order, sp.Identifier)
 		}
 	}
+	r.Order.Clear = absent(r.Order)
 	if actor == "" {
 		actor = "fhir-api"
 	}

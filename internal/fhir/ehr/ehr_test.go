@@ -640,3 +640,43 @@ func TestAcceptServiceRequest(t *testing.T) {
 		})
 	}
 }
+
+// A ServiceRequest is sent whole: an element the EHR removed (the
+// requester) clears the stored value, and the order, once updated, is
+// found unchanged by the next pulls (not rewritten and audited at each).
+func TestPullOrderLosesAnElement(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeEHR(t)
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	f.addOrder("sr0", "pat0", "sp0", t0, func(sr map[string]any) {
+		sr["requester"] = map[string]any{"display": "Dr Requester"}
+		sr["authoredOn"] = "2024-05-01"
+	})
+	p, w := newPuller(t, f)
+	if res, err := p.PullOrders(ctx, time.Time{}); err != nil || len(res.Applied) != 1 {
+		t.Fatalf("first pull: %+v %v", res, err)
+	}
+	f.mu.Lock()
+	delete(f.orders[0], "requester")
+	f.orders[0]["meta"] = map[string]any{"lastUpdated": t0.Add(time.Hour).Format(time.RFC3339)}
+	f.mu.Unlock()
+	res, err := p.PullOrders(ctx, time.Time{})
+	if err != nil || len(res.Applied) != 1 {
+		t.Fatalf("pull after the change: %+v %v", res, err)
+	}
+	for range 2 {
+		if res, err := p.PullOrders(ctx, time.Time{}); err != nil || len(res.Applied) != 0 || res.Unchanged != 1 {
+			t.Fatalf("pull of the unchanged order: applied %d unchanged %d %v", len(res.Applied), res.Unchanged, err)
+		}
+	}
+	err = w.db.Update(ctx, func(tx *clinical.Tx) error {
+		o, err := tx.OrderByPlacer("urn:oid:1.2.3", "PL-sr0")
+		if err == nil && (o.Orderer != "" || o.Ordered != "20240501" || o.SampleID != "SAMPLE-sp0") {
+			err = fmt.Errorf("order %+v: want no orderer, the order date and sample kept", o)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

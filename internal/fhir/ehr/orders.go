@@ -357,7 +357,24 @@ func (p *Puller) one(ctx context.Context, raw json.RawMessage, included map[stri
 			applySpecimenIdentifier(&r.Order, sp.Identifier)
 		}
 	}
+	r.Order.Clear = absent(r.Order)
 	return r, nil
+}
+
+// absent names the order fields a ServiceRequest maps that it left out. A
+// FHIR resource is sent whole, so what it lacks has no value and clears
+// what is stored (unlike an HL7 message, whose empty fields keep it; the
+// filler number, which a ServiceRequest does not carry, is kept).
+func absent(o clinical.Order) []string {
+	var out []string
+	for _, f := range []struct{ name, value string }{
+		{"ordered", o.Ordered}, {"orderer", o.Orderer}, {"specimen", o.Specimen}, {"specimen_type", o.SpecimenType},
+	} {
+		if f.value == "" {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // lookup finds a referenced resource among the included ones, else reads
@@ -638,15 +655,15 @@ func cancelOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, found, change
 }
 
 // sameOrder compares what a pull writes (the stored sample id survives an
-// update without one).
+// update without one; the placer number was matched by its key, under
+// whichever name of its issuer was stored first).
 func sameOrder(cur, o clinical.Order) bool {
-	cur.ID, cur.PatientID = "", ""
 	if o.SampleID == "" {
 		o.SampleID = cur.SampleID
 	}
-	return cur.PlacerNumber == o.PlacerNumber && cur.PlacerIssuer == o.PlacerIssuer && cur.Status == o.Status &&
+	return cur.Status == o.Status &&
 		cur.Code == o.Code && cur.CodeSystem == o.CodeSystem && cur.Display == o.Display && cur.SampleID == o.SampleID &&
-		cur.Specimen == o.Specimen && cur.Ordered == o.Ordered && cur.Orderer == o.Orderer
+		cur.Specimen == o.Specimen && cur.SpecimenType == o.SpecimenType && cur.Ordered == o.Ordered && cur.Orderer == o.Orderer
 }
 
 // Run pulls every interval until ctx ends; a failed pull is logged and

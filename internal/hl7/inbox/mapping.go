@@ -389,7 +389,7 @@ func patientOf(pid hl7.PID, asOf time.Time) clinical.Patient {
 // orderOf reads an order group. The placer order number comes from ORC-2,
 // else OBR-2; for results (ORU) without one, the filler number stands in.
 func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
-	o := clinical.Order{AsOf: asOf, Status: "new"}
+	o := clinical.Order{AsOf: asOf} // no status unless the message gives one: a stored order keeps its own
 	if g.ORC != nil {
 		orc, err := hl7.ReadORC(g.ORC)
 		if err != nil && !errors.Is(err, hl7.ErrDataType) {
@@ -493,7 +493,6 @@ func orderStatus(control, status, cur string) string {
 	switch control {
 	case "CA", "OC", "DC":
 		return "cancelled"
-	case "NW", "XO", "SC":
 	}
 	switch status {
 	case "CM":
@@ -502,6 +501,9 @@ func orderStatus(control, status, cur string) string {
 		return "in-progress"
 	case "CA", "DC":
 		return "cancelled"
+	}
+	if control == "NW" { // a new order; XO, SC and the rest without ORC-5 say nothing of the state
+		return "new"
 	}
 	return cur
 }

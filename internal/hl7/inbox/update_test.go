@@ -258,3 +258,25 @@ func TestSpecimenType(t *testing.T) {
 		})
 	}
 }
+
+// An order message that says nothing of the order's state (ORC-1 XO, no
+// ORC-5) keeps the stored one: a completed order is not set back to new.
+func TestOrderStateKeptWhenNotSent(t *testing.T) {
+	f := newFixture(t)
+	xo := hl7msg(msh("OML^O21^OML_O21", "U9", "20260311090000"), pid200,
+		seg("ORC", map[int]string{1: "XO", 2: "ORD2002^EPIC", 12: "1234^Orderly^Olive"}),
+		seg("OBR", map[int]string{1: "1", 2: "ORD2002^EPIC", 4: "81247-9^Master HL7 genetic variant reporting panel^LN"}))
+	for i, raw := range []string{adt200, oml2002, oru2002("U2", "20260310090000", nil, nil), xo} {
+		if m := receive(t, f, raw); m.Get("MSA-1") != "AA" {
+			t.Fatalf("message %d: %s %s", i+1, m.Get("MSA-1"), m.Get("ERR-8"))
+		}
+	}
+	pid, err := f.db.FindPatient(context.Background(), []clinical.Identifier{mrn200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, ords, _, err := f.db.Records(context.Background(), pid)
+	if err != nil || len(ords) != 1 || ords[0].Status != "completed" {
+		t.Fatalf("orders %+v %v, want one, still completed", ords, err)
+	}
+}
