@@ -151,6 +151,11 @@ type ClinicalTx interface {
 	// PutWatermark moves it forward (never back).
 	Watermark(ctx context.Context, source string) (time.Time, error)
 	PutWatermark(ctx context.Context, source string, t time.Time) error
+	// LockScheme makes the transaction wait for, and hold off, a re-key of
+	// the clinical tables: shared for a transaction that uses the keys,
+	// exclusive for the re-key (PostgreSQL: an advisory transaction lock;
+	// SQLite's write transactions run one at a time already).
+	LockScheme(ctx context.Context, exclusive bool) error
 	// Setting returns a clinical setting ("" when unset); PutSetting sets
 	// it.
 	Setting(ctx context.Context, name string) (string, error)
@@ -1052,6 +1057,24 @@ func (c *clinicalTx) Watermark(ctx context.Context, source string) (time.Time, e
 		return time.Time{}, fmt.Errorf("catalog: %w", err)
 	}
 	return fromNanos(n), nil
+}
+
+// schemeLock is the PostgreSQL advisory lock of the clinical key scheme
+// (LockScheme).
+const schemeLock int64 = 0x636c696e69636b73 // "clinicks"
+
+func (c *clinicalTx) LockScheme(ctx context.Context, exclusive bool) error {
+	if !c.s.postgres {
+		return nil
+	}
+	q := `SELECT pg_advisory_xact_lock_shared($1)`
+	if exclusive {
+		q = `SELECT pg_advisory_xact_lock($1)`
+	}
+	if _, err := c.tx.ExecContext(ctx, q, schemeLock); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
 }
 
 // qSetting is prepared at Open: the clinical layer reads its scheme

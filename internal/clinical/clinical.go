@@ -201,6 +201,9 @@ var _ extract.PublicError = publicError("")
 // begin is the Tx of a transaction, after checking that the database's
 // keys are still this DB's scheme.
 func (d *DB) begin(ctx context.Context, tx catalog.ClinicalTx) (*Tx, error) {
+	if err := tx.LockScheme(ctx, false); err != nil {
+		return nil, err
+	}
 	got, err := tx.Setting(ctx, schemeSetting)
 	if err != nil {
 		return nil, err

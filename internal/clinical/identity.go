@@ -183,6 +183,9 @@ func (d *DB) reindex(ctx context.Context) error {
 	want := d.schemeID
 	return d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
 		t := &Tx{d: d, tx: tx, ctx: ctx}
+		if err := tx.LockScheme(ctx, true); err != nil { // waits for transactions using the old keys
+			return err
+		}
 		got, err := t.tx.Setting(ctx, schemeSetting)
 		if err != nil || got == want {
 			return err
