@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/app"
 	"github.com/clinomics/clinomics/internal/auth"
+	"github.com/clinomics/clinomics/internal/config"
 	"github.com/clinomics/clinomics/internal/httpapi"
 	"github.com/clinomics/clinomics/internal/outbox"
 	"github.com/clinomics/clinomics/internal/pipeline"
@@ -46,7 +48,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err := tlsconf.CheckListen(cfg.Server.Listen, cfg.Server.TLS.PlainHTTP); err != nil {
 		return err
 	}
-	lock, err := lockServer(cfg.DataDir)
+	lock, err := lockServer(cfg)
 	if err != nil {
 		return err
 	}
@@ -578,25 +580,36 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// lockServer makes this the only `clinomics serve` of the data directory:
-// a second one, which would key the clinical database again under its own
-// authority names and take over the sequencer folder and the queues under
-// the running one, is refused before it touches anything. The lock is the
-// kernel's (flock on DATA_DIR/serve.lock), gone when the process ends,
-// however it ends. It does not reach servers on other machines sharing a
-// PostgreSQL catalog: restart those together.
-func lockServer(dataDir string) (*os.File, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+// lockServer makes this the only `clinomics serve` of the data directory
+// and of a SQLite catalog: a second one, which would key the clinical
+// database again under its own authority names and take over the
+// sequencer folder and the queues under the running one, is refused
+// before it touches anything. The lock is the kernel's (flock on
+// serve.lock in the data directory, or beside a SQLite catalog kept
+// elsewhere), gone when the process ends, however it ends. Servers on
+// several machines sharing a PostgreSQL catalog are not refused: there a
+// re-key waits for their transactions and they are refused afterwards
+// (clinical.ErrOtherScheme) until restarted with the same names.
+func lockServer(cfg *config.Config) (*os.File, error) {
+	dir := cfg.DataDir
+	if dsn := cfg.Catalog.DSN; dsn != "" && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+		dir = filepath.Dir(path)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dataDir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, "serve.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		pid, _ := io.ReadAll(io.LimitReader(f, 32))
 		f.Close()
-		return nil, fmt.Errorf("another `clinomics serve` (pid %s) runs with the data directory %s: stop it first", strings.TrimSpace(string(pid)), dataDir)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another `clinomics serve` (pid %s) runs with %s: stop it first", strings.TrimSpace(string(pid)), dir)
+		}
+		return nil, fmt.Errorf("locking %s: %w", filepath.Join(dir, "serve.lock"), err)
 	}
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
