@@ -303,16 +303,16 @@ func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, e
 			break
 		}
 		after = rows[len(rows)-1].ID
-		byKey := map[string]string{} // new key -> id, this chunk
+		byKey := map[string]string{}    // new key -> id, this chunk
+		others := map[string][]string{} // new key -> the chunk's other ids with it
 		var keys []string
 		for _, r := range rows {
 			k, err := keyOf(r.ID, r.Sealed)
 			if err != nil {
 				return fmt.Errorf("clinical: re-keying %s %s: %w", table, r.ID, err)
 			}
-			if prev, dup := byKey[k]; dup {
-				kept++
-				t.d.log.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", prev, "other", r.ID)
+			if _, dup := byKey[k]; dup {
+				others[k] = append(others[k], r.ID)
 				continue
 			}
 			byKey[k] = r.ID
@@ -324,12 +324,16 @@ func (t *Tx) rekey(table string, keyOf func(id string, sealed []byte) (string, e
 		}
 		out := make([]catalog.KeyedRow, 0, len(keys))
 		for _, k := range keys {
-			if id, ok := held[k]; ok && id != byKey[k] {
-				kept++
-				t.d.log.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", id, "other", byKey[k])
-				continue
+			keeper, losers := byKey[k], others[k]
+			if id, ok := held[k]; ok && id != keeper {
+				keeper, losers = id, append([]string{byKey[k]}, losers...)
+			} else {
+				out = append(out, catalog.KeyedRow{ID: keeper, KeyHash: k})
 			}
-			out = append(out, catalog.KeyedRow{ID: byKey[k], KeyHash: k})
+			for _, other := range losers {
+				kept++
+				t.d.log.Warn("clinical: two records now have one business key; the first keeps it, the other is no longer found by it", "table", table, "kept", keeper, "other", other)
+			}
 		}
 		if err := t.tx.SetKeyHashes(t.ctx, table, out); err != nil {
 			return err
