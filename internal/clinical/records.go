@@ -931,6 +931,10 @@ type EncounterDraft struct {
 	sealed    []byte
 }
 
+// Key is the key the draft's visit is found by: equal for one visit
+// number under two names of its issuer.
+func (d EncounterDraft) Key() string { return d.key }
+
 // DraftEncounter makes e ready for Tx.UpsertEncounters.
 func (d *DB) DraftEncounter(e Encounter) (EncounterDraft, error) {
 	dr := EncounterDraft{Encounter: e, key: d.encounterKey(e), id: newID("e")}

@@ -539,7 +539,7 @@ func (g *groupMessages) store(m catalog.HL7Message) {
 // the next run.
 func admissions(g *groupMessages, batch []*pending, i int) int {
 	ids := make(map[string]bool) // PatientDraft.Keys
-	visits := make(map[[2]string]bool)
+	visits := make(map[string]bool) // EncounterDraft.Key
 	keys := make(map[catalog.HL7Key]bool)
 	j := i
 	for ; j < len(batch); j++ {
@@ -553,9 +553,9 @@ func admissions(g *groupMessages, batch []*pending, i int) int {
 			}
 			keys[k] = true
 		}
-		var v [2]string
-		if e := p.adm.visit; e != nil {
-			if v = [2]string{e.VisitIssuer, e.VisitNumber}; visits[v] {
+		var v string
+		if p.adm.visit != nil {
+			if v = p.adm.visitDraft.Key(); visits[v] {
 				break
 			}
 		}
