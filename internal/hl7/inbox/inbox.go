@@ -538,7 +538,7 @@ func (g *groupMessages) store(m catalog.HL7Message) {
 // ends before the first message that breaks this; that message starts
 // the next run.
 func admissions(g *groupMessages, batch []*pending, i int) int {
-	ids := make(map[string]bool) // PatientDraft.Keys
+	ids := make(map[string]bool)    // PatientDraft.Keys
 	visits := make(map[string]bool) // EncounterDraft.Key
 	keys := make(map[catalog.HL7Key]bool)
 	j := i
