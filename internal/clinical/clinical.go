@@ -33,6 +33,8 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +179,29 @@ func parallel(n int, fn func(lo, hi int)) {
 // tokens): equal inputs give equal hashes under this database's key, and
 // the hash reveals nothing of them without it.
 func (d *DB) Hash(kind string, parts ...string) string { return d.hash(kind, parts...) }
+
+// keyOrderedIDs returns n new random ids, the i-th for the item whose
+// key key(i) gives, handed out so that key order is id order: a batch's
+// new rows are then written in key order in every index (by id and by
+// key), a few neighbouring pages a statement rather than a page a row,
+// and the ids are as random as before.
+func keyOrderedIDs(prefix string, n int, key func(i int) string) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = newID(prefix)
+	}
+	slices.Sort(ids)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(key(a), key(b)) })
+	out := make([]string, n)
+	for k, i := range order {
+		out[i] = ids[k]
+	}
+	return out
+}
 
 func newID(prefix string) string {
 	b := make([]byte, 10)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
@@ -181,19 +180,10 @@ func (s ExtractSink) PreparePatients(rs []extract.Patient) any {
 	// hashes, as Tx.UpsertPatients does: the new patients' rows, their
 	// identifiers and the index of identifiers by patient are then all
 	// written in key order.
-	ids := make([]string, len(rs))
-	for i := range ids {
-		ids[i] = newID("p")
-	}
-	slices.Sort(ids)
-	order := make([]int, len(rs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(ds[a].hashes[0], ds[b].hashes[0]) })
-	for k, i := range order {
+	ids := keyOrderedIDs("p", len(rs), func(i int) string { return ds[i].hashes[0] })
+	for i := range ds {
 		d := &ds[i]
-		d.id = ids[k]
+		d.id = ids[i]
 		var err error
 		if d.sealed, err = s.DB.seal("patient", d.id, s.DB.auth.mergePatient(Patient{}, d.Patient)); err != nil {
 			return nil // the transaction does it
@@ -248,19 +238,10 @@ func (s ExtractSink) PrepareEncounters(rs []extract.Encounter) any {
 	// keyed hashes: the new visits are then written in key order in the
 	// table's two unique indexes (by id and by key), and each multi-row
 	// insert touches a few neighbouring pages of each, not one page a row.
-	ids := make([]string, len(rs))
-	for i := range ids {
-		ids[i] = newID("e")
-	}
-	slices.Sort(ids)
-	order := make([]int, len(rs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(p.drafts[a].key, p.drafts[b].key) })
-	for k, i := range order {
+	ids := keyOrderedIDs("e", len(rs), func(i int) string { return p.drafts[i].key })
+	for i := range p.drafts {
 		d := &p.drafts[i]
-		d.id = ids[k]
+		d.id = ids[i]
 		var err error
 		if d.sealed, err = s.DB.seal("encounter", d.id, d.Encounter); err != nil {
 			return nil

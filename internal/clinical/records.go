@@ -452,15 +452,10 @@ func (t *Tx) upsertPatients(ds []PatientDraft) (ids []string, errs []error, err 
 	// Drafted records come with their ids (and demographics sealed for
 	// them).
 	if slices.ContainsFunc(fresh, func(i int) bool { return ds[i].id == "" }) {
-		newIDs := make([]string, len(fresh))
-		for k := range newIDs {
-			newIDs[k] = newID("p")
-		}
-		slices.Sort(newIDs)
-		first := func(i int) string {
-			return hashes[i][slices.IndexFunc(hashes[i], func(h string) bool { return h != "" })]
-		}
-		slices.SortFunc(fresh, func(a, b int) int { return strings.Compare(first(a), first(b)) })
+		newIDs := keyOrderedIDs("p", len(fresh), func(k int) string {
+			h := hashes[fresh[k]]
+			return h[slices.IndexFunc(h, func(h string) bool { return h != "" })]
+		})
 		for k, i := range fresh {
 			ids[i], ds[i].sealed = newIDs[k], nil
 		}
