@@ -592,7 +592,7 @@ func printJSON(w io.Writer, v any) error {
 // (clinical.ErrOtherScheme) until restarted with the same names.
 func lockServer(cfg *config.Config) (*os.File, error) {
 	dir := cfg.DataDir
-	if dsn := cfg.Catalog.DSN; dsn != "" && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+	if dsn := cfg.Catalog.DSN; dsn != "" && !isPostgres(dsn) {
 		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 		dir = filepath.Dir(path)
 	}
