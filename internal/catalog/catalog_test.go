@@ -3,15 +3,13 @@ package catalog_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/catalog/catalogtest"
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 func TestSQLite(t *testing.T) {
@@ -29,32 +27,12 @@ func TestSQLite(t *testing.T) {
 	})
 }
 
-var schemas atomic.Int64
-
 // TestPostgreSQL runs the suite against a real server; scripts/test starts
 // one and sets CLINOMICS_TEST_POSTGRES to its DSN. Each case gets its own
 // schema, so cases start empty.
 func TestPostgreSQL(t *testing.T) {
-	dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	catalogtest.Run(t, func(t *testing.T) (catalog.Store, func() catalog.Store) {
-		schema := fmt.Sprintf("ct_%d_%d", os.Getpid(), schemas.Add(1))
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		sdsn := dsn + sep + "search_path=" + schema
+		sdsn := testtools.PostgresSchema(t, "ct")
 		open := func() catalog.Store {
 			s, err := catalog.Open(context.Background(), sdsn)
 			if err != nil {

@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // TestSignedReportTamperDetected changes a signed report's content with a
@@ -23,25 +23,7 @@ func TestSignedReportTamperDetected(t *testing.T) {
 		tamper(t, path, "sqlite", path, "?")
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
-		dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
-		if dsn == "" {
-			t.Skip("CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
-		}
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		schema := fmt.Sprintf("rt_%d", os.Getpid())
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		sdsn := dsn + sep + "search_path=" + schema
+		sdsn := testtools.PostgresSchema(t, "rt")
 		tamper(t, sdsn, "pgx", sdsn, "$")
 	})
 }

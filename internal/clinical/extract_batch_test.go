@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/extract"
 	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // load loads body (written to a file named name) with the mapping of
@@ -65,31 +65,9 @@ func records(t *testing.T, f fixture, pid string) ([]clinical.Encounter, []clini
 func onBoth(t *testing.T, test func(*testing.T, fixture)) {
 	t.Run("SQLite", func(t *testing.T) { test(t, newFixture(t)) })
 	t.Run("PostgreSQL", func(t *testing.T) {
-		dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
-		if dsn == "" {
-			t.Skip("CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
-		}
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		schema := fmt.Sprintf("clinical_%d_%d", os.Getpid(), time.Now().UnixNano())
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if db, err := sql.Open("pgx", dsn); err == nil {
-				db.Exec("DROP SCHEMA " + schema + " CASCADE")
-				db.Close()
-			}
-		})
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
+		dsn := testtools.PostgresSchema(t, "clinical")
 		ctx := context.Background()
-		st, err := catalog.Open(ctx, dsn+sep+"search_path="+schema)
+		st, err := catalog.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}

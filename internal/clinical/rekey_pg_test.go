@@ -2,18 +2,15 @@ package clinical_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
 	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 // On PostgreSQL, whose transactions run side by side, a re-key waits for
@@ -22,27 +19,10 @@ import (
 // left under keys nothing finds; the process still holding the old
 // names is refused afterwards.
 func TestRekeyWaitsForTransactionsPostgreSQL(t *testing.T) {
-	dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
-	}
+	dsn := testtools.PostgresSchema(t, "rekey")
 	ctx := context.Background()
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("rk_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
 	open := func() catalog.Store {
-		st, err := catalog.Open(ctx, dsn+sep+"search_path="+schema)
+		st, err := catalog.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,12 +7,17 @@
 package testtools
 
 import (
+	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 )
 
 // missing skips t, or fails it when CLINOMICS_TEST_TOOLS is set.
@@ -71,3 +76,35 @@ func Node(t testing.TB, packages ...string) string {
 	node, _ := exec.LookPath("node")
 	return node
 }
+
+// PostgresSchema returns the DSN of a schema of its own, dropped when t
+// ends, on the PostgreSQL server CLINOMICS_TEST_POSTGRES names (scripts/test
+// starts one), or skips t (see the package comment) when none is named.
+func PostgresSchema(t testing.TB, prefix string) string {
+	t.Helper()
+	dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
+	if dsn == "" {
+		missing(t, "CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), schemas.Add(1))
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+// schemas numbers the schemas PostgresSchema makes in this process.
+var schemas atomic.Int64

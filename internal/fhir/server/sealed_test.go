@@ -5,11 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/clinomics/clinomics/internal/fhir/server"
 	"github.com/clinomics/clinomics/internal/fhir/server/servertest"
 	"github.com/clinomics/clinomics/internal/keys"
+	"github.com/clinomics/clinomics/internal/testtools"
 )
 
 func init() { keys.DefaultKDF.MemoryKiB = 8 * 1024 } // fast tests; production uses 64 MiB
@@ -51,31 +49,11 @@ func TestSealedStoreConformance(t *testing.T) {
 	})
 }
 
-var schemas atomic.Int64
-
 // TestSealedStoreConformancePostgreSQL runs the suite over PostgreSQL;
 // scripts/test starts one and sets CLINOMICS_TEST_POSTGRES.
 func TestSealedStoreConformancePostgreSQL(t *testing.T) {
-	dsn := os.Getenv("CLINOMICS_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("CLINOMICS_TEST_POSTGRES not set: no PostgreSQL server (scripts/test starts one)")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	servertest.Run(t, func(t *testing.T) server.WritableStore {
-		schema := fmt.Sprintf("fs_%d_%d", os.Getpid(), schemas.Add(1))
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		s, _ := openSealed(t, dsn+sep+"search_path="+schema, t.TempDir())
+		s, _ := openSealed(t, testtools.PostgresSchema(t, "fs"), t.TempDir())
 		return s
 	})
 }
