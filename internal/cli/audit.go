@@ -147,7 +147,10 @@ func auditReport(ctx context.Context, e *env, args []string) error {
 		Source: "cli", Outcome: audit.OK, Detail: fmt.Sprintf("%d records", len(evs))}); err != nil {
 		return fmt.Errorf("audit record of this report: %w", err)
 	}
-	person := tokenOwners(ctx, store, evs)
+	person, err := tokenOwners(ctx, store, evs)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		type row struct {
 			Seq        int64     `json:"seq"`
@@ -538,19 +541,23 @@ func (c *countingStore) AppendAudit(ctx context.Context, ev catalog.AuditEvent) 
 
 // tokenOwners maps each personal API token among the events' actors
 // (token:<id>) to its owner, the person it acted for (revoked tokens
-// too; a token no longer known is left out).
-func tokenOwners(ctx context.Context, st catalog.Store, evs []catalog.AuditEvent) map[string]string {
+// too; a token the catalog does not know is left out).
+func tokenOwners(ctx context.Context, st catalog.Store, evs []catalog.AuditEvent) (map[string]string, error) {
 	out := map[string]string{}
 	for _, v := range evs {
 		id, ok := strings.CutPrefix(v.Actor, "token:")
 		if _, seen := out[v.Actor]; !ok || seen {
 			continue
 		}
-		if t, err := st.GetAPIToken(ctx, id); err == nil {
-			out[v.Actor] = t.Owner
-		} else {
+		t, err := st.GetAPIToken(ctx, id)
+		switch {
+		case errors.Is(err, catalog.ErrNotFound):
 			out[v.Actor] = ""
+		case err != nil:
+			return nil, fmt.Errorf("the owner of %s: %w", v.Actor, err)
+		default:
+			out[v.Actor] = t.Owner
 		}
 	}
-	return out
+	return out, nil
 }
