@@ -940,23 +940,47 @@ func (d *DB) DraftEncounter(e Encounter) (EncounterDraft, error) {
 
 // UpsertOrder records an order of patient pid by its placer number,
 // updating the stored one unless it is newer (a field o leaves empty keeps
-// its stored value, one o.Clear names is emptied; see update).
+// its stored value, one o.Clear names is emptied; see update). It is
+// UpsertOrderChanged without the changed answer.
 func (t *Tx) UpsertOrder(pid string, o Order) (string, error) {
+	id, _, err := t.UpsertOrderChanged(pid, o)
+	return id, err
+}
+
+// UpsertOrderChanged is UpsertOrder saying whether the stored order
+// changed. changed is false, and nothing is written, when the stored
+// order is newer than o or when what the update rule would store equals
+// it, as of the same time (an o with another AsOf is a change); a new
+// order is a change. ErrConflict when the placer number is another
+// patient's.
+func (t *Tx) UpsertOrderChanged(pid string, o Order) (id string, changed bool, err error) {
 	if o.PlacerNumber == "" {
-		return "", errors.New("order has no placer order number")
+		return "", false, errors.New("order has no placer order number")
 	}
 	key := t.d.orderKey(o.PlacerIssuer, o.PlacerNumber)
 	cur, err := t.tx.GetOrder(t.ctx, key)
 	id, old, write, err := place(t, "order", "o", pid, cur.ID, cur.PatientID, cur.Sealed, err, o.AsOf, func(x Order) time.Time { return x.AsOf })
 	if err != nil || !write {
-		return id, err
+		return id, false, err
 	}
 	o = updateOrder(old, o)
+	if cur.ID != "" && sameOrder(old, o) {
+		return id, false, nil // nothing new: no write
+	}
 	sealed, err := t.d.seal("order", id, o)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return id, t.tx.PutOrder(t.ctx, catalog.OrderRow{ID: id, PatientID: pid, KeyHash: key, SampleID: o.SampleID, Status: o.Status, Sealed: sealed, Updated: t.d.now().UTC()})
+	err = t.tx.PutOrder(t.ctx, catalog.OrderRow{ID: id, PatientID: pid, KeyHash: key, SampleID: o.SampleID, Status: o.Status, Sealed: sealed, Updated: t.d.now().UTC()})
+	return id, err == nil, err
+}
+
+// sameOrder: a and b are the same order, as sealed.
+func sameOrder(a, b Order) bool {
+	asOf := a.AsOf.Equal(b.AsOf)
+	a.ID, a.PatientID, a.AsOf, a.Clear = "", "", time.Time{}, nil
+	b.ID, b.PatientID, b.AsOf, b.Clear = "", "", time.Time{}, nil
+	return asOf && reflect.DeepEqual(a, b)
 }
 
 // OrderByPlacer returns the order with that placer number (and issuer), or ErrNotFound.

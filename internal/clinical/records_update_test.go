@@ -1,11 +1,14 @@
 package clinical_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/clinomics/clinomics/internal/catalog"
 	"github.com/clinomics/clinomics/internal/clinical"
 )
 
@@ -178,6 +181,73 @@ func TestUpdateKeepsWhatIsNotSent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUpsertOrderChanged: an order whose update would store what is
+// stored already (as of the same time) is not written again and is
+// reported unchanged; a new order, a newer time, a changed field and a
+// cleared one are changes; an older order changes nothing; another
+// patient's placer number is refused, unchanged.
+func TestUpsertOrderChanged(t *testing.T) { onBoth(t, testUpsertOrderChanged) }
+
+func testUpsertOrderChanged(t *testing.T, f fixture) {
+	ctx := context.Background()
+	later, earlier := t0.Add(time.Hour), t0.Add(-time.Hour)
+	pid := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{mrn}, AsOf: t0})
+	other := f.upsert(t, clinical.Patient{Identifiers: []clinical.Identifier{{Value: "MRN-2", Authority: "HOSP", Type: "MR"}}, AsOf: t0})
+	base := clinical.Order{PlacerNumber: "ORD-5512", PlacerIssuer: "EHR", Status: "new", Code: "81479", CodeSystem: "CPT",
+		Display: "Hereditary cancer panel", Genetic: true, SampleID: "S-0091", Specimen: "BLD", SpecimenType: "Whole blood",
+		Ordered: "20260301074500", Orderer: "Ode^Quill", AsOf: t0}
+	with := func(edit func(o *clinical.Order)) clinical.Order {
+		o := base
+		edit(&o)
+		return o
+	}
+	var row catalog.OrderRow // as stored after the last step
+	for _, c := range []struct {
+		name    string
+		pid     string
+		o       clinical.Order
+		changed bool
+		err     error
+	}{
+		{"new", pid, base, true, nil},
+		{"the same again", pid, base, false, nil},
+		{"the same without its sample id", pid, with(func(o *clinical.Order) { o.SampleID = "" }), false, nil},
+		{"the same, clearing a field it has not", pid, with(func(o *clinical.Order) { o.Clear = []string{"filler_number"} }), false, nil},
+		{"older, changed", pid, with(func(o *clinical.Order) { o.Orderer, o.AsOf = "Zzyzx^Ann", earlier }), false, nil},
+		{"the same as of later", pid, with(func(o *clinical.Order) { o.AsOf = later }), true, nil},
+		{"the orderer changed", pid, with(func(o *clinical.Order) { o.Orderer, o.AsOf = "Zzyzx^Ann", later }), true, nil},
+		{"the orderer cleared", pid, with(func(o *clinical.Order) { o.Orderer, o.Clear, o.AsOf = "", []string{"orderer"}, later }), true, nil},
+		{"the orderer cleared again", pid, with(func(o *clinical.Order) { o.Orderer, o.Clear, o.AsOf = "", []string{"orderer"}, later }), false, nil},
+		{"another patient's", other, with(func(o *clinical.Order) { o.Status, o.AsOf = "completed", later.Add(time.Hour) }), false, clinical.ErrConflict},
+	} {
+		var id string
+		var changed bool
+		err := f.db.Update(ctx, func(tx *clinical.Tx) error {
+			var err error
+			id, changed, err = tx.UpsertOrderChanged(c.pid, c.o)
+			return err
+		})
+		if !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Fatalf("%s: %v, want %v", c.name, err, c.err)
+		}
+		if changed != c.changed {
+			t.Errorf("%s: changed %v, want %v", c.name, changed, c.changed)
+		}
+		_, ords, _, err := f.st.ListPatientRecords(ctx, pid)
+		if err != nil || len(ords) != 1 {
+			t.Fatalf("%s: %d orders, %v", c.name, len(ords), err)
+		}
+		if c.err == nil && id != ords[0].ID {
+			t.Errorf("%s: id %s, stored %s", c.name, id, ords[0].ID)
+		}
+		rewritten := !bytes.Equal(ords[0].Sealed, row.Sealed) || !ords[0].Updated.Equal(row.Updated)
+		if rewritten != c.changed {
+			t.Errorf("%s: row rewritten %v, want %v", c.name, rewritten, c.changed)
+		}
+		row = ords[0]
+	}
 }
 
 func samePatient(a, b clinical.Patient) bool {

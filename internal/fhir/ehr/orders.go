@@ -589,7 +589,8 @@ func publicReason(err error) string {
 }
 
 // storeOrder writes one order and its patient; changed is false when the
-// order was already stored as of the same time for the same patient.
+// stored order is left as it was (clinical.Tx.UpsertOrderChanged: the
+// same order as of the same time, or a newer one).
 func storeOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, changed bool, err error) {
 	pid = r.PatientID
 	if pid == "" {
@@ -601,15 +602,11 @@ func storeOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, changed bool, 
 	} else if err != nil {
 		return "", "", false, err
 	}
-	cur, err := tx.OrderByPlacer(r.Order.PlacerIssuer, r.Order.PlacerNumber)
-	if err == nil && cur.PatientID == pid && !r.Order.AsOf.IsZero() && cur.AsOf.Equal(r.Order.AsOf) && sameOrder(cur, r.Order) {
-		return pid, cur.ID, false, nil
-	}
-	if err != nil && !errors.Is(err, clinical.ErrNotFound) {
+	oid, changed, err = tx.UpsertOrderChanged(pid, r.Order)
+	if err != nil {
 		return "", "", false, err
 	}
-	oid, err = tx.UpsertOrder(pid, r.Order)
-	return pid, oid, err == nil, err
+	return pid, oid, changed, nil
 }
 
 // cancelOrder applies a ServiceRequest the EHR revoked or entered in error
@@ -652,18 +649,6 @@ func cancelOrder(tx *clinical.Tx, r orderRecord) (pid, oid string, found, change
 		return "", "", true, false, err
 	}
 	return pid, oid, true, true, nil
-}
-
-// sameOrder compares what a pull writes (the stored sample id survives an
-// update without one; the placer number was matched by its key, under
-// whichever name of its issuer was stored first).
-func sameOrder(cur, o clinical.Order) bool {
-	if o.SampleID == "" {
-		o.SampleID = cur.SampleID
-	}
-	return cur.Status == o.Status &&
-		cur.Code == o.Code && cur.CodeSystem == o.CodeSystem && cur.Display == o.Display && cur.SampleID == o.SampleID &&
-		cur.Specimen == o.Specimen && cur.SpecimenType == o.SpecimenType && cur.Ordered == o.Ordered && cur.Orderer == o.Orderer
 }
 
 // Run pulls every interval until ctx ends; a failed pull is logged and
