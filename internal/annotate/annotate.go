@@ -126,6 +126,11 @@ type Options struct {
 	// variant overlaps get an effect (as bcftools csq), and no upstream
 	// or downstream effect is looked for.
 	Flank *int64
+	// Fields are the CSQ fields written, in this order: names from
+	// CSQFields (see ParseFields). nil means all of CSQFields. HGVS
+	// notations left out are not computed. An unknown name fails Run
+	// (ErrFields) before it writes anything.
+	Fields []string
 	// Skipped, when not nil, is called with each allele given no
 	// consequence (each warning of the Summary), in input order, on the
 	// goroutine that called Run.
@@ -146,6 +151,12 @@ type Annotator struct {
 	fields  []string // all source fields, in order
 	tx      []txOut  // by Transcript.Index: the fixed parts of its output
 	none    txOut    // for an effect on no transcript
+	// csqFields are the CSQ fields written, layout how: nil when they are
+	// all of CSQFields in order (written by appendEffectVCF and
+	// appendEffectTSV, without choosing).
+	csqFields []string
+	layout    *layout
+	fieldsErr error // Options.Fields is not a list of CSQFields
 }
 
 // New returns an Annotator. ref must stay valid while it is used.
@@ -154,8 +165,18 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 	if opt.Flank != nil {
 		flank = *opt.Flank
 	}
-	a := &Annotator{model: model, pred: csq.NewWithFlank(model, ref, flank), ref: ref, threads: opt.Threads, sources: opt.Sources,
-		skipped: opt.Skipped}
+	a := &Annotator{ref: ref, model: model, threads: opt.Threads, sources: opt.Sources, skipped: opt.Skipped, csqFields: CSQFields}
+	var omit csq.Omit
+	if opt.Fields != nil {
+		var sel []int
+		sel, a.fieldsErr = fieldIndexes(opt.Fields)
+		a.csqFields = opt.Fields
+		omit = csq.Omit{HGVSc: !slices.Contains(sel, fHGVSc), HGVSp: !slices.Contains(sel, fHGVSp), HGVSg: !slices.Contains(sel, fHGVSg)}
+		if a.fieldsErr == nil && !slices.Equal(opt.Fields, CSQFields) {
+			a.layout = newLayout(sel)
+		}
+	}
+	a.pred = csq.NewWithOptions(model, ref, csq.Options{Flank: flank, Omit: omit})
 	for _, w := range model.Warnings {
 		if w.Chrom == "" || model.HasChrom(w.Chrom) {
 			continue
@@ -176,9 +197,9 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 	}
 	a.tx = make([]txOut, len(model.Transcripts))
 	for i, t := range model.Transcripts {
-		a.tx[i] = newTxOut(t)
+		a.tx[i] = newTxOut(t, a.layout)
 	}
-	a.none = newTxOut(nil)
+	a.none = newTxOut(nil, a.layout)
 	return a
 }
 
@@ -207,9 +228,11 @@ type worker struct {
 	prefix []byte     // TSV: CHROM, POS and REF of the record
 	alt    []byte     // the ALT, escaped for INFO, and '|'
 	hgvsg  []byte     // HGVSg, escaped for INFO, between two '|'
-	chrom  string     // the contig of the last record
-	plain  bool       // chrom has no byte to escape in INFO
-	refSeq []byte     // the reference under REF
+	// With a choice of CSQ fields: the ALT and HGVSg, escaped for INFO.
+	escAlt, escHGVSg string
+	chrom            string // the contig of the last record
+	plain            bool   // chrom has no byte to escape in INFO
+	refSeq           []byte // the reference under REF
 }
 
 const batchSize = 512
@@ -222,6 +245,9 @@ const batchSize = 512
 // writes the buffers in input order, each batch with one Write per
 // output; written batches go back to the reader with their memory.
 func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, tsvOut io.Writer) (*Summary, error) {
+	if a.fieldsErr != nil {
+		return nil, a.fieldsErr
+	}
 	r, err := vcf.NewReader(in, file)
 	if err != nil {
 		return nil, err
@@ -608,7 +634,16 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 				continue
 			}
 			b.sum.Annotated++
-			if wantVCF {
+			if wantVCF && a.layout != nil {
+				w.escAlt, w.escHGVSg = alt, res.HGVSg
+				if needsEscape(alt) {
+					w.escAlt = escapeInfo(alt)
+				}
+				if needsEscape(res.HGVSg) { // only its contig may need it
+					w.escHGVSg = escapeInfo(res.HGVSg)
+				}
+			}
+			if wantVCF && a.layout == nil {
 				w.alt = append(appendEscaped(w.alt[:0], alt), '|')
 				if rec.Chrom != w.chrom {
 					w.chrom, w.plain = rec.Chrom, !needsEscape(rec.Chrom)
@@ -639,11 +674,19 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 						vb = append(vb, "CSQ="...)
 					}
 					firstCSQ = false
-					vb = appendEffectVCF(vb, w.alt, w.hgvsg, e, to)
+					if a.layout == nil {
+						vb = appendEffectVCF(vb, w.alt, w.hgvsg, e, to)
+					} else {
+						vb = appendEffectFields(vb, a.layout.vcf, false, w.escAlt, w.escHGVSg, e, to)
+					}
 				}
 				if wantTSV {
 					tb = append(tb, w.prefix...)
-					tb = appendEffectTSV(tb, alt, res.HGVSg, e, to)
+					if a.layout == nil {
+						tb = appendEffectTSV(tb, alt, res.HGVSg, e, to)
+					} else {
+						tb = appendEffectFields(addDot(tb, alt), a.layout.tsv, true, alt, res.HGVSg, e, to)
+					}
 					for fi := range a.fields {
 						tb = addDot(append(tb, '\t'), extra[fi][ai])
 					}

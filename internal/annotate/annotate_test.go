@@ -459,3 +459,213 @@ func TestHeaderTypes(t *testing.T) {
 		t.Errorf("header:\n%s", vout.String())
 	}
 }
+
+// mixedVCF writes n records matching the reference at random positions:
+// SNVs, deletions of 1-3 bases, 3-base insertions and two-allele SNVs.
+func mixedVCF(s []byte, chrom string, n int) []byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "##fileformat=VCFv4.2\n##contig=<ID=%s,length=%d>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", chrom, len(s))
+	other := func(c byte, k int) byte { return "ACGT"[(strings.IndexByte("ACGT", c)+k)%4] }
+	fmt.Fprintf(&b, "%s\t3\t.\t%c\t%c\t.\t.\t.\n", chrom, s[2], other(s[2], 1)) // before the transcripts
+	pos := 3
+	for range n {
+		pos += 1 + r.IntN(2*len(s)/n) // spread over the whole contig
+		if pos+4 > len(s) {
+			break
+		}
+		ref, alt := string(s[pos-1]), ""
+		switch r.IntN(4) {
+		case 0:
+			alt = string(other(s[pos-1], 1))
+		case 1:
+			ref = string(s[pos-1 : pos+1+r.IntN(3)])
+			alt = ref[:1]
+		case 2:
+			alt = ref + "GCA"
+		default:
+			alt = string(other(s[pos-1], 1)) + "," + string(other(s[pos-1], 2))
+		}
+		fmt.Fprintf(&b, "%s\t%d\t.\t%s\t%s\t.\t.\tDP=7\n", chrom, pos, ref, alt)
+	}
+	return b.Bytes()
+}
+
+// csqEntries reads the CSQ entries of an annotated VCF as field maps,
+// by the Format its header declares.
+func csqEntries(t *testing.T, out []byte) [][]map[string]string {
+	t.Helper()
+	r, err := vcf.NewReader(bytes.NewReader(out), "out.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var format []string
+	for _, m := range r.Header().Meta {
+		if _, f, ok := strings.Cut(m, "Format: "); ok && strings.HasPrefix(m, "INFO=<ID=CSQ,") {
+			format = strings.Split(strings.TrimSuffix(f, `">`), "|")
+		}
+	}
+	var recs [][]map[string]string
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := rec.InfoValue("CSQ")
+		var es []map[string]string
+		for ent := range strings.SplitSeq(v, ",") {
+			parts := strings.Split(ent, "|")
+			if len(parts) != len(format) {
+				t.Fatalf("line %d: %d fields in %q, Format has %d", rec.Line, len(parts), ent, len(format))
+			}
+			m := map[string]string{}
+			for i, f := range format {
+				m[f] = parts[i]
+			}
+			es = append(es, m)
+		}
+		recs = append(recs, es)
+	}
+}
+
+// tsvRows reads a TSV as maps by its header.
+func tsvRows(t *testing.T, out []byte) []map[string]string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	cols := strings.Split(lines[0], "\t")
+	var rows []map[string]string
+	for _, l := range lines[1:] {
+		vals := strings.Split(l, "\t")
+		if len(vals) != len(cols) {
+			t.Fatalf("TSV row %q: %d columns, header has %d", l, len(vals), len(cols))
+		}
+		m := map[string]string{}
+		for i, c := range cols {
+			m[c] = vals[i]
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+// TestFields: a chosen list of CSQ fields writes, for each, what the
+// whole list writes (escaped alike), in its order, in the VCF and the
+// TSV; leaving HGVS out changes no other field.
+func TestFields(t *testing.T) {
+	seqs, err := fasta.LoadAll(filepath.Join(tlr8, "ENST00000218032.fa"))
+	if err != nil {
+		t.Skipf("shared data: %v", err)
+	}
+	in := mixedVCF(seqs["X"], "X", 3000)
+	seen := map[string]bool{}
+	for _, flank := range []int64{genemodel.Flank, 0} {
+		testFields(t, in, &flank, seen)
+	}
+	for k, v := range seen {
+		if !v {
+			t.Errorf("the input does not exercise %s: %v", k, seen)
+		}
+	}
+}
+
+func testFields(t *testing.T, in []byte, flank *int64, seen map[string]bool) {
+	run := func(fields []string) (vcfOut, tsvOut []byte) {
+		a, _ := setup(t, Options{Threads: 2, Fields: fields, Sources: []Source{fakeSource{}}, Flank: flank})
+		var v, tv bytes.Buffer
+		if _, err := a.Run(context.Background(), bytes.NewReader(in), "in.vcf", &v, &tv); err != nil {
+			t.Fatal(err)
+		}
+		return v.Bytes(), tv.Bytes()
+	}
+	fullV, fullT := run(nil)
+	all := csqEntries(t, fullV)
+	allRows := tsvRows(t, fullT)
+	for _, es := range all {
+		for _, e := range es {
+			for _, f := range []string{"HGVSc", "HGVSp", "HGVSg", "Amino_acids", "BCSQ_AA", "INTRON", "CANONICAL"} {
+				seen[f] = seen[f] || e[f] != ""
+			}
+			seen["escaped"] = seen["escaped"] || strings.Contains(e["HGVSp"], "%3D")
+			seen["multi"] = seen["multi"] || e["Allele"] != all[0][0]["Allele"]
+			seen["intergenic"] = seen["intergenic"] || e["Consequence"] == "intergenic_variant"
+			seen["DISTANCE"] = seen["DISTANCE"] || e["DISTANCE"] != ""
+		}
+	}
+	for _, fields := range [][]string{
+		reversed(CSQFields),
+		{"Consequence", "Feature", "BCSQ_AA"},
+		{"Allele", "Consequence", "SYMBOL", "Feature", "BIOTYPE", "STRAND", "BCSQ_AA", "HGVSg"},
+		{"HGVSp", "Allele"},
+		{"SYMBOL", "Allele", "Feature", "MANE", "DISTANCE"}, // one run of fixed fields in the TSV, two in the VCF
+	} {
+		v, tv := run(fields)
+		if !bytes.Contains(v, []byte("Format: "+strings.Join(fields, "|")+`">`)) {
+			t.Errorf("%v: header does not declare the fields", fields)
+		}
+		got := csqEntries(t, v)
+		if len(got) != len(all) {
+			t.Fatalf("%v: %d records, want %d", fields, len(got), len(all))
+		}
+		for i := range all {
+			if len(got[i]) != len(all[i]) {
+				t.Fatalf("%v: record %d: %d entries, want %d", fields, i, len(got[i]), len(all[i]))
+			}
+			for j, e := range got[i] {
+				for _, f := range fields {
+					if e[f] != all[i][j][f] {
+						t.Fatalf("%v: record %d entry %d: %s %q, want %q", fields, i, j, f, e[f], all[i][j][f])
+					}
+				}
+			}
+		}
+		rows := tsvRows(t, tv)
+		if len(rows) != len(allRows) {
+			t.Fatalf("%v: %d TSV rows, want %d", fields, len(rows), len(allRows))
+		}
+		for i, r := range rows {
+			want := 4 + 1 + len(fields) // CHROM POS REF ALT, the source, the fields but Allele
+			if slices.Contains(fields, "Allele") {
+				want--
+			}
+			if len(r) != want {
+				t.Fatalf("%v: TSV has %d columns, want %d", fields, len(r), want)
+			}
+			for c, val := range r {
+				if val != allRows[i][c] {
+					t.Fatalf("%v: TSV row %d: %s %q, want %q", fields, i, c, val, allRows[i][c])
+				}
+			}
+		}
+	}
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
+func TestFieldsRefused(t *testing.T) {
+	for list, want := range map[string]string{
+		"Consequence,Nope":             `no field "Nope"`,
+		"Consequence,,Feature":         "an empty name",
+		"Feature, Consequence,Feature": "Feature is named twice",
+	} {
+		_, err := ParseFields(list)
+		if !errors.Is(err, ErrFields) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseFields(%q): %v, want %s", list, err, want)
+		}
+	}
+	if f, err := ParseFields(" Feature , Consequence"); err != nil || !slices.Equal(f, []string{"Feature", "Consequence"}) {
+		t.Errorf("ParseFields: %v %v", f, err)
+	}
+	a, _ := setup(t, Options{Fields: []string{"Consequence", "HGVS"}})
+	var v bytes.Buffer
+	_, err := a.Run(context.Background(), strings.NewReader("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"), "in.vcf", &v, nil)
+	if !errors.Is(err, ErrFields) || v.Len() != 0 {
+		t.Errorf("Run with an unknown field: %v, wrote %d bytes", err, v.Len())
+	}
+}

@@ -2,6 +2,9 @@ package annotate
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
@@ -9,11 +12,81 @@ import (
 	"github.com/clinomics/clinomics/internal/format/vcf"
 )
 
-// CSQFields names the '|'-separated parts of one CSQ entry, in order.
+// CSQFields names the '|'-separated parts of one CSQ entry, in order:
+// what Run writes unless Options.Fields chooses others.
 var CSQFields = []string{
 	"Allele", "Consequence", "SYMBOL", "Gene", "Feature", "BIOTYPE", "STRAND", "EXON", "INTRON",
 	"HGVSc", "HGVSp", "HGVSg", "CDS_position", "Protein_position", "Amino_acids",
 	"CANONICAL", "MANE", "DISTANCE", "BCSQ_AA",
+}
+
+// BCSQFields are the CSQFields that say what bcftools csq's BCSQ says
+// (consequence, gene, transcript, biotype, strand, amino-acid change,
+// DNA change), and the allele: for output like bcftools', and for
+// `clinomics bench annotate` to compare like with like.
+var BCSQFields = []string{"Allele", "Consequence", "SYMBOL", "Feature", "BIOTYPE", "STRAND", "BCSQ_AA", "HGVSg"}
+
+// The index of each field in CSQFields.
+const (
+	fAllele = iota
+	fConsequence
+	fSymbol
+	fGene
+	fFeature
+	fBiotype
+	fStrand
+	fExon
+	fIntron
+	fHGVSc
+	fHGVSp
+	fHGVSg
+	fCDSPosition
+	fProteinPosition
+	fAminoAcids
+	fCanonical
+	fMANE
+	fDistance
+	fBCSQAA
+)
+
+// ErrFields: Options.Fields names a field that is not in CSQFields, or
+// one twice.
+var ErrFields = errors.New("bad CSQ field list")
+
+// ParseFields reads a comma-separated list of CSQFields (spaces around
+// names are ignored), for Options.Fields.
+func ParseFields(list string) ([]string, error) {
+	var names []string
+	for f := range strings.SplitSeq(list, ",") {
+		names = append(names, strings.TrimSpace(f))
+	}
+	if _, err := fieldIndexes(names); err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// fieldIndexes maps names to their indexes in CSQFields.
+func fieldIndexes(names []string) ([]int, error) {
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%w: no field (the fields are %s)", ErrFields, strings.Join(CSQFields, ","))
+	}
+	idx := make([]int, 0, len(names))
+	seen := map[string]bool{}
+	for _, n := range names {
+		i := slices.Index(CSQFields, n)
+		switch {
+		case n == "":
+			return nil, fmt.Errorf("%w: an empty name (the fields are %s)", ErrFields, strings.Join(CSQFields, ","))
+		case i < 0:
+			return nil, fmt.Errorf("%w: no field %q (the fields are %s)", ErrFields, n, strings.Join(CSQFields, ","))
+		case seen[n]:
+			return nil, fmt.Errorf("%w: %s is named twice", ErrFields, n)
+		}
+		seen[n] = true
+		idx = append(idx, i)
+	}
+	return idx, nil
 }
 
 // txOut holds the parts of an effect's output fixed by its transcript:
@@ -23,9 +96,14 @@ type txOut struct {
 	vcfMid, vcfTail []byte
 	tsvMid, tsvTail []byte
 	escapeID        bool // the transcript ID has bytes to escape
+	// With a choice of fields (layout): each run of fields fixed by the
+	// transcript, written whole, for the VCF and the TSV.
+	vcfRuns, tsvRuns [][]byte
 }
 
-func newTxOut(t *genemodel.Transcript) txOut {
+// newTxOut makes the fixed parts of t's output; lo, when not nil, is the
+// choice of fields.
+func newTxOut(t *genemodel.Transcript, lo *layout) txOut {
 	var sym, gene, id, bt, strand, canon, mane string
 	if t != nil {
 		sym, gene, id, bt, strand = t.Gene.Name, t.Gene.ID, t.ID, t.Biotype, "1"
@@ -40,7 +118,11 @@ func newTxOut(t *genemodel.Transcript) txOut {
 		}
 	}
 	var o txOut
-	o.escapeID = len(appendEscaped(nil, id)) != len(id)
+	o.escapeID = needsEscape(id)
+	if lo != nil {
+		o.vcfRuns = lo.vcf.runs(t, false)
+		o.tsvRuns = lo.tsv.runs(t, true)
+	}
 	for _, f := range []string{sym, gene, id, bt, strand} {
 		o.vcfMid = append(appendEscaped(o.vcfMid, f), '|')
 		o.tsvMid = append(append(o.tsvMid, orDot(f)...), '\t')
@@ -131,6 +213,185 @@ func appendEffectTSV(b []byte, alt, hgvsg string, e *csq.Effect, to *txOut) []by
 	return addDot(b, e.AAChange)
 }
 
+// layout is how a choice of CSQ fields (Options.Fields) is written:
+// the steps of the CSQ entry and of the TSV row (which leaves Allele out:
+// its ALT column gives it).
+type layout struct{ vcf, tsv steps }
+
+// steps are the fields of one output in order, a run of fields fixed by
+// the transcript (SYMBOL, Gene, Feature, BIOTYPE, STRAND, CANONICAL,
+// MANE) making one step, written from bytes made once per transcript
+// (txOut.vcfRuns, tsvRuns).
+type steps []step
+
+// step is one field (field ≥ 0) or the run-th run of fixed fields.
+type step struct {
+	field int
+	run   int
+	fixed []int // the run's fields
+}
+
+func fixedField(f int) bool {
+	switch f {
+	case fSymbol, fGene, fFeature, fBiotype, fStrand, fCanonical, fMANE:
+		return true
+	}
+	return false
+}
+
+func newLayout(sel []int) *layout {
+	plan := func(fields []int) steps {
+		var ss steps
+		runs := 0
+		for _, f := range fields {
+			switch {
+			case !fixedField(f):
+				ss = append(ss, step{field: f})
+			case len(ss) > 0 && ss[len(ss)-1].field < 0:
+				ss[len(ss)-1].fixed = append(ss[len(ss)-1].fixed, f)
+			default:
+				ss = append(ss, step{field: -1, run: runs, fixed: []int{f}})
+				runs++
+			}
+		}
+		return ss
+	}
+	var tsv []int
+	for _, f := range sel {
+		if f != fAllele {
+			tsv = append(tsv, f)
+		}
+	}
+	return &layout{vcf: plan(sel), tsv: plan(tsv)}
+}
+
+// runs makes the bytes of each run of fixed fields for transcript t (nil
+// for no transcript): for the VCF, escaped and '|'-separated; for the
+// TSV (tsv), tab-separated, "." for an empty value.
+func (ss steps) runs(t *genemodel.Transcript, tsv bool) [][]byte {
+	sep := byte('|')
+	if tsv {
+		sep = '\t'
+	}
+	var out [][]byte
+	for _, st := range ss {
+		if st.field >= 0 {
+			continue
+		}
+		var b []byte
+		for i, f := range st.fixed {
+			if i > 0 {
+				b = append(b, sep)
+			}
+			v := fixedValue(t, f)
+			switch {
+			case tsv:
+				b = append(b, orDot(v)...)
+			default:
+				b = appendEscaped(b, v)
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// fixedValue is the value of a field fixed by the transcript t ("" for
+// no transcript).
+func fixedValue(t *genemodel.Transcript, f int) string {
+	if t == nil {
+		return ""
+	}
+	switch f {
+	case fSymbol:
+		return t.Gene.Name
+	case fGene:
+		return t.Gene.ID
+	case fFeature:
+		return t.ID
+	case fBiotype:
+		return t.Biotype
+	case fStrand:
+		if t.Strand < 0 {
+			return "-1"
+		}
+		return "1"
+	case fCanonical:
+		if t.Canonical {
+			return "YES"
+		}
+	case fMANE:
+		if t.MANE {
+			return "MANE_Select"
+		}
+	}
+	return ""
+}
+
+// appendEffectFields appends the chosen fields of one effect, by ss: for
+// the CSQ INFO field ('|'-separated, escaped; alt and hgvsg come escaped
+// already) or, tsv, for the TSV (each field after a tab, "." for an empty
+// value). It is the general form of appendEffectVCF and appendEffectTSV,
+// which write all of CSQFields.
+func appendEffectFields(b []byte, ss steps, tsv bool, alt, hgvsg string, e *csq.Effect, to *txOut) []byte {
+	for i, st := range ss {
+		switch {
+		case tsv:
+			b = append(b, '\t')
+		case i > 0:
+			b = append(b, '|')
+		}
+		if st.field < 0 {
+			if tsv {
+				b = append(b, to.tsvRuns[st.run]...)
+			} else {
+				b = append(b, to.vcfRuns[st.run]...)
+			}
+			continue
+		}
+		start := len(b)
+		escape := false // which values may hold a byte to escape: see appendEffectVCF
+		switch st.field {
+		case fAllele:
+			b = append(b, alt...)
+		case fConsequence:
+			b = appendTerms(b, e)
+		case fExon:
+			b = append(b, e.Exon...)
+		case fIntron:
+			b = append(b, e.Intron...)
+		case fHGVSc:
+			b = append(b, e.HGVSc...)
+			escape = to.escapeID
+		case fHGVSp:
+			b = append(b, e.HGVSp...)
+			escape = strings.IndexByte(e.HGVSp, '=') >= 0
+		case fHGVSg:
+			b = append(b, hgvsg...)
+		case fCDSPosition:
+			b = append(b, e.CDSPos...)
+		case fProteinPosition:
+			b = append(b, e.ProteinPos...)
+		case fAminoAcids:
+			b = append(b, e.AminoAcids...)
+		case fDistance:
+			if e.Distance > 0 {
+				b = csq.AppendInt(b, e.Distance)
+			}
+		case fBCSQAA:
+			b = append(b, e.AAChange...)
+		}
+		switch {
+		case tsv && len(b) == start:
+			b = append(b, '.')
+		case escape && !tsv:
+			v := string(b[start:])
+			b = appendEscaped(b[:start], v)
+		}
+	}
+	return b
+}
+
 // add appends s (saving the call that appending nothing costs).
 func add(b []byte, s string) []byte {
 	if len(s) == 0 {
@@ -200,7 +461,7 @@ func (a *Annotator) writeHeader(w *bufio.Writer, h *vcf.Header) {
 		}
 		w.WriteString("##" + m + "\n")
 	}
-	w.WriteString(`##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from clinomics annotate. Format: ` + strings.Join(CSQFields, "|") + `">` + "\n")
+	w.WriteString(`##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from clinomics annotate. Format: ` + strings.Join(a.csqFields, "|") + `">` + "\n")
 	for _, s := range a.sources {
 		for _, f := range s.Fields() {
 			w.WriteString(`##INFO=<ID=` + f + `,Number=A,Type=` + FieldType(s, f) + `,Description="From ` + s.Name() + `">` + "\n")
@@ -215,7 +476,11 @@ func (a *Annotator) writeHeader(w *bufio.Writer, h *vcf.Header) {
 
 func (a *Annotator) tsvColumns() []string {
 	cols := []string{"CHROM", "POS", "REF", "ALT"}
-	cols = append(cols, CSQFields[1:]...)
+	for _, f := range a.csqFields {
+		if f != CSQFields[fAllele] { // the ALT column
+			cols = append(cols, f)
+		}
+	}
 	return append(cols, a.fields...)
 }
 

@@ -10,10 +10,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/clinomics/clinomics/internal/annotate"
+	"github.com/clinomics/clinomics/internal/annotate/findings"
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
 	"github.com/clinomics/clinomics/internal/format"
 	"github.com/clinomics/clinomics/internal/format/vcf"
@@ -33,6 +35,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "output prefix: writes OUT.vcf and OUT.tsv")
 	threads := fs.Int("threads", 0, "annotation workers (default: all CPUs)")
 	flank := fs.Int64("flank", genemodel.Flank, "give upstream/downstream_gene_variant on transcripts within N bases of a variant, as VEP; 0: only on the transcripts it overlaps, as bcftools csq")
+	fieldList := fs.String("fields", "", "CSQ fields to write (VCF and TSV), comma-separated, in this order; HGVS notations left out are not computed (default: all: "+strings.Join(annotate.CSQFields, ",")+")")
 	saveModel := fs.String("save-model", "", "also store the built gene model here (binary, checksummed): a file, or lake:PATH for the annotation database in the lake")
 	var sf sourceFlags
 	sf.register(fs)
@@ -49,6 +52,22 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	}
 	if *flank < 0 {
 		return usagef("--flank must be 0 or more")
+	}
+	var fields []string
+	if set["fields"] {
+		var err error
+		if fields, err = annotate.ParseFields(*fieldList); err != nil {
+			return usagef("--fields %s: %v", *fieldList, err)
+		}
+		var missing []string
+		for _, f := range findings.CSQFieldsRead {
+			if !slices.Contains(fields, f) {
+				missing = append(missing, f)
+			}
+		}
+		if sf.draft != "" && len(missing) > 0 {
+			return usagef("--fields: the report draft (--report-draft) is made from the annotated VCF and needs its fields %s too", strings.Join(missing, ","))
+		}
 	}
 	if strings.HasSuffix(*out, "/") || strings.HasSuffix(*out, string(os.PathSeparator)) {
 		return usagef("--out %s: give a name prefix, not a folder (--out %sNAME writes %sNAME.vcf and %sNAME.tsv)", *out, *out, *out, *out)
@@ -114,7 +133,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("--save-model %s: %w", *saveModel, err)
 		}
 	}
-	opt := annotate.Options{Threads: *threads, Sources: sources, Flank: flank}
+	opt := annotate.Options{Threads: *threads, Sources: sources, Flank: flank, Fields: fields}
 	skipped := map[alleleKey]string{}
 	if draft != nil {
 		opt.Skipped = func(s annotate.Skip) {

@@ -527,3 +527,40 @@ func TestAnnotateUsageNamesSample(t *testing.T) {
 		t.Errorf("help:\n%s", errs)
 	}
 }
+
+// TestAnnotateFields writes only the CSQ fields --fields names, in its
+// order, in the VCF header and entries and in the TSV; refuses an
+// unknown field, and a list the report draft cannot be made from, before
+// writing anything.
+func TestAnnotateFields(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	vcf := "testdata/annotate/sample.vcf"
+	base := []string{"--vcf", vcf, "--gff", csqCase + ".gff", "--fasta", csqCase + ".fa"}
+	out, errs, code := annotateCLI(t, append(base, "--fields", "Consequence,Feature,BCSQ_AA", "--out", filepath.Join(dir, "a"))...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	v, _ := os.ReadFile(filepath.Join(dir, "a.vcf"))
+	if !strings.Contains(string(v), "Format: Consequence|Feature|BCSQ_AA\">") || !strings.Contains(string(v), "CSQ=missense_variant|ENST00000218032|5F>5C") {
+		t.Errorf("VCF:\n%s", v)
+	}
+	tsv, _ := os.ReadFile(filepath.Join(dir, "a.tsv"))
+	if head, _, _ := strings.Cut(string(tsv), "\n"); !strings.HasPrefix(head, "CHROM\tPOS\tREF\tALT\tConsequence\tFeature\tBCSQ_AA") {
+		t.Errorf("TSV header %q", head)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"--fields", "Consequence,HGVS"}},
+		{[]string{"--fields", "Consequence,Feature", "--report-draft", filepath.Join(dir, "d.json"), "--patient", "p1"}},
+	} {
+		out, errs, code := annotateCLI(t, append(append(base, c.args...), "--out", filepath.Join(dir, "b"))...)
+		if code != 2 || !strings.Contains(errs, "--fields") {
+			t.Errorf("%v: exit %d\n%s%s", c.args, code, out, errs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "b.vcf")); err == nil {
+			t.Errorf("%v: wrote b.vcf", c.args)
+		}
+	}
+}

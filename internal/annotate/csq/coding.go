@@ -172,6 +172,9 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 		st = len(s.arena)
 		s.arena = AppendInt(s.arena, k+1)
 		r.Effects[ei].ProteinPos = s.view(st)
+		if a.omit.HGVSp {
+			return
+		}
 		st = len(s.arena)
 		if !startLost {
 			s.arena = appendFrameshiftP(s.arena, m, cds, ci, cj, altT, k)
@@ -220,9 +223,11 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 		st = len(s.arena)
 		s.arena = append(s.arena, refAA...)
 		r.Effects[ei].AminoAcids = s.view(st)
-		st = len(s.arena)
-		s.arena = append(s.arena, "p.(=)"...)
-		r.Effects[ei].HGVSp = s.view(st)
+		if !a.omit.HGVSp {
+			st = len(s.arena)
+			s.arena = append(s.arena, "p.(=)"...)
+			r.Effects[ei].HGVSp = s.view(st)
+		}
 		return
 	}
 	st = len(s.arena)
@@ -236,9 +241,11 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	s.arena = append(s.arena, '/')
 	s.arena = appendOrDash(s.arena, x)
 	r.Effects[ei].AminoAcids = s.view(st)
-	st = len(s.arena)
-	s.arena = appendChangeP(s, s.arena, m, cds, rr, x, pos, startLost)
-	r.Effects[ei].HGVSp = s.view(st)
+	if !a.omit.HGVSp {
+		st = len(s.arena)
+		s.arena = appendChangeP(s, s.arena, m, cds, rr, x, pos, startLost)
+		r.Effects[ei].HGVSp = s.view(st)
+	}
 }
 
 // stopAt is the index of the first stop ('*') in aa, -1 when there is

@@ -74,6 +74,24 @@ type Annotator struct {
 	ref   Reference
 	maps  []atomic.Pointer[txMap] // by Transcript.Index, filled on first use
 	flank int64                   // upstream/downstream reach; 0: none
+	omit  Omit
+}
+
+// Options configure an Annotator made by NewWithOptions.
+type Options struct {
+	// Flank is how far from a transcript, in bases, a variant gets an
+	// upstream_gene_variant or downstream_gene_variant on it; 0 (or
+	// less): only the transcripts a variant overlaps, as bcftools csq.
+	Flank int64
+	// Omit names notations left out of every Result.
+	Omit Omit
+}
+
+// Omit names HGVS notations an Annotator leaves out of its Results
+// (their strings stay empty), for callers that do not write them: they
+// cost a good part of the work. Consequences are the same either way.
+type Omit struct {
+	HGVSc, HGVSp, HGVSg bool
 }
 
 // New returns an Annotator that gives upstream_gene_variant and
@@ -89,7 +107,12 @@ func New(m *genemodel.Model, ref Reference) *Annotator {
 // a variant overlaps, as bcftools csq does, and gives no upstream or
 // downstream effect; the other effects are those New gives.
 func NewWithFlank(m *genemodel.Model, ref Reference, flank int64) *Annotator {
-	return &Annotator{model: m, ref: ref, maps: make([]atomic.Pointer[txMap], len(m.Transcripts)), flank: max(flank, 0)}
+	return NewWithOptions(m, ref, Options{Flank: flank})
+}
+
+// NewWithOptions returns an Annotator configured by opt.
+func NewWithOptions(m *genemodel.Model, ref Reference, opt Options) *Annotator {
+	return &Annotator{model: m, ref: ref, maps: make([]atomic.Pointer[txMap], len(m.Transcripts)), flank: max(opt.Flank, 0), omit: opt.Omit}
 }
 
 // Flank is how far from a transcript a variant gets an upstream or
@@ -158,7 +181,7 @@ func (a *Annotator) AnnotateTo(r *Result, v Variant) error {
 	if err != nil {
 		return err
 	}
-	if !al.symbolic {
+	if !al.symbolic && !a.omit.HGVSg {
 		st := len(s.arena)
 		s.arena = a.appendHGVSg(s, s.arena, al)
 		r.HGVSg = s.view(st)

@@ -258,7 +258,7 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		// region (a short intron): call it intronic.
 		ts.set(tIntron)
 	}
-	if !al.symbolic {
+	if !al.symbolic && !a.omit.HGVSc {
 		st := len(s.arena)
 		s.arena = a.appendHGVSc(s, s.arena, m, al, gi)
 		r.Effects[ei].HGVSc = s.view(st)

@@ -189,6 +189,12 @@ func Read(r io.Reader, file string, opt Options) ([]report.Variant, Summary, err
 	}
 }
 
+// CSQFieldsRead are the CSQ fields (annotate.CSQFields) findings are
+// made from: an annotated VCF written without one of them gives findings
+// without what it says.
+var CSQFieldsRead = []string{"Allele", "Consequence", "SYMBOL", "Feature", "HGVSc", "HGVSp", "HGVSg",
+	"Protein_position", "Amino_acids", "CANONICAL", "MANE"}
+
 // csqFields reads the CSQ format from its ##INFO description.
 func csqFields(h *vcf.Header) ([]string, error) {
 	for _, m := range h.Meta {
