@@ -222,14 +222,14 @@ type layout struct{ vcf, tsv steps }
 // the transcript (SYMBOL, Gene, Feature, BIOTYPE, STRAND, CANONICAL,
 // MANE) making one step, written from bytes made once per transcript
 // (txOut.vcfRuns, tsvRuns).
-type steps []step
-
-// step is one field (field ≥ 0) or the run-th run of fixed fields.
-type step struct {
-	field int
-	run   int
-	fixed []int // the run's fields
+type steps struct {
+	list  []step
+	fixed [][]int // the fields of each run, by step.run
 }
+
+// step is one field (field ≥ 0) or the run-th run of fixed fields
+// (field -1).
+type step struct{ field, run int }
 
 func fixedField(f int) bool {
 	switch f {
@@ -242,16 +242,16 @@ func fixedField(f int) bool {
 func newLayout(sel []int) *layout {
 	plan := func(fields []int) steps {
 		var ss steps
-		runs := 0
 		for _, f := range fields {
+			n := len(ss.list)
 			switch {
 			case !fixedField(f):
-				ss = append(ss, step{field: f})
-			case len(ss) > 0 && ss[len(ss)-1].field < 0:
-				ss[len(ss)-1].fixed = append(ss[len(ss)-1].fixed, f)
+				ss.list = append(ss.list, step{field: f})
+			case n > 0 && ss.list[n-1].field < 0:
+				ss.fixed[ss.list[n-1].run] = append(ss.fixed[ss.list[n-1].run], f)
 			default:
-				ss = append(ss, step{field: -1, run: runs, fixed: []int{f}})
-				runs++
+				ss.list = append(ss.list, step{field: -1, run: len(ss.fixed)})
+				ss.fixed = append(ss.fixed, []int{f})
 			}
 		}
 		return ss
@@ -274,12 +274,9 @@ func (ss steps) runs(t *genemodel.Transcript, tsv bool) [][]byte {
 		sep = '\t'
 	}
 	var out [][]byte
-	for _, st := range ss {
-		if st.field >= 0 {
-			continue
-		}
+	for _, fixed := range ss.fixed {
 		var b []byte
-		for i, f := range st.fixed {
+		for i, f := range fixed {
 			if i > 0 {
 				b = append(b, sep)
 			}
@@ -334,7 +331,8 @@ func fixedValue(t *genemodel.Transcript, f int) string {
 // value). It is the general form of appendEffectVCF and appendEffectTSV,
 // which write all of CSQFields.
 func appendEffectFields(b []byte, ss steps, tsv bool, alt, hgvsg string, e *csq.Effect, to *txOut) []byte {
-	for i, st := range ss {
+	for i := range ss.list {
+		st := ss.list[i]
 		switch {
 		case tsv:
 			b = append(b, '\t')
