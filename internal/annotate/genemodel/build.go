@@ -15,24 +15,69 @@ import (
 // feature is what the builder keeps of one GFF line.
 type feature struct {
 	typ, id, chrom string
+	attrs          string // the attribute column, to read names from (see names)
 	parents        []string
 	start, end     int64
-	strand         int8
-	phase          int
 	line           int
+	nm             *names   // nil until names is called, for a GFF3 part
+	tx             *txBuild // GFF3: the transcript this feature heads, once made
+	strand         int8
+	phase          int8
+	kind           partKind
+	warned         bool // GFF3: its missing parent was reported
+}
+
+// names are the attributes that matter for a feature that heads a
+// transcript or a gene (and, in GTF, for every feature).
+type names struct {
 	name, biotype  string
 	txID, geneID   string // explicit transcript_id / gene_id attributes
-	mane, ensCanon bool
 	geneName       string
-	tx             *txBuild // GFF3: the transcript this feature heads, once made
-	warned         bool     // GFF3: its missing parent was reported
+	mane, ensCanon bool
 }
+
+// partKind says whether a feature belongs to a transcript, and as what.
+type partKind uint8
+
+const (
+	notPart partKind = iota
+	exonPart
+	cdsPart
+	utrPart
+)
 
 // Part types: features that belong to a transcript.
 func isExon(t string) bool { return t == "exon" || t == "noncoding_exon" }
 func isCDS(t string) bool  { return t == "CDS" || t == "stop_codon" }
 func isUTR(t string) bool {
 	return t == "five_prime_UTR" || t == "three_prime_UTR" || t == "UTR" || t == "5UTR" || t == "3UTR"
+}
+
+func kindOf(t string) partKind {
+	switch {
+	case isExon(t):
+		return exonPart
+	case isCDS(t):
+		return cdsPart
+	case isUTR(t):
+		return utrPart
+	}
+	return notPart
+}
+
+// isPart says whether f is an exon, CDS or UTR.
+func (f *feature) isPart() bool { return f.kind != notPart }
+
+// names returns the names of f. Those of a GFF3 part are read from its
+// attribute column only when asked for (a part rarely heads a
+// transcript), which parsed once already, so it cannot fail.
+func (f *feature) names() *names {
+	if f.nm == nil {
+		attrs, _ := gff.ParseAttributes(f.attrs, gff.GFF3)
+		f.nm = &names{}
+		readNames(f.nm, attrs)
+	}
+	return f.nm
 }
 
 // BuildFile reads a GFF3 or GTF file (plain or gzip) once and builds the
@@ -64,7 +109,7 @@ type chunk struct {
 }
 
 const (
-	readAheadChunk = 256 << 10
+	readAheadChunk = 64 << 10
 	readAheadDepth = 4
 )
 
@@ -135,9 +180,9 @@ func (ra *readAhead) stop() {
 func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	gr := gff.NewReader(r, file, d)
 	gr.ClampStart = true
-	var feats []*feature
-	var slab []feature   // features are allocated a slab at a time
-	var parents []string // and their Parent IDs
+	var feats features
+	var parents []string // Parent IDs are allocated a slab at a time
+	var nms []names      // and so are names
 	for {
 		rec, err := gr.Next()
 		if err == io.EOF {
@@ -149,13 +194,24 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 		if rec.Type == "chromosome" || rec.Type == "region" || rec.Type == "biological_region" || rec.Type == "match" || rec.Type == "cDNA_match" {
 			continue
 		}
-		if len(slab) == cap(slab) {
-			slab = make([]feature, 0, 1024)
-		}
-		slab = slab[:len(slab)+1] // convert sets every field
-		f := &slab[len(slab)-1]
+		f := feats.add()
 		convert(f, rec, &parents)
-		feats = append(feats, f)
+		if f.id != "" {
+			feats.nID++
+		}
+		if f.isPart() {
+			feats.nParts++
+		}
+		// GTF groups every feature by its names; GFF3 needs those of
+		// the features that head transcripts and genes, rarely a part's.
+		if !f.isPart() || gr.Dialect() == gff.GTF {
+			if len(nms) == cap(nms) {
+				nms = make([]names, 0, 256)
+			}
+			nms = nms[:len(nms)+1]
+			f.nm = &nms[len(nms)-1]
+			readNames(f.nm, rec.Attributes)
+		}
 	}
 	b := &builder{file: file}
 	if gr.Dialect() == gff.GTF {
@@ -166,20 +222,47 @@ func Build(r io.Reader, file string, d gff.Dialect) (*Model, error) {
 	return b.finish(), nil
 }
 
-// convert fills f from rec; the Parent IDs of f are appended to *slab
-// when they fit (it is replaced when full).
+// features holds the features of a file in order, a slab at a time.
+type features struct {
+	slabs       [][]feature
+	nID, nParts int // features with an ID, exons, CDS and UTRs
+}
+
+func (fs *features) add() *feature {
+	k := len(fs.slabs) - 1
+	if k < 0 || len(fs.slabs[k]) == cap(fs.slabs[k]) {
+		fs.slabs = append(fs.slabs, make([]feature, 0, 1024))
+		k++
+	}
+	s := fs.slabs[k][:len(fs.slabs[k])+1]
+	fs.slabs[k] = s
+	return &s[len(s)-1]
+}
+
+// all yields the features in file order.
+func (fs *features) all(yield func(*feature) bool) {
+	for _, s := range fs.slabs {
+		for i := range s {
+			if !yield(&s[i]) {
+				return
+			}
+		}
+	}
+}
+
+// convert fills f from rec, but for its names; the Parent IDs of f are
+// appended to *slab when they fit (it is replaced when full).
 func convert(f *feature, rec *gff.Record, slab *[]string) {
-	*f = feature{typ: rec.Type, chrom: rec.Seqid, start: rec.Start, end: rec.End, phase: rec.Phase, line: rec.Line}
+	*f = feature{typ: rec.Type, chrom: rec.Seqid, attrs: rec.RawAttributes, start: rec.Start, end: rec.End, phase: int8(rec.Phase), line: rec.Line, kind: kindOf(rec.Type)}
 	switch rec.Strand {
 	case '+':
 		f.strand = 1
 	case '-':
 		f.strand = -1
 	}
-	// One pass over the attributes: the first value of each key read
-	// (what rec.Attr returns), and every Parent and tag (rec.Values).
-	var first [nAttrKeys]string
-	var seen uint32
+	// The ID is the first value of the first ID (what rec.Attr returns);
+	// the parents are every Parent value (rec.Values).
+	seenID := false
 	for _, a := range rec.Attributes {
 		switch a.Key {
 		case "Parent":
@@ -193,14 +276,27 @@ func convert(f *feature, rec *gff.Record, slab *[]string) {
 			n := len(*slab)
 			*slab = append(*slab, a.Values...)
 			f.parents = (*slab)[n:len(*slab):len(*slab)]
-			continue
-		case "tag":
+		case "ID":
+			if !seenID && len(a.Values) > 0 {
+				f.id, seenID = a.Values[0], true
+			}
+		}
+	}
+}
+
+// readNames fills nm from attrs in one pass: the first value of each key
+// read (what Record.Attr returns), and every tag (Record.Values).
+func readNames(nm *names, attrs []gff.Attribute) {
+	var first [nAttrKeys]string
+	var seen uint32
+	for _, a := range attrs {
+		if a.Key == "tag" {
 			for _, tag := range a.Values {
 				switch tag {
 				case "MANE_Select", "MANE Select":
-					f.mane = true
+					nm.mane = true
 				case "Ensembl_canonical":
-					f.ensCanon = true
+					nm.ensCanon = true
 				}
 			}
 			continue
@@ -209,14 +305,13 @@ func convert(f *feature, rec *gff.Record, slab *[]string) {
 			first[k], seen = a.Values[0], seen|1<<k
 		}
 	}
-	f.id = first[aID]
-	f.txID = first[aTranscriptID]
-	f.geneID = first[aGeneID]
-	f.name = first[aName]
-	f.geneName = firstNonEmpty(first[aGeneName], first[aGene])
-	f.biotype = firstNonEmpty(first[aBiotype], first[aTranscriptBiotype], first[aTranscriptType], first[aGeneBiotype], first[aGeneType])
-	if f.biotype == "" && first[aGbkey] != "" {
-		f.biotype = refseqBiotype(rec)
+	nm.txID = first[aTranscriptID]
+	nm.geneID = first[aGeneID]
+	nm.name = first[aName]
+	nm.geneName = firstNonEmpty(first[aGeneName], first[aGene])
+	nm.biotype = firstNonEmpty(first[aBiotype], first[aTranscriptBiotype], first[aTranscriptType], first[aGeneBiotype], first[aGeneType])
+	if nm.biotype == "" && first[aGbkey] != "" {
+		nm.biotype = refseqBiotype(first[aGbkey], first[aNcrnaClass])
 	}
 }
 
@@ -234,6 +329,7 @@ const (
 	aGeneBiotype
 	aGeneType
 	aGbkey
+	aNcrnaClass
 	nAttrKeys
 )
 
@@ -264,24 +360,27 @@ func attrKey(k string) int {
 		return aGeneType
 	case "gbkey":
 		return aGbkey
+	case "ncrna_class":
+		return aNcrnaClass
 	}
 	return -1
 }
 
 // refseqBiotype maps RefSeq gbkey / ncrna_class to Ensembl-like biotypes.
-func refseqBiotype(rec *gff.Record) string {
-	switch rec.Attr("gbkey") {
+// from the first gbkey and ncrna_class values.
+func refseqBiotype(gbkey, ncrnaClass string) string {
+	switch gbkey {
 	case "mRNA", "CDS":
 		return "protein_coding"
 	case "ncRNA":
-		if c := rec.Attr("ncrna_class"); c != "" {
-			return c
+		if ncrnaClass != "" {
+			return ncrnaClass
 		}
 		return "ncRNA"
 	case "Gene":
 		return ""
 	}
-	return rec.Attr("gbkey")
+	return gbkey
 }
 
 type builder struct {
@@ -290,6 +389,22 @@ type builder struct {
 	genes    map[string]*Gene
 	order    []*Gene
 	txs      []*txBuild
+	// links are the parts of each transcript in file order; finish hands
+	// them out to the transcripts' exons, cds and utrs.
+	links []link
+	// Allocated a slab at a time: transcripts, genes, and the exon and
+	// CDS ranges of the transcripts.
+	txSlab    []txBuild
+	trSlab    []Transcript
+	geneSlab  []Gene
+	rangeSlab []Range
+	// Scratch of check.
+	phases, lines []int
+}
+
+type link struct {
+	tb *txBuild
+	f  *feature
 }
 
 type txBuild struct {
@@ -298,6 +413,8 @@ type txBuild struct {
 	exons []*feature
 	cds   []*feature
 	utrs  []*feature
+	// The number of each kind of part, counted by finish.
+	nExons, nCDS, nUTRs int
 }
 
 // warn records a problem with the feature at line, on contig chrom.
@@ -321,31 +438,45 @@ func (b *builder) gene(id string, f *feature) *Gene {
 	}
 	g := b.genes[id]
 	if g == nil {
-		g = &Gene{ID: id, Chrom: f.chrom, Strand: f.strand, Start: f.start, End: f.end}
+		if len(b.geneSlab) == cap(b.geneSlab) {
+			b.geneSlab = make([]Gene, 0, 256)
+		}
+		b.geneSlab = append(b.geneSlab, Gene{ID: id, Chrom: f.chrom, Strand: f.strand, Start: f.start, End: f.end})
+		g = &b.geneSlab[len(b.geneSlab)-1]
 		b.genes[id] = g
 		b.order = append(b.order, g)
 	}
 	return g
 }
 
+// newTxBuild returns a new transcript under construction, with t as its
+// transcript, listed in b.txs.
+func (b *builder) newTxBuild(t Transcript, head *feature) *txBuild {
+	if len(b.trSlab) == cap(b.trSlab) {
+		b.trSlab = make([]Transcript, 0, 256)
+		b.txSlab = make([]txBuild, 0, 256)
+	}
+	b.trSlab = append(b.trSlab, t)
+	b.txSlab = append(b.txSlab, txBuild{t: &b.trSlab[len(b.trSlab)-1], head: head})
+	tb := &b.txSlab[len(b.txSlab)-1]
+	b.txs = append(b.txs, tb)
+	return tb
+}
+
 // gff3 links features by ID and Parent: a feature that is the parent of
 // an exon or CDS is a transcript; its parent is the gene (a transcript
 // without a parent is its own gene).
-func (b *builder) gff3(feats []*feature) {
-	n := 0
-	for _, f := range feats {
-		if f.id != "" {
-			n++
-		}
-	}
-	byID := make(map[string]*feature, n)
-	for _, f := range feats {
+func (b *builder) gff3(feats features) {
+	byID := make(map[string]*feature, feats.nID)
+	for f := range feats.all {
 		if f.id != "" {
 			byID[f.id] = f
 		}
 	}
-	for _, f := range feats {
-		if !isExon(f.typ) && !isCDS(f.typ) && !isUTR(f.typ) {
+	b.links = make([]link, 0, feats.nParts)
+	lastID, lastP := "", (*feature)(nil)
+	for f := range feats.all {
+		if !f.isPart() {
 			continue
 		}
 		if len(f.parents) == 0 {
@@ -353,7 +484,11 @@ func (b *builder) gff3(feats []*feature) {
 			continue
 		}
 		for _, pid := range f.parents {
-			p := byID[pid]
+			p := lastP
+			if pid != lastID { // parts of one transcript are often next to each other
+				p = byID[pid]
+				lastID, lastP = pid, p
+			}
 			if p == nil {
 				b.warn(WarnMissingParent, f.chrom, f.line, "%s: Parent %q is not defined in the file", f.typ, pid)
 				continue
@@ -366,11 +501,11 @@ func (b *builder) gff3(feats []*feature) {
 				}
 				p.tx = tb
 			}
-			tb.add(f)
+			b.links = append(b.links, link{tb, f})
 		}
 	}
-	for _, f := range feats {
-		if len(f.parents) == 0 || f.tx != nil || isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ) || f.warned {
+	for f := range feats.all {
+		if len(f.parents) == 0 || f.tx != nil || f.isPart() || f.warned {
 			continue
 		}
 		missing := false
@@ -382,7 +517,7 @@ func (b *builder) gff3(feats []*feature) {
 		}
 		if !missing && len(byID[f.parents[0]].parents) == 0 {
 			// A child of a top-level gene with no parts of its own.
-			b.warn(WarnNoExons, f.chrom, f.line, "%s %s has no exons; dropped", f.typ, firstNonEmpty(f.txID, stripPrefix(f.id)))
+			b.warn(WarnNoExons, f.chrom, f.line, "%s %s has no exons; dropped", f.typ, firstNonEmpty(f.names().txID, stripPrefix(f.id)))
 		}
 	}
 }
@@ -401,30 +536,28 @@ func (b *builder) newTx(p *feature, byID map[string]*feature) *txBuild {
 	} else {
 		gf = p
 	}
-	gid := gf.geneID
+	pn, gn := p.names(), gf.names()
+	gid := gn.geneID
 	if gid == "" {
 		gid = stripPrefix(gf.id)
 	}
 	g := b.gene(gid, gf)
 	if g.Name == "" {
-		g.Name = firstNonEmpty(gf.name, gf.geneName, p.geneName, gid)
+		g.Name = firstNonEmpty(gn.name, gn.geneName, pn.geneName, gid)
 	}
 	if g.Biotype == "" {
-		g.Biotype = gf.biotype
+		g.Biotype = gn.biotype
 	}
-	id := firstNonEmpty(p.txID, stripPrefix(p.id), p.name)
-	bt := p.biotype
+	id := firstNonEmpty(pn.txID, stripPrefix(p.id), pn.name)
+	bt := pn.biotype
 	if p == gf || bt == "" {
-		bt = firstNonEmpty(p.biotype, gf.biotype)
+		bt = firstNonEmpty(pn.biotype, gn.biotype)
 		if p.typ == "mRNA" {
 			bt = "protein_coding"
 		}
 	}
-	t := &Transcript{ID: id, Biotype: bt, Chrom: p.chrom, Start: p.start, End: p.end, Strand: p.strand,
-		MANE: p.mane, EnsemblCanonical: p.ensCanon, Gene: g}
-	tb := &txBuild{t: t, head: p}
-	b.txs = append(b.txs, tb)
-	return tb
+	return b.newTxBuild(Transcript{ID: id, Biotype: bt, Chrom: p.chrom, Start: p.start, End: p.end, Strand: p.strand,
+		MANE: pn.mane, EnsemblCanonical: pn.ensCanon, Gene: g}, p)
 }
 
 func firstNonEmpty(s ...string) string {
@@ -436,63 +569,94 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (tb *txBuild) add(f *feature) {
-	switch {
-	case isExon(f.typ):
-		tb.exons = append(tb.exons, f)
-	case isCDS(f.typ):
-		tb.cds = append(tb.cds, f)
-	default:
-		tb.utrs = append(tb.utrs, f)
+// distribute hands out b.links: each transcript's exons, cds and utrs,
+// in file order, share one array.
+func (b *builder) distribute() {
+	for _, l := range b.links {
+		switch l.f.kind {
+		case exonPart:
+			l.tb.nExons++
+		case cdsPart:
+			l.tb.nCDS++
+		default:
+			l.tb.nUTRs++
+		}
 	}
+	all := make([]*feature, len(b.links))
+	off := 0
+	cut := func(n int) []*feature {
+		if n == 0 {
+			return nil
+		}
+		s := all[off : off : off+n]
+		off += n
+		return s
+	}
+	for _, tb := range b.txs {
+		tb.exons, tb.cds, tb.utrs = cut(tb.nExons), cut(tb.nCDS), cut(tb.nUTRs)
+	}
+	for _, l := range b.links {
+		tb := l.tb
+		switch l.f.kind {
+		case exonPart:
+			tb.exons = append(tb.exons, l.f)
+		case cdsPart:
+			tb.cds = append(tb.cds, l.f)
+		default:
+			tb.utrs = append(tb.utrs, l.f)
+		}
+	}
+	b.links = nil
 }
 
 // gtf groups features by transcript_id and gene_id.
-func (b *builder) gtf(feats []*feature) {
+func (b *builder) gtf(feats features) {
 	byTx := map[string]*txBuild{}
-	for _, f := range feats {
-		if f.txID == "" {
+	b.links = make([]link, 0, feats.nParts)
+	for f := range feats.all {
+		nm := f.names()
+		if nm.txID == "" {
 			if f.typ != "gene" {
-				if isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ) {
+				if f.isPart() {
 					b.warn(WarnMissingParent, f.chrom, f.line, "%s without transcript_id", f.typ)
 				}
 			}
 			continue
 		}
-		tb := byTx[f.txID]
+		tb := byTx[nm.txID]
 		if tb == nil {
-			if f.geneID == "" {
+			if nm.geneID == "" {
 				b.warn(WarnMissingParent, f.chrom, f.line, "%s without gene_id", f.typ)
 				continue
 			}
-			g := b.gene(f.geneID, f)
+			g := b.gene(nm.geneID, f)
 			if g.Name == "" {
-				g.Name = firstNonEmpty(f.geneName, f.geneID)
+				g.Name = firstNonEmpty(nm.geneName, nm.geneID)
 			}
-			tb = &txBuild{t: &Transcript{ID: f.txID, Chrom: f.chrom, Strand: f.strand, Start: f.start, End: f.end, Gene: g}}
-			byTx[f.txID] = tb
-			b.txs = append(b.txs, tb)
+			tb = b.newTxBuild(Transcript{ID: nm.txID, Chrom: f.chrom, Strand: f.strand, Start: f.start, End: f.end, Gene: g}, nil)
+			byTx[nm.txID] = tb
 		}
 		t := tb.t
-		if f.biotype != "" && (t.Biotype == "" || f.typ == "transcript") {
-			t.Biotype = f.biotype
+		if nm.biotype != "" && (t.Biotype == "" || f.typ == "transcript") {
+			t.Biotype = nm.biotype
 		}
 		if g := t.Gene; g.Biotype == "" && f.typ == "gene" {
-			g.Biotype = f.biotype
+			g.Biotype = nm.biotype
 		}
-		t.MANE = t.MANE || f.mane
-		t.EnsemblCanonical = t.EnsemblCanonical || f.ensCanon
+		t.MANE = t.MANE || nm.mane
+		t.EnsemblCanonical = t.EnsemblCanonical || nm.ensCanon
 		switch {
 		case f.typ == "transcript":
 			tb.head = f
-		case isExon(f.typ) || isCDS(f.typ) || isUTR(f.typ):
-			tb.add(f)
+		case f.isPart():
+			b.links = append(b.links, link{tb, f})
 		}
 	}
 }
 
 // finish checks every transcript, fixes spans, links genes and indexes.
 func (b *builder) finish() *Model {
+	b.distribute()
 	m := &Model{}
 	for _, tb := range b.txs {
 		if b.check(tb) {
@@ -516,8 +680,33 @@ func (b *builder) finish() *Model {
 	}
 	sort.SliceStable(b.warnings, func(i, j int) bool { return b.warnings[i].Line < b.warnings[j].Line })
 	m.Warnings = b.warnings
+	own(m)
 	m.index = buildIndex(m.Transcripts)
 	return m
+}
+
+// own gives the model strings of its own: those parsed are cut from
+// blocks of the file's text (package gff), which a model that kept them
+// would keep whole. Contig names and biotypes are stored once.
+func own(m *Model) {
+	seen := map[string]string{}
+	intern := func(s string) string {
+		if c, ok := seen[s]; ok {
+			return c
+		}
+		c := strings.Clone(s)
+		seen[c] = c
+		return c
+	}
+	for _, g := range m.Genes {
+		g.ID, g.Name, g.Biotype, g.Chrom = strings.Clone(g.ID), strings.Clone(g.Name), intern(g.Biotype), intern(g.Chrom)
+	}
+	for _, t := range m.Transcripts {
+		t.ID, t.Biotype, t.Chrom = strings.Clone(t.ID), intern(t.Biotype), intern(t.Chrom)
+	}
+	for i := range m.Warnings {
+		m.Warnings[i].Chrom = intern(m.Warnings[i].Chrom)
+	}
 }
 
 func line(tb *txBuild) int {
@@ -533,7 +722,7 @@ func line(tb *txBuild) int {
 }
 
 // check validates one transcript and fills Exons, CDS and StartPhase;
-// false drops it.
+// false drops it. It sorts tb.cds.
 func (b *builder) check(tb *txBuild) bool {
 	t := tb.t
 	for _, l := range [][]*feature{tb.exons, tb.cds, tb.utrs} {
@@ -550,24 +739,24 @@ func (b *builder) check(tb *txBuild) bool {
 	if t.Strand == 0 {
 		t.Strand = 1
 	}
-	exons := ranges(tb.exons)
-	cds := ranges(tb.cds)
-	if len(exons) == 0 {
-		if len(cds) == 0 && len(tb.utrs) == 0 {
+	var exons []Range
+	if len(tb.exons) == 0 {
+		if len(tb.cds) == 0 && len(tb.utrs) == 0 {
 			b.warn(WarnNoExons, t.Chrom, line(tb), "transcript %s has no exon, CDS or UTR; dropped", t.ID)
 			return false
 		}
 		b.warn(WarnNoExons, t.Chrom, line(tb), "transcript %s has no exon features; exons taken from its CDS and UTR", t.ID)
-		exons = merge(append(append([]Range(nil), cds...), ranges(tb.utrs)...))
+		exons = merge(append(ranges(b.alloc(len(tb.cds)+len(tb.utrs)), tb.cds), ranges(nil, tb.utrs)...))
+	} else {
+		exons = ranges(b.alloc(len(tb.exons)), tb.exons)
 	}
 	exons = merge(exons)
 	t.Exons = exons
 	// CDS (GTF's stop_codon is merged into the CDS next to it).
-	sorted := append([]*feature(nil), tb.cds...)
+	sorted := tb.cds
 	slices.SortFunc(sorted, func(x, y *feature) int { return cmp.Compare(x.start, y.start) })
-	var merged []Range
-	var phases []int
-	var lines []int
+	merged := b.alloc(len(sorted)) // nil without CDS
+	phases, lines := b.phases[:0], b.lines[:0]
 	lastTyp := ""
 	for _, f := range sorted {
 		prevTyp := lastTyp
@@ -579,14 +768,15 @@ func (b *builder) check(tb *txBuild) bool {
 			}
 			merged[n-1].End = max(merged[n-1].End, f.end)
 			if f.typ == "CDS" && t.Strand < 0 {
-				phases[n-1] = f.phase
+				phases[n-1] = int(f.phase)
 			}
 			continue
 		}
 		merged = append(merged, Range{f.start, f.end})
-		phases = append(phases, f.phase)
+		phases = append(phases, int(f.phase))
 		lines = append(lines, f.line)
 	}
+	b.phases, b.lines = phases, lines
 	for i, c := range merged {
 		inside := false
 		for _, e := range exons {
@@ -631,18 +821,32 @@ func (b *builder) check(tb *txBuild) bool {
 	return true
 }
 
-func ranges(fs []*feature) []Range {
-	out := make([]Range, 0, len(fs))
+// alloc returns an empty slice with room for n ranges (nil for none),
+// cut from b.rangeSlab.
+func (b *builder) alloc(n int) []Range {
+	if n == 0 {
+		return nil
+	}
+	if n > cap(b.rangeSlab)-len(b.rangeSlab) {
+		b.rangeSlab = make([]Range, 0, max(n, 4096))
+	}
+	k := len(b.rangeSlab)
+	b.rangeSlab = b.rangeSlab[:k+n]
+	return b.rangeSlab[k : k : k+n]
+}
+
+// ranges appends the spans of fs to out.
+func ranges(out []Range, fs []*feature) []Range {
 	for _, f := range fs {
 		out = append(out, Range{f.start, f.end})
 	}
 	return out
 }
 
-// merge sorts ranges and joins overlapping or adjacent ones.
+// merge sorts ranges and joins overlapping or adjacent ones, in place.
 func merge(rs []Range) []Range {
 	slices.SortFunc(rs, func(x, y Range) int { return cmp.Compare(x.Start, y.Start) })
-	var out []Range
+	out := rs[:0]
 	for _, r := range rs {
 		if n := len(out); n > 0 && r.Start <= out[n-1].End+1 {
 			out[n-1].End = max(out[n-1].End, r.End)

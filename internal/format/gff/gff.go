@@ -8,7 +8,6 @@
 package gff
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -84,6 +83,7 @@ type Record struct {
 	Strand              byte // '+', '-', '.' or '?'
 	Phase               int  // 0..2, or -1 for "."
 	Attributes          []Attribute
+	RawAttributes       string // the ninth column as written; ParseAttributes reads it again
 	Line                int
 }
 
@@ -124,7 +124,11 @@ func (r *Record) HasValue(key, v string) bool {
 
 // Reader reads records in file order. Errors are sticky.
 type Reader struct {
-	br      *bufio.Reader
+	src     io.Reader
+	buf     []byte // read from src; buf[:pending] is the start of a line not yet complete
+	pending int
+	text    string // complete lines not yet returned
+	rerr    error  // from src, after buf[:pending]
 	file    string
 	line    int
 	dialect Dialect
@@ -142,7 +146,7 @@ type Reader struct {
 // NewReader reads from r; file names the input in errors. Pass Auto to
 // detect the dialect.
 func NewReader(r io.Reader, file string, d Dialect) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 256<<10), file: file, dialect: d}
+	return &Reader{src: r, buf: make([]byte, 256<<10), file: file, dialect: d}
 }
 
 // Dialect returns the dialect in use (Auto until it has been decided).
@@ -153,39 +157,90 @@ func (r *Reader) fail(col int, err error) error {
 	return r.err
 }
 
-func (r *Reader) readLine() ([]byte, error) {
-	var long []byte
+// readLine returns the next line without its line end. Lines are cut
+// from r.text, which holds the complete lines of one or more reads from
+// src as a single string: one allocation per read instead of one per
+// line, and the strings of a Record share it.
+func (r *Reader) readLine() (string, error) {
 	for {
-		chunk, err := r.br.ReadSlice('\n')
-		if len(long)+len(chunk) > MaxLine {
+		if i := strings.IndexByte(r.text, '\n'); i >= 0 {
+			line := r.text[:i+1]
+			r.text = r.text[i+1:]
 			r.line++
-			return nil, r.fail(0, fmt.Errorf("%w: more than %d bytes", ErrLineLength, MaxLine))
+			if len(line) > MaxLine {
+				return "", r.fail(0, fmt.Errorf("%w: more than %d bytes", ErrLineLength, MaxLine))
+			}
+			return trimEOL(line), nil
 		}
-		if err == bufio.ErrBufferFull {
-			long = append(long, chunk...)
-			continue
+		if r.text != "" { // the last line, without a line end
+			line := r.text
+			r.text = ""
+			r.line++
+			if len(line) > MaxLine {
+				return "", r.fail(0, fmt.Errorf("%w: more than %d bytes", ErrLineLength, MaxLine))
+			}
+			return trimEOL(line), nil
 		}
-		if err != nil && err != io.EOF {
-			r.err = fmt.Errorf("%s: %w (reading line %d)", r.file, err, r.line+1)
-			return nil, r.err
+		if err := r.fill(); err != nil {
+			return "", err
 		}
-		if long != nil {
-			chunk = append(long, chunk...)
-		}
-		if len(chunk) == 0 {
-			return nil, io.EOF
-		}
-		r.line++
-		for n := len(chunk); n > 0 && (chunk[n-1] == '\n' || chunk[n-1] == '\r'); n-- {
-			chunk = chunk[:n-1] // as bytes.TrimRight(chunk, "\r\n"), without building its cutset
-		}
-		return chunk, nil
 	}
+}
+
+// fill reads from src until r.text holds at least one line, or the last
+// line of the input, or fails.
+func (r *Reader) fill() error {
+	empty := 0 // reads that returned nothing, as bufio counts them
+	for {
+		if r.pending > MaxLine {
+			r.line++
+			return r.fail(0, fmt.Errorf("%w: more than %d bytes", ErrLineLength, MaxLine))
+		}
+		if r.rerr != nil {
+			if r.rerr != io.EOF {
+				r.err = fmt.Errorf("%s: %w (reading line %d)", r.file, r.rerr, r.line+1)
+				return r.err
+			}
+			if r.pending == 0 {
+				return io.EOF
+			}
+			r.text = string(r.buf[:r.pending])
+			r.pending = 0
+			return nil
+		}
+		if r.pending == len(r.buf) {
+			r.buf = append(r.buf, make([]byte, len(r.buf))...)
+		}
+		n, err := r.src.Read(r.buf[r.pending:])
+		if n == 0 && err == nil {
+			if empty++; empty == 100 {
+				err = io.ErrNoProgress
+			}
+		}
+		r.rerr = err
+		if i := bytes.LastIndexByte(r.buf[r.pending:r.pending+n], '\n'); i >= 0 {
+			end := r.pending + i + 1
+			r.text = string(r.buf[:end])
+			r.pending = copy(r.buf, r.buf[end:r.pending+n])
+			return nil
+		}
+		r.pending += n
+	}
+}
+
+// trimEOL cuts the line end (any run of '\n' and '\r') off line.
+func trimEOL(line string) string {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n]
 }
 
 // Next returns the next feature, or io.EOF after the last one. The
 // Record and its Attributes slices are reused by the next call: copy what
-// you keep of them (the strings themselves stay valid).
+// you keep of them (the strings themselves stay valid; they share memory
+// with the lines read in the same block, up to a few hundred kilobytes).
 func (r *Reader) Next() (*Record, error) {
 	if r.err != nil {
 		return nil, r.err
@@ -202,12 +257,12 @@ func (r *Reader) Next() (*Record, error) {
 			continue
 		}
 		if b[0] == '#' {
-			if bytes.HasPrefix(b, []byte("##FASTA")) {
+			if strings.HasPrefix(b, "##FASTA") {
 				r.err = io.EOF
 				return nil, io.EOF
 			}
-			if v, ok := bytes.CutPrefix(b, []byte("##gff-version")); ok && r.dialect == Auto {
-				if strings.HasPrefix(strings.TrimSpace(string(v)), "3") {
+			if v, ok := strings.CutPrefix(b, "##gff-version"); ok && r.dialect == Auto {
+				if strings.HasPrefix(strings.TrimSpace(v), "3") {
 					r.dialect = GFF3
 				} else {
 					r.dialect = GTF
@@ -215,7 +270,7 @@ func (r *Reader) Next() (*Record, error) {
 			}
 			continue
 		}
-		return r.parse(string(b))
+		return r.parse(b)
 	}
 }
 
@@ -234,7 +289,7 @@ func (r *Reader) parse(line string) (*Record, error) {
 		return nil, r.fail(0, fmt.Errorf("%w: found more", ErrFieldCount))
 	}
 	rec := &r.rec
-	*rec = Record{Seqid: f[0], Source: f[1], Type: f[2], Score: f[5], Line: r.line}
+	*rec = Record{Seqid: f[0], Source: f[1], Type: f[2], Score: f[5], RawAttributes: f[8], Line: r.line}
 	if rec.Seqid == "" {
 		return nil, r.fail(1, ErrEmptyField)
 	}
@@ -279,6 +334,16 @@ func (r *Reader) parse(line string) (*Record, error) {
 		return nil, r.fail(9, err)
 	}
 	return rec, nil
+}
+
+// ParseAttributes parses an attribute column (Record.RawAttributes) as
+// Next does in dialect d (GFF3 or GTF), into new slices.
+func ParseAttributes(col string, d Dialect) ([]Attribute, error) {
+	if d == GTF {
+		return parseGTF(col)
+	}
+	attrs, _, err := parseGFF3(col, nil, nil)
+	return attrs, err
 }
 
 // detect guesses the dialect from one attribute column: GTF writes
@@ -357,6 +422,7 @@ func unescape(s string) (string, error) {
 		return s, nil
 	}
 	var b strings.Builder
+	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] != '%' {
 			b.WriteByte(s[i])
