@@ -127,7 +127,8 @@ type Options struct {
 	// or downstream effect is looked for.
 	Flank *int64
 	// Fields are the CSQ fields written, in this order: names from
-	// CSQFields (see ParseFields). nil means all of CSQFields. HGVS
+	// CSQFields (see ParseFields), Consequence among them. nil means all
+	// of CSQFields. HGVS
 	// notations left out are not computed. An unknown name fails Run
 	// (ErrFields) before it writes anything.
 	Fields []string
@@ -170,7 +171,7 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 	if opt.Fields != nil {
 		var sel []int
 		sel, a.fieldsErr = fieldIndexes(opt.Fields)
-		a.csqFields = opt.Fields
+		a.csqFields = slices.Clone(opt.Fields)
 		omit = csq.Omit{HGVSc: !slices.Contains(sel, fHGVSc), HGVSp: !slices.Contains(sel, fHGVSp), HGVSg: !slices.Contains(sel, fHGVSg)}
 		if a.fieldsErr == nil && !slices.Equal(opt.Fields, CSQFields) {
 			a.layout = newLayout(sel)

@@ -598,8 +598,8 @@ func testFields(t *testing.T, in []byte, flank *int64, seen map[string]bool) {
 		reversed(CSQFields),
 		{"Consequence", "Feature", "BCSQ_AA"},
 		{"Allele", "Consequence", "SYMBOL", "Feature", "BIOTYPE", "STRAND", "BCSQ_AA", "HGVSg"},
-		{"HGVSp", "Allele"},
-		{"SYMBOL", "Allele", "Feature", "MANE", "DISTANCE"}, // one run of fixed fields in the TSV, two in the VCF
+		{"HGVSp", "Allele", "Consequence"},
+		{"SYMBOL", "Allele", "Feature", "MANE", "DISTANCE", "Consequence"}, // one run of fixed fields in the TSV, two in the VCF
 	} {
 		v, tv := run(fields)
 		if !bytes.Contains(v, []byte("Format: "+strings.Join(fields, "|")+`">`)) {
@@ -653,6 +653,7 @@ func TestFieldsRefused(t *testing.T) {
 		"Consequence,Nope":             `no field "Nope"`,
 		"Consequence,,Feature":         "an empty name",
 		"Feature, Consequence,Feature": "Feature is named twice",
+		"Feature,HGVSp":                "Consequence is missing",
 	} {
 		_, err := ParseFields(list)
 		if !errors.Is(err, ErrFields) || !strings.Contains(err.Error(), want) {

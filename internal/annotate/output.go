@@ -86,6 +86,9 @@ func fieldIndexes(names []string) ([]int, error) {
 		seen[n] = true
 		idx = append(idx, i)
 	}
+	if !seen["Consequence"] {
+		return nil, fmt.Errorf("%w: Consequence is missing (an entry without it says nothing, and may be empty)", ErrFields)
+	}
 	return idx, nil
 }
 

@@ -662,10 +662,13 @@ func (b *builder) finish() *Model {
 		if b.check(tb) {
 			t := tb.t
 			t.Gene.Transcripts = append(t.Gene.Transcripts, t)
+		} else {
+			*tb.t = Transcript{} // its slab lives on: see own
 		}
 	}
 	for _, g := range b.order {
 		if len(g.Transcripts) == 0 {
+			*g = Gene{} // as a dropped transcript
 			continue
 		}
 		for _, t := range g.Transcripts {
@@ -687,7 +690,9 @@ func (b *builder) finish() *Model {
 
 // own gives the model strings of its own: those parsed are cut from
 // blocks of the file's text (package gff), which a model that kept them
-// would keep whole. Contig names and biotypes are stored once.
+// would keep whole. Contig names and biotypes are stored once. (The
+// transcripts and genes the model leaves out share slabs with those it
+// keeps: finish empties them.)
 func own(m *Model) {
 	seen := map[string]string{}
 	intern := func(s string) string {

@@ -22,7 +22,7 @@ func TestModelKeepsNoText(t *testing.T) {
 	}
 	before := heap()
 	const genes = 2000
-	data := bigGFF3(genes) // about 12 MB
+	data := bigGFF3(genes) // about 28 MB
 	text := len(data)
 	m, err := Build(bytes.NewReader(data), "big.gff3", gff.GFF3)
 	if err != nil {
@@ -31,8 +31,8 @@ func TestModelKeepsNoText(t *testing.T) {
 	data = nil // the input itself may go
 	after := heap()
 	kept := after - min(before, after)
-	if len(m.Transcripts) != genes {
-		t.Fatalf("%d transcripts", len(m.Transcripts))
+	if len(m.Transcripts) != genes || len(m.Warnings) < genes {
+		t.Fatalf("%d transcripts, %d warnings", len(m.Transcripts), len(m.Warnings))
 	}
 	t.Logf("kept %d of %d", kept, text)
 	if kept > uint64(text)/4 {
@@ -41,8 +41,9 @@ func TestModelKeepsNoText(t *testing.T) {
 	runtime.KeepAlive(m)
 }
 
-// bigGFF3 is n genes of one transcript and exon, each line with a 2,000
-// byte Note the model does not keep.
+// bigGFF3 is n genes of one transcript and exon, each with a transcript
+// the model drops, and n genes without a transcript; each line with a
+// 2,000 byte Note the model does not keep.
 func bigGFF3(n int) []byte {
 	var in bytes.Buffer
 	in.WriteString("##gff-version 3\n")
@@ -52,6 +53,12 @@ func bigGFF3(n int) []byte {
 		fmt.Fprintf(&in, "1\tt\tgene\t%d\t%d\t.\t+\t.\tID=gene:G%d;Name=GENE%d;biotype=protein_coding;Note=%s\n", start, start+999, i, i, note)
 		fmt.Fprintf(&in, "1\tt\tmRNA\t%d\t%d\t.\t+\t.\tID=transcript:T%d;Parent=gene:G%d;biotype=protein_coding;Note=%s\n", start, start+999, i, i, note)
 		fmt.Fprintf(&in, "1\tt\texon\t%d\t%d\t.\t+\t.\tParent=transcript:T%d;Note=%s\n", start, start+999, i, note)
+		// A transcript the model drops (its CDS is outside its exon),
+		// and a gene left with none.
+		fmt.Fprintf(&in, "1\tt\tmRNA\t%d\t%d\t.\t+\t.\tID=transcript:D%d;Parent=gene:G%d;Note=%s\n", start, start+999, i, i, note)
+		fmt.Fprintf(&in, "1\tt\texon\t%d\t%d\t.\t+\t.\tParent=transcript:D%d;Note=%s\n", start, start+99, i, note)
+		fmt.Fprintf(&in, "1\tt\tCDS\t%d\t%d\t.\t+\t0\tParent=transcript:D%d;Note=%s\n", start+200, start+299, i, note)
+		fmt.Fprintf(&in, "1\tt\tgene\t%d\t%d\t.\t+\t.\tID=gene:E%d;Name=EMPTY%d;Note=%s\n", start+2000, start+2999, i, i, note)
 	}
 	return in.Bytes()
 }

@@ -190,7 +190,7 @@ func (r *Reader) readLine() (string, error) {
 // fill reads from src until r.text holds at least one line, or the last
 // line of the input, or fails.
 func (r *Reader) fill() error {
-	empty := 0 // reads that returned nothing, as bufio counts them
+	empty := 0 // reads in a row that returned nothing, as bufio counts them
 	for {
 		if r.pending > MaxLine {
 			r.line++
@@ -212,7 +212,10 @@ func (r *Reader) fill() error {
 			r.buf = append(r.buf, make([]byte, len(r.buf))...)
 		}
 		n, err := r.src.Read(r.buf[r.pending:])
-		if n == 0 && err == nil {
+		switch {
+		case n > 0:
+			empty = 0
+		case err == nil:
 			if empty++; empty == 100 {
 				err = io.ErrNoProgress
 			}

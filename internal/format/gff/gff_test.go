@@ -162,3 +162,34 @@ func FuzzReader(f *testing.F) {
 		t.Fatal("reader did not stop")
 	})
 }
+
+// stuttering returns (0, nil) before every byte it gives.
+type stuttering struct {
+	r     io.Reader
+	empty bool
+}
+
+func (s *stuttering) Read(p []byte) (int, error) {
+	if s.empty = !s.empty; s.empty {
+		return 0, nil
+	}
+	return s.r.Read(p[:min(len(p), 1)])
+}
+
+// TestEmptyReads: reads that return nothing now and then do not stop
+// the reader (only 100 in a row do, as in bufio).
+func TestEmptyReads(t *testing.T) {
+	line := "1\tt\tgene\t1\t1000\t.\t+\t.\tID=gene:G1;Note=" + strings.Repeat("x", 300) + "\n"
+	recs := readAll(t, NewReader(&stuttering{r: strings.NewReader("##gff-version 3\n" + line)}, "s.gff3", Auto))
+	if len(recs) != 1 || recs[0].Attr("ID") != "gene:G1" {
+		t.Fatalf("%d records", len(recs))
+	}
+	_, err := NewReader(readerFunc(func([]byte) (int, error) { return 0, nil }), "z.gff3", Auto).Next()
+	if !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("a reader that never gives anything: %v", err)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
