@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/clinomics/clinomics/internal/format/gff"
 )
 
 const vepData = "../../../../shared/data/annotation/ensembl-vep"
@@ -296,5 +298,23 @@ func TestSaveLoadWarningContig(t *testing.T) {
 	v1[len(magic)] = 3
 	if _, err := Load(bytes.NewReader(v1)); !errors.Is(err, ErrVersion) {
 		t.Errorf("version 3: %v", err)
+	}
+}
+
+// TestLoadRefusesImpossibleSpans: a stored model whose transcript ends
+// past gff.MaxPosition (no GFF can give one; the checksum is right) is
+// refused as corrupt, not indexed.
+func TestLoadRefusesImpossibleSpans(t *testing.T) {
+	m, err := BuildFile("testdata/missing_parent.gff3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Transcripts[0].End = gff.MaxPosition + 1
+	var b bytes.Buffer
+	if err := m.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bytes.NewReader(b.Bytes())); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Load: %v, want ErrCorrupt", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/clinomics/clinomics/internal/format/gff"
 )
 
 // The stored form: magic, a version, the payload length, the payload
@@ -182,6 +184,9 @@ func Load(r io.Reader) (*Model, error) {
 		for j := 0; j < nt && d.err == nil; j++ {
 			t := &Transcript{ID: d.str(), Biotype: d.str(), Chrom: g.Chrom, Gene: g}
 			t.Start, t.End = d.int(), d.int()
+			if t.Start < 1 || t.End < t.Start || t.End > gff.MaxPosition {
+				d.err = ErrCorrupt // as no GFF could make it (and an index of it could take all memory)
+			}
 			t.Strand, t.StartPhase = int8(d.int()), int(d.int())
 			t.MANE, t.EnsemblCanonical, t.Canonical = d.bool(), d.bool(), d.bool()
 			for k := 0; k < 2; k++ {

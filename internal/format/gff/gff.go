@@ -27,6 +27,11 @@ var (
 	ErrEmptyField = errors.New("empty seqid or type")
 )
 
+// MaxPosition is the largest start or end accepted: 2^34, three times
+// the longest chromosome known. A coordinate past it is a damaged line,
+// and a gene model indexed up to it would need memory in proportion.
+const MaxPosition = 1 << 34
+
 // MaxLine is the longest line accepted, in bytes (a variable so tests can
 // lower it).
 var MaxLine = 1 << 20
@@ -309,6 +314,9 @@ func (r *Reader) parse(line string) (*Record, error) {
 	}
 	if rec.End, err = strconv.ParseInt(f[4], 10, 64); err != nil || rec.End < rec.Start {
 		return nil, r.fail(5, fmt.Errorf("%w: end %q (start %d)", ErrCoordinate, f[4], rec.Start))
+	}
+	if rec.End > MaxPosition {
+		return nil, r.fail(5, fmt.Errorf("%w: end %d is past %d, longer than any chromosome", ErrCoordinate, rec.End, int64(MaxPosition)))
 	}
 	if len(f[6]) != 1 || strings.IndexByte("+-.?", f[6][0]) < 0 {
 		return nil, r.fail(7, fmt.Errorf("%w: %q", ErrStrand, f[6]))

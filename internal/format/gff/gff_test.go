@@ -87,6 +87,7 @@ func TestErrors(t *testing.T) {
 		{"start zero", ok + "#c\nc\ts\texon\t0\t5\t.\t+\t.\tID=a\n", Auto, 3, 4, ErrCoordinate},
 		{"negative start of a gene", "c\ts\tgene\t-5\t5\t.\t+\t.\tID=a\n", Auto, 1, 4, ErrCoordinate},
 		{"end before start", "c\ts\texon\t9\t5\t.\t+\t.\tID=a\n", Auto, 1, 5, ErrCoordinate},
+		{"end past any chromosome", "c\ts\tgene\t1\t10000000000000\t.\t+\t.\tID=a\n", Auto, 1, 5, ErrCoordinate},
 		{"strand", "c\ts\texon\t1\t5\t.\tx\t.\tID=a\n", Auto, 1, 7, ErrStrand},
 		{"phase", "c\ts\tCDS\t1\t5\t.\t+\t3\tID=a\n", Auto, 1, 8, ErrPhase},
 		{"no equals", "c\ts\texon\t1\t5\t.\t+\t.\tID\n", GFF3, 1, 9, ErrAttribute},
