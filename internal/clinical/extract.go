@@ -194,7 +194,7 @@ func (s ExtractSink) PreparePatients(rs []extract.Patient) any {
 
 func patientOf(r extract.Patient) Patient {
 	return Patient{Identifiers: []Identifier{mrnOf(r.MRN, r.AssigningAuthority)},
-		Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt}
+		Family: r.FamilyName, Given: r.GivenName, BirthDate: hl7Date(r.BirthDate), Sex: r.Sex, AsOf: r.UpdatedAt, Clear: r.Clear}
 }
 
 // UpsertPatients implements extract.Sink: the batch's identifiers are
@@ -256,7 +256,7 @@ func encounterOf(r extract.Encounter) Encounter {
 		status = "discharged"
 	}
 	return Encounter{VisitNumber: r.VisitNumber, VisitIssuer: r.AssigningAuthority, Class: r.Class,
-		Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), Status: status, AsOf: r.UpdatedAt}
+		Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), Status: status, AsOf: r.UpdatedAt, Clear: r.Clear}
 }
 
 // UpsertEncounters implements extract.Sink: the batch's patients are

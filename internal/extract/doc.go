@@ -20,6 +20,7 @@
 //	  timezone: America/Chicago       # required when a time is mapped: extract times are local
 //	key: [assigning_authority, mrn]   # the default for patients
 //	watermark: UPDATE_DATE
+//	empty: keep                       # the default; clear for snapshot extracts
 //	fields:
 //	  mrn: {column: PAT_MRN_ID, transforms: [trim, upper]}
 //	  assigning_authority: {value: CLARITY}
@@ -47,6 +48,28 @@
 // checked against their HL7 tables (sex 0001, patient class 0004, result
 // status 0085): map the source's codes onto them. Mistakes in a mapping
 // are *MappingError values naming the YAML line and column.
+//
+// # Empty values
+//
+// "empty" says what a field a row leaves empty (empty after its
+// transforms, with no default) means for the record stored under the
+// row's key. With "keep", the default, it says nothing: the stored value
+// stays, as an HL7 field left empty does. With "clear", the row is the
+// record's whole current state (a snapshot extract), and the field is
+// cleared, as HL7's null "" clears it: the record's Clear names it, by
+// the clinical record's JSON name, and the clinical database's update
+// rule empties it. What can be cleared: a patient's name (family_name,
+// given_name: the name is one group, so a row that gives no part of it
+// clears family, given and middle name, and a row that gives one part
+// replaces the whole name under either rule), birth_date and sex; an
+// encounter's class, location, admit and discharge (with discharge
+// cleared the visit is admitted again). Never cleared: key fields,
+// identifiers (mrn, assigning_authority), a visit or order number,
+// updated_at, fields given as a constant, and fields with a default or
+// required (they are never empty). A row older than the stored record
+// clears nothing. Results are replaced whole, under either rule: a
+// result's empty value is stored empty (a result without units has
+// none). Any other value of "empty" is a *MappingError.
 //
 // # Loading
 //

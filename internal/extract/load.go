@@ -52,10 +52,14 @@ type Sink interface {
 	// b.Watermark as the watermark of b.Source, in one transaction: all of
 	// it or nothing. A record replaces the stored record with the same
 	// b.Key fields unless the stored one's UpdatedAt is later; storing a
-	// record equal to the stored one changes nothing. The watermark only
-	// moves forward: a b.Watermark before the stored one leaves it. No two
-	// records of a batch share a key; Records may be empty when only the
-	// watermark is to be stored. The Sink must not keep b after returning.
+	// record equal to the stored one changes nothing. A Sink that instead
+	// keeps a stored value where the record's field is empty (the
+	// clinical database does, as HL7 does) empties the fields the
+	// record's Clear names (the mapping's empty: clear). The watermark
+	// only moves forward: a b.Watermark before the stored one leaves it.
+	// No two records of a batch share a key; Records may be empty when
+	// only the watermark is to be stored. The Sink must not keep b after
+	// returning.
 	//
 	// To refuse some records and not the batch (a value the database
 	// cannot hold), commit nothing and return a *RecordError for each,
@@ -489,7 +493,7 @@ func (pb *pending[T]) reset() {
 
 // run is Load for one entity.
 func run[T any](ctx context.Context, l *Loader, p *plan, name string, r io.Reader, rw *rejectWriter, sum *Summary,
-	build func([]value) T, upsert func(context.Context, *Batch[T]) error, prepare func([]T) any) error {
+	build func(v []value, clear []string) T, upsert func(context.Context, *Batch[T]) error, prepare func([]T) any) error {
 
 	batchSize := l.BatchSize
 	if batchSize <= 0 {
@@ -686,7 +690,7 @@ func run[T any](ctx context.Context, l *Loader, p *plan, name string, r io.Reade
 		if p.updated >= 0 {
 			upd = vals[p.updated].t
 		}
-		rec := build(vals)
+		rec := build(vals, p.clearOf(vals))
 		raw := rd.rawRecord()
 		at := [2]int{len(pb.raw), len(pb.raw) + len(raw)}
 		pb.raw = append(pb.raw, raw...)

@@ -75,10 +75,28 @@ type Mapping struct {
 	Format    Format     // how the file is written
 	Key       []string   // fields that identify a record; nil: the entity's default
 	Watermark string     // column whose time orders rows for incremental loads; "" for none
+	Empty     EmptyRule  // what a mapped field a row leaves empty means: EmptyKeep ("" too) or EmptyClear
 	Fields    []FieldMap // one per mapped field, each field at most once
 
 	pos map[string]Pos // YAML positions of top-level and format keys, by path
 }
+
+// EmptyRule says what an empty value of a mapped field means for the
+// record stored under the row's key.
+type EmptyRule string
+
+// The rules for empty values (YAML: empty: keep or empty: clear).
+const (
+	// EmptyKeep: an empty value says nothing, and the stored value stays,
+	// as an HL7 field left empty does. The default.
+	EmptyKeep EmptyRule = "keep"
+	// EmptyClear: the row is the record's whole current state (a
+	// snapshot extract), so an empty value of a field read from the file
+	// clears the stored value, as HL7's null "" does: the record's Clear
+	// names the field. Keys, identifiers and updated_at are never
+	// cleared; see Patient.Clear and Encounter.Clear for the fields.
+	EmptyClear EmptyRule = "clear"
+)
 
 // Delimiters by name, for Format.Delimiter.
 var delimiterNames = map[string]byte{
@@ -387,7 +405,7 @@ func (p *yamlParser) mapping(doc *yaml.Node) *Mapping {
 	}
 	m.pos[""] = pos(root)
 	var haveName, haveEntity, haveFields bool
-	for _, kv := range p.pairs(root, "", "name", "entity", "format", "key", "watermark", "fields") {
+	for _, kv := range p.pairs(root, "", "name", "entity", "format", "key", "watermark", "empty", "fields") {
 		k, v := kv[0], kv[1]
 		m.pos[k.Value] = pos(v)
 		switch k.Value {
@@ -404,6 +422,9 @@ func (p *yamlParser) mapping(doc *yaml.Node) *Mapping {
 			m.Key = p.strings(v, "key")
 		case "watermark":
 			m.Watermark, _ = p.scalar(v, "watermark")
+		case "empty":
+			s, _ := p.scalar(v, "empty")
+			m.Empty = EmptyRule(s) // checked by compile
 		case "fields":
 			haveFields = true
 			for _, fkv := range p.pairs(v, "fields") {

@@ -70,6 +70,9 @@ func TestParseMappingErrors(t *testing.T) {
 		{"empty key value", strings.Replace(minimalPatient, "{value: X}", "{value: ''}", 1), 5, 3, ErrMissing, "assigning_authority is required: its value cannot be empty"},
 		{"too many key fields", minimalPatient + "key: [mrn, assigning_authority, family_name, given_name, sex]\n", 6, 6, ErrTooLarge, "at most 4 fields"},
 		{"concat of dates", minimalPatient + "  birth_date: {columns: [A, B]}\n", 6, 3, ErrInvalid, "only text fields can be concatenated"},
+		{"empty rule unknown", minimalPatient + "empty: blank\n", 6, 8, ErrInvalid, "empty: invalid value: expected keep"},
+		{"empty rule in another case", "empty: Clear\n" + minimalPatient, 1, 8, ErrInvalid, "expected keep (an empty value keeps the stored one) or clear"},
+		{"empty rule not a scalar", minimalPatient + "empty: [clear]\n", 6, 8, ErrMappingSyntax, "empty: not a mapping document: expected a single value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseMapping(strings.NewReader(tc.yaml))

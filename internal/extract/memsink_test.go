@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -49,13 +50,14 @@ func (s *memSink) Watermark(_ context.Context, source string) (time.Time, error)
 
 func (s *memSink) UpsertPatients(ctx context.Context, b *Batch[Patient]) error {
 	return upsertMem(s, ctx, b, s.patients, func(p Patient) time.Time { return p.UpdatedAt }, patientField,
-		func(p Patient) Patient { p.UpdatedAt = utc(p.UpdatedAt); return p })
+		func(p Patient) Patient { p.UpdatedAt, p.Clear = utc(p.UpdatedAt), nil; return p })
 }
 
 func (s *memSink) UpsertEncounters(ctx context.Context, b *Batch[Encounter]) error {
 	return upsertMem(s, ctx, b, s.encounters, func(e Encounter) time.Time { return e.UpdatedAt }, encounterField,
 		func(e Encounter) Encounter {
 			e.Admit, e.Discharge, e.UpdatedAt = utc(e.Admit), utc(e.Discharge), utc(e.UpdatedAt)
+			e.Clear = nil // records are replaced whole here: an empty field is stored empty
 			return e
 		})
 }
@@ -73,7 +75,7 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func upsertMem[T comparable](s *memSink, ctx context.Context, b *Batch[T], into map[string]T, updated func(T) time.Time, field func(T, string) string, norm func(T) T) error {
+func upsertMem[T any](s *memSink, ctx context.Context, b *Batch[T], into map[string]T, updated func(T) time.Time, field func(T, string) string, norm func(T) T) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -112,7 +114,7 @@ func upsertMem[T comparable](s *memSink, ctx context.Context, b *Batch[T], into 
 		if ok && updated(old).After(updated(r)) {
 			continue
 		}
-		if ok && old == r {
+		if ok && reflect.DeepEqual(old, r) {
 			continue
 		}
 		into[keys[i]] = r
@@ -180,7 +182,9 @@ func (s *memSink) dump() string {
 	defer s.mu.Unlock()
 	var lines []string
 	add := func(kind, key string, v any) {
-		lines = append(lines, fmt.Sprintf("%s %q %+v", kind, key, v))
+		// Stored records have no Clear (the norm of upsertMem drops it):
+		// left out, as before records had one.
+		lines = append(lines, strings.Replace(fmt.Sprintf("%s %q %+v", kind, key, v), " Clear:[]}", "}", 1))
 	}
 	for k, v := range s.patients {
 		add("patient", k, v)

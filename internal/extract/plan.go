@@ -37,6 +37,14 @@ type plan struct {
 	updated int          // entity field index of updated_at
 	columns []string     // columns the mapping reads, each once, in mapping order
 
+	// clearable are the entity field indexes a row's empty value clears
+	// (empty: clear), and clearSets[mask] the Clear of a row whose
+	// clearable[i] are empty for each bit i of mask: made once, shared
+	// by the records (capacity = length, so an append copies). Nil under
+	// empty: keep.
+	clearable []int
+	clearSets [][]string
+
 	// autoValueType: a result's value_type is not mapped, so it follows
 	// the value column's type.
 	autoValueType bool
@@ -150,6 +158,11 @@ func compile(m *Mapping) (*plan, []error) {
 		p.loc = loc
 	}
 	p.delim, p.quote = f.Delimiter, f.Quote
+	switch m.Empty {
+	case "", EmptyKeep, EmptyClear:
+	default:
+		fail(at("empty"), "empty", ErrInvalid, "expected keep (an empty value keeps the stored one) or clear (it clears it)")
+	}
 
 	needZone := false
 	seen := map[string]bool{}
@@ -412,6 +425,10 @@ func compile(m *Mapping) (*plan, []error) {
 		}
 	}
 
+	if m.Empty == EmptyClear {
+		p.planClear()
+	}
+
 	if m.Entity == EntityResult {
 		p.autoValueType = p.byField[rValueType] == nil
 		if v := p.byField[rValue]; v != nil {
@@ -427,6 +444,48 @@ func compile(m *Mapping) (*plan, []error) {
 		}
 	}
 	return p, errs
+}
+
+// planClear works out what a row's empty values clear under empty:
+// clear: the fields read from the file that the entity's records can
+// clear (fieldDef.clears), not key fields, required fields or fields
+// with a default (those are never empty), and the Clear of each set of
+// them.
+func (p *plan) planClear() {
+	for _, fp := range p.fields {
+		if fp.def.clears == "" || fp.src == srcConst || fp.required || fp.deflt.set || containsInt(p.key, fp.idx) {
+			continue
+		}
+		p.clearable = append(p.clearable, fp.idx)
+	}
+	if len(p.clearable) == 0 {
+		return
+	}
+	p.clearSets = make([][]string, 1<<len(p.clearable)) // entities have at most 4 such fields: 16 sets
+	for mask := 1; mask < len(p.clearSets); mask++ {
+		var names []string
+		for bit, idx := range p.clearable {
+			if mask&(1<<bit) != 0 {
+				names = append(names, p.ent.fields[idx].clears)
+			}
+		}
+		p.clearSets[mask] = names[:len(names):len(names)]
+	}
+}
+
+// clearOf is the Clear of a row mapped into v: nil when nothing is
+// cleared.
+func (p *plan) clearOf(v []value) []string {
+	if p.clearSets == nil {
+		return nil
+	}
+	mask := 0
+	for bit, idx := range p.clearable {
+		if !v[idx].set {
+			mask |= 1 << bit
+		}
+	}
+	return p.clearSets[mask]
 }
 
 func containsInt(list []int, x int) bool {

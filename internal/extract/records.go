@@ -26,6 +26,13 @@ type Patient struct {
 	BirthDate          Date      // with the precision the source gives
 	Sex                string    // HL7 table 0001: F, M, O, U, A, N; empty when not given
 	UpdatedAt          time.Time // when the source last changed the row; zero when not mapped
+	// Clear names the fields the row left empty under empty: clear, by
+	// the clinical record's JSON names: "family" (family_name) and
+	// "given" (given_name), which clear the whole name (family, given and
+	// middle) when the row gives no part of it, "birth_date" and "sex".
+	// Nil when nothing is cleared. The slice is shared by records: do
+	// not modify it.
+	Clear []string
 }
 
 // Encounter is a visit (HL7 PV1).
@@ -38,9 +45,16 @@ type Encounter struct {
 	Admit              time.Time // zero when not given
 	Discharge          time.Time // zero while the patient is still in
 	UpdatedAt          time.Time
+	// Clear names the fields the row left empty under empty: clear, by
+	// the clinical record's JSON names: "class", "location", "admit",
+	// "discharge". Nil when nothing is cleared; shared by records (do not
+	// modify it).
+	Clear []string
 }
 
-// Result is one observation of an order (HL7 OBR/OBX).
+// Result is one observation of an order (HL7 OBR/OBX). It has no Clear:
+// a result replaces the stored one whole, so an empty value is stored
+// empty whatever the mapping's empty rule.
 type Result struct {
 	OrderNumber        string // the filler or accession number of the order
 	MRN                string
@@ -156,6 +170,10 @@ type fieldDef struct {
 	name  string
 	kind  fieldKind
 	codes *codeSet // non-nil: the value, when given, must be one of these
+	// clears is the clinical record's field (its JSON name, as the
+	// update rule of internal/clinical knows it) that an empty value
+	// clears under empty: clear; "" for a field never cleared.
+	clears string
 }
 
 // codeSet is an HL7 table the loader checks coded fields against.
@@ -236,10 +254,10 @@ var entities = map[Entity]*entityDef{
 		fields: []fieldDef{
 			pMRN:       {name: "mrn"},
 			pAuthority: {name: "assigning_authority"},
-			pFamily:    {name: "family_name"},
-			pGiven:     {name: "given_name"},
-			pBirth:     {name: "birth_date", kind: kindDate},
-			pSex:       {name: "sex", codes: sexCodes},
+			pFamily:    {name: "family_name", clears: "family"},
+			pGiven:     {name: "given_name", clears: "given"},
+			pBirth:     {name: "birth_date", kind: kindDate, clears: "birth_date"},
+			pSex:       {name: "sex", codes: sexCodes, clears: "sex"},
 			pUpdated:   {name: "updated_at", kind: kindTime},
 		},
 		defaultKey: []string{"assigning_authority", "mrn"},
@@ -250,10 +268,10 @@ var entities = map[Entity]*entityDef{
 			eVisit:     {name: "visit_number"},
 			eMRN:       {name: "mrn"},
 			eAuthority: {name: "assigning_authority"},
-			eClass:     {name: "class", codes: classCodes},
-			eLocation:  {name: "location"},
-			eAdmit:     {name: "admit", kind: kindTime},
-			eDischarge: {name: "discharge", kind: kindTime},
+			eClass:     {name: "class", codes: classCodes, clears: "class"},
+			eLocation:  {name: "location", clears: "location"},
+			eAdmit:     {name: "admit", kind: kindTime, clears: "admit"},
+			eDischarge: {name: "discharge", kind: kindTime, clears: "discharge"},
 			eUpdated:   {name: "updated_at", kind: kindTime},
 		},
 		defaultKey: []string{"visit_number"},
@@ -299,7 +317,7 @@ type value struct {
 	set bool // false: the field was not mapped or was empty
 }
 
-func buildPatient(v []value) Patient {
+func buildPatient(v []value, clear []string) Patient {
 	return Patient{
 		MRN:                v[pMRN].s,
 		AssigningAuthority: v[pAuthority].s,
@@ -308,10 +326,11 @@ func buildPatient(v []value) Patient {
 		BirthDate:          v[pBirth].d,
 		Sex:                v[pSex].s,
 		UpdatedAt:          v[pUpdated].t,
+		Clear:              clear,
 	}
 }
 
-func buildEncounter(v []value) Encounter {
+func buildEncounter(v []value, clear []string) Encounter {
 	return Encounter{
 		VisitNumber:        v[eVisit].s,
 		MRN:                v[eMRN].s,
@@ -321,10 +340,11 @@ func buildEncounter(v []value) Encounter {
 		Admit:              v[eAdmit].t,
 		Discharge:          v[eDischarge].t,
 		UpdatedAt:          v[eUpdated].t,
+		Clear:              clear,
 	}
 }
 
-func buildResult(v []value) Result {
+func buildResult(v []value, _ []string) Result {
 	return Result{
 		OrderNumber:        v[rOrder].s,
 		MRN:                v[rMRN].s,
