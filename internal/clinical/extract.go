@@ -243,20 +243,29 @@ func (s ExtractSink) PrepareEncounters(rs []extract.Encounter) any {
 		d := &p.drafts[i]
 		d.id = ids[i]
 		var err error
-		if d.sealed, err = s.DB.seal("encounter", d.id, d.Encounter); err != nil {
+		if d.sealed, err = s.DB.seal("encounter", d.id, updateEncounter(Encounter{}, d.Encounter)); err != nil { // as DraftEncounter
 			return nil
 		}
 	}
 	return p
 }
 
+// encounterOf is the visit of an extract row. Its status follows its
+// discharge time: discharged when the row gives one, admitted when the
+// row clears it (empty: clear); a row that leaves it empty under
+// empty: keep leaves a stored visit's status alone, as its discharge
+// time, and a new visit is admitted.
 func encounterOf(r extract.Encounter) Encounter {
-	status := "admitted"
-	if !r.Discharge.IsZero() {
-		status = "discharged"
+	e := Encounter{VisitNumber: r.VisitNumber, VisitIssuer: r.AssigningAuthority, Class: r.Class,
+		Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), AsOf: r.UpdatedAt, Clear: r.Clear,
+		StatusIfNew: "admitted"}
+	switch {
+	case !r.Discharge.IsZero():
+		e.Status = "discharged"
+	case slices.Contains(r.Clear, "discharge"):
+		e.Status = "admitted"
 	}
-	return Encounter{VisitNumber: r.VisitNumber, VisitIssuer: r.AssigningAuthority, Class: r.Class,
-		Location: r.Location, Admit: hl7Time(r.Admit), Discharge: hl7Time(r.Discharge), Status: status, AsOf: r.UpdatedAt, Clear: r.Clear}
+	return e
 }
 
 // UpsertEncounters implements extract.Sink: the batch's patients are

@@ -94,7 +94,8 @@ func testExtractEmptyRule(t *testing.T, f fixture) {
 			mrn+"|Zztest|Alpha|Q|1970-01-31|1|2025-01-02 03:04:05\n"+
 			mrn+"new|Zztest|||||2025-01-02 03:04:05\n", false)
 		loadRule(t, f, emptyEncounters, rule, "e1"+mrn, "FIN|MRN|CLASS|LOC|ADMIT|DISCH|UPD\n"+
-			"F"+mrn+"|"+mrn+"|IP|4 WEST|2025-01-02 08:00:00|2025-01-05 10:00:00|2025-01-05 10:05:00\n", false)
+			"F"+mrn+"|"+mrn+"|IP|4 WEST|2025-01-02 08:00:00|2025-01-05 10:00:00|2025-01-05 10:05:00\n"+
+			"G"+mrn+"|"+mrn+"|IP|5 EAST|2025-01-03 08:00:00||2025-01-05 10:05:00\n", false)
 
 		pid := patientOf(t, f, "EPIC", mrn)
 		p, encs, _, _, err := f.db.Records(ctx, pid)
@@ -104,7 +105,14 @@ func testExtractEmptyRule(t *testing.T, f fixture) {
 		if p.Family != "Zztest" || p.Given != "Alpha Q" || p.Middle != "" || p.BirthDate != "19700131" || p.Sex != "F" {
 			t.Fatalf("%q: first load: %+v", rule, p)
 		}
-		if len(encs) != 1 || encs[0].Location != "4 WEST" || encs[0].Discharge == "" || encs[0].Status != "discharged" {
+		byVisit := map[string]clinical.Encounter{}
+		for _, e := range encs {
+			byVisit[e.VisitNumber] = e
+		}
+		if e := byVisit["F"+mrn]; len(encs) != 2 || e.Location != "4 WEST" || e.Discharge == "" || e.Status != "discharged" {
+			t.Fatalf("%q: first load: %+v", rule, encs)
+		}
+		if e := byVisit["G"+mrn]; e.Discharge != "" || e.Status != "admitted" { // a new visit not discharged
 			t.Fatalf("%q: first load: %+v", rule, encs)
 		}
 		np, _, _, _, err := f.db.Records(ctx, patientOf(t, f, "EPIC", mrn+"new"))
@@ -118,10 +126,15 @@ func testExtractEmptyRule(t *testing.T, f fixture) {
 		loadRule(t, f, emptyEncounters, rule, "e2"+mrn, "FIN|MRN|CLASS|LOC|ADMIT|DISCH|UPD\n"+
 			"F"+mrn+"|"+mrn+"|||||2025-02-05 10:05:00\n", false)
 		p, encs, _, _, err = f.db.Records(ctx, pid)
-		if err != nil || len(encs) != 1 {
+		if err != nil || len(encs) != 2 {
 			t.Fatalf("%q: %+v %v", rule, encs, err)
 		}
-		e := encs[0]
+		var e clinical.Encounter
+		for _, x := range encs {
+			if x.VisitNumber == "F"+mrn {
+				e = x
+			}
+		}
 		if clear {
 			if p.Family != "" || p.Given != "" || p.Middle != "" || p.BirthDate != "" || p.Sex != "" {
 				t.Errorf("%q: patient not cleared: %+v", rule, p)
@@ -133,7 +146,8 @@ func testExtractEmptyRule(t *testing.T, f fixture) {
 			if p.Family != "Zztest" || p.Given != "Alpha Q" || p.BirthDate != "19700131" || p.Sex != "F" {
 				t.Errorf("%q: patient not kept: %+v", rule, p)
 			}
-			if e.Class != "I" || e.Location != "4 WEST" || e.Admit == "" || e.Discharge == "" {
+			// The status follows the discharge time, which stays.
+			if e.Class != "I" || e.Location != "4 WEST" || e.Admit == "" || e.Discharge == "" || e.Status != "discharged" {
 				t.Errorf("%q: visit not kept: %+v", rule, e)
 			}
 		}

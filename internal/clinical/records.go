@@ -54,6 +54,10 @@ type Encounter struct {
 	Status      string    `json:"status,omitempty"` // admitted, discharged, registered
 	AsOf        time.Time `json:"as_of"`
 	Clear       []string  `json:"-"` // fields cleared explicitly, by JSON name (as Patient.Clear); not stored
+	// StatusIfNew is the status of a visit this update stores for the
+	// first time when it gives none (a batch extract's row without a
+	// discharge time: admitted); a stored visit keeps its own. Not stored.
+	StatusIfNew string `json:"-"`
 }
 
 // Order is a test order (HL7 ORC/OBR, FHIR ServiceRequest). Genetic test
@@ -142,7 +146,7 @@ func updatePatient(cur, p Patient) Patient {
 // for a new visit), arrives (the update rule).
 func updateEncounter(cur, e Encounter) Encounter {
 	next := e
-	next.ID, next.PatientID, next.Clear = "", "", nil
+	next.ID, next.PatientID, next.Clear, next.StatusIfNew = "", "", nil, ""
 	if cur.VisitNumber != "" { // the key stays as first stored (the issuer may be another name of it)
 		next.VisitNumber, next.VisitIssuer = cur.VisitNumber, cur.VisitIssuer
 	}
@@ -151,6 +155,9 @@ func updateEncounter(cur, e Encounter) Encounter {
 	next.Admit = update(cur.Admit, e.Admit, e.Clear, "admit")
 	next.Discharge = update(cur.Discharge, e.Discharge, e.Clear, "discharge")
 	next.Status = update(cur.Status, e.Status, e.Clear, "status")
+	if next.Status == "" && cur.VisitNumber == "" {
+		next.Status = e.StatusIfNew
+	}
 	return next
 }
 
