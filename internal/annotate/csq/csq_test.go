@@ -2,6 +2,7 @@ package csq
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,6 +240,39 @@ func TestFlank(t *testing.T) {
 			if got := summary(none, v); got != w {
 				t.Errorf("%+v: flank 0 gives %s, want %s", v, got, w)
 			}
+		}
+	}
+}
+
+// TestTranscriptAblation: a deletion of the whole transcript is
+// transcript_ablation alone, with no HGVS c.; one that leaves a base of
+// it, or a symbolic <DEL> over it, is not.
+func TestTranscriptAblation(t *testing.T) {
+	a := testAnnotator(t)
+	seq := testContig()
+	del := func(from, to int64) Variant { // deletes bases from..to, anchored on the base before
+		return Variant{Chrom: "c1", Pos: from - 1, Ref: string(seq[from-2 : to]), Alt: string(seq[from-2])}
+	}
+	for _, c := range []struct {
+		v     Variant
+		tx    string
+		terms string
+	}{
+		{del(11, 100), "T1", "transcript_ablation"},
+		{del(5, 120), "T1", "transcript_ablation"},
+		{del(101, 190), "T2", "transcript_ablation"},
+		{Variant{Chrom: "c1", Pos: 10, Ref: "C", Alt: "<DEL>", End: 100}, "T1", "transcript_ablation"},
+	} {
+		e, _ := effectOn(t, a, c.v, c.tx)
+		if got := strings.Join(e.Terms, "&"); got != c.terms || e.HGVSc != "" || e.HGVSp != "" {
+			t.Errorf("%s:%d-%d on %s: %s %q %q, want %s", c.v.Chrom, c.v.Pos, c.v.Pos+int64(len(c.v.Ref))-1, c.tx, got, e.HGVSc, e.HGVSp, c.terms)
+		}
+	}
+	// A base of the transcript left: not an ablation.
+	for _, v := range []Variant{del(12, 100), del(11, 99)} {
+		e, _ := effectOn(t, a, v, "T1")
+		if slices.Contains(e.Terms, "transcript_ablation") {
+			t.Errorf("%d %s: %v", v.Pos, v.Ref, e.Terms)
 		}
 	}
 }

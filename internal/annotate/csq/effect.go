@@ -236,6 +236,14 @@ func (a *Annotator) effect(r *Result, m *txMap, al *allele) {
 		r.Effects[ei].Intron = s.view(st)
 	}
 
+	if !ins && lo <= t.Start && hi >= t.End {
+		// The whole transcript is deleted: transcript_ablation, alone
+		// (as VEP); nothing of it is left to predict from, nor to name
+		// in HGVS c.
+		e := &r.Effects[ei]
+		e.Terms = append(e.Terms, order[tTranscriptAblation])
+		return
+	}
 	if al.symbolic && !ins {
 		// A symbolic deletion: say what it truncates, with no sequence
 		// to predict more from (bcftools does the same).
