@@ -10,6 +10,12 @@
 // written unchanged, without a consequence, and counted as a warning by
 // kind: never annotated wrongly. When no allele at all could be annotated
 // because the reference lacks the VCF's contigs, Run fails.
+//
+// The VCF, the gene model and the reference need not name contigs alike:
+// a VCF contig the gene model (or the reference) lacks is looked up there
+// under its aliases (package contig: "chrX" and "X", "chrM" and "MT"),
+// once per contig. What is written keeps the VCF's names; the Summary
+// lists the contigs read under another name.
 package annotate
 
 import (
@@ -26,6 +32,7 @@ import (
 
 	"github.com/clinomics/clinomics/internal/annotate/csq"
 	"github.com/clinomics/clinomics/internal/annotate/genemodel"
+	"github.com/clinomics/clinomics/internal/format/contig"
 	"github.com/clinomics/clinomics/internal/format/vcf"
 )
 
@@ -112,6 +119,16 @@ type Summary struct {
 	// NotInReference counts the alleles on each contig the reference
 	// does not have (WarnNotInReference).
 	NotInReference map[string]int
+	// Renamed holds, for each VCF contig that the gene model or the
+	// reference has only under an alias, the names they were read under.
+	Renamed map[string]ContigNames
+}
+
+// ContigNames are the names a VCF contig goes by in the gene model and
+// in the reference: the VCF's own name where neither it nor an alias
+// of it is there.
+type ContigNames struct {
+	Model, Reference string
 }
 
 const maxExamples = 20
@@ -158,6 +175,11 @@ type Annotator struct {
 	csqFields []string
 	layout    *layout
 	fieldsErr error // Options.Fields is not a list of CSQFields
+	// refNames are the reference's sequences, when it lists them (nil:
+	// refHas asks it for a base).
+	refNames map[string]bool
+	mu       sync.Mutex
+	contigs  map[string]ContigNames // resolved VCF contigs, by VCF name
 }
 
 // New returns an Annotator. ref must stay valid while it is used.
@@ -177,7 +199,13 @@ func New(model *genemodel.Model, ref csq.Reference, opt Options) *Annotator {
 			a.layout = newLayout(sel)
 		}
 	}
-	a.pred = csq.NewWithOptions(model, ref, csq.Options{Flank: flank, Omit: omit})
+	if n, ok := ref.(interface{ Names() []string }); ok {
+		a.refNames = map[string]bool{}
+		for _, c := range n.Names() {
+			a.refNames[c] = true
+		}
+	}
+	a.pred = csq.NewWithOptions(model, a.modelRef(model), csq.Options{Flank: flank, Omit: omit})
 	for _, w := range model.Warnings {
 		if w.Chrom == "" || model.HasChrom(w.Chrom) {
 			continue
@@ -234,6 +262,11 @@ type worker struct {
 	chrom            string // the contig of the last record
 	plain            bool   // chrom has no byte to escape in INFO
 	refSeq           []byte // the reference under REF
+	// ctg is the contig of the last record, names what the gene model
+	// and the reference call it; renamed says names.Model is not ctg.
+	ctg     string
+	names   ContigNames
+	renamed bool
 }
 
 const batchSize = 512
@@ -444,6 +477,12 @@ func (s *Summary) add(o *Summary) {
 		}
 		s.NotInReference[c] += n
 	}
+	for c, n := range o.Renamed {
+		if s.Renamed == nil {
+			s.Renamed = map[string]ContigNames{}
+		}
+		s.Renamed[c] = n
+	}
 }
 
 // warn counts an allele given no consequence, of kind for err.
@@ -467,6 +506,99 @@ func (a *Annotator) warn(b *batch, file string, rec *vcf.Record, alt, kind strin
 	}
 }
 
+// setContig makes c the contig of w's records, and notes in b's Summary
+// when the gene model or the reference has it under another name.
+func (a *Annotator) setContig(w *worker, b *batch, c string) {
+	w.ctg = strings.Clone(c)
+	w.names = a.Resolve(w.ctg)
+	w.renamed = w.names.Model != c
+	if w.names.Model != c || w.names.Reference != c {
+		if b.sum.Renamed == nil {
+			b.sum.Renamed = map[string]ContigNames{}
+		}
+		b.sum.Renamed[w.ctg] = w.names
+	}
+}
+
+// Resolve returns the names of VCF contig c in the gene model and in the
+// reference: c where it is there, else the first of its aliases
+// (contig.Aliases) that is, else c. A contig the model dropped every
+// transcript of counts as there. Each contig is resolved once; Resolve
+// may be called from several goroutines at once.
+func (a *Annotator) Resolve(c string) ContigNames {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n, ok := a.contigs[c]; ok {
+		return n
+	}
+	var n ContigNames
+	n.Model, _ = contig.Resolve(c, func(s string) bool { return a.model.HasChrom(s) || a.dropped[s] != nil })
+	n.Reference, _ = contig.Resolve(c, a.refHas)
+	if a.contigs == nil {
+		a.contigs = map[string]ContigNames{}
+	}
+	a.contigs[c] = n
+	return n
+}
+
+// Predict is the predictor's result for one allele (not checked against
+// the reference as Run checks it first) on a contig named as the VCF or
+// another file names it: it is read under the gene model's name for it
+// (Resolve). For callers outside Run, such as the report draft placing
+// ClinVar's variants on codons.
+func (a *Annotator) Predict(v csq.Variant) (*csq.Result, error) {
+	v.Chrom = a.Resolve(v.Chrom).Model
+	return a.pred.Annotate(v)
+}
+
+// refHas says whether the reference has a sequence named c.
+func (a *Annotator) refHas(c string) bool {
+	if a.refNames != nil {
+		return a.refNames[c]
+	}
+	_, err := a.ref.Seq(c, 1, 1)
+	return err == nil
+}
+
+// modelRef is the reference as the predictor reads it: under the gene
+// model's contig names, which the predictor is given and reads the
+// transcripts' bases under. It is a.ref itself unless the reference has
+// some of the model's contigs only under an alias.
+func (a *Annotator) modelRef(m *genemodel.Model) csq.Reference {
+	var names map[string]string
+	for _, c := range m.Chroms() {
+		if r, ok := contig.Resolve(c, a.refHas); ok && r != c {
+			if names == nil {
+				names = map[string]string{}
+			}
+			names[c] = r
+		}
+	}
+	if names == nil {
+		return a.ref
+	}
+	return &renamedRef{ref: a.ref, names: names}
+}
+
+// renamed is err with the contig name its message starts with, from,
+// written to: the predictor names contigs as the gene model does, the
+// warnings as the VCF does.
+func renamed(err error, from, to string) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, from+":") {
+		return err
+	}
+	return &renamedError{msg: to + msg[len(from):], err: err}
+}
+
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
+
 // seqAppender is a Reference that copies bases into the caller's memory.
 type seqAppender interface {
 	AppendSeq(dst []byte, chrom string, start, end int64) ([]byte, error)
@@ -479,15 +611,16 @@ type seqAppender interface {
 // (WarnRefMismatch), N over N (WarnUnsupported: the base is unknown, so
 // is the consequence). Bases that plainly differ, and a REF past the end
 // of the contig, are left to the predictor. "" when REF passes.
-func (a *Annotator) checkRef(w *worker, rec *vcf.Record) (string, error) {
+// refChrom is the name of rec's contig in the reference.
+func (a *Annotator) checkRef(w *worker, rec *vcf.Record, refChrom string) (string, error) {
 	end := rec.Pos + int64(len(rec.Ref)) - 1
 	var seq []byte
 	var err error
 	if ap, ok := a.ref.(seqAppender); ok {
-		w.refSeq, err = ap.AppendSeq(w.refSeq[:0], rec.Chrom, rec.Pos, end)
+		w.refSeq, err = ap.AppendSeq(w.refSeq[:0], refChrom, rec.Pos, end)
 		seq = w.refSeq
 	} else {
-		seq, err = a.ref.Seq(rec.Chrom, rec.Pos, end)
+		seq, err = a.ref.Seq(refChrom, rec.Pos, end)
 	}
 	if err != nil {
 		if errors.Is(err, ErrNoSequence) {
@@ -568,6 +701,9 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			return
 		}
 		b.sum.Records++
+		if rec.Chrom != w.ctg {
+			a.setContig(w, b, rec.Chrom)
+		}
 		vb, tb = reserve(vb, wantVCF), reserve(tb, wantTSV)
 		for i := range extra {
 			extra[i] = append(extra[i][:0], make([]string, len(rec.Alt))...)
@@ -607,7 +743,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			if alt == "*" || alt == "." {
 				continue
 			}
-			v := csq.Variant{Chrom: rec.Chrom, Pos: rec.Pos, Ref: rec.Ref, Alt: alt}
+			v := csq.Variant{Chrom: w.names.Model, Pos: rec.Pos, Ref: rec.Ref, Alt: alt}
 			if strings.HasPrefix(alt, "<") { // END matters to symbolic alleles only
 				if end, ok := rec.InfoValue("END"); ok {
 					v.End, _ = strconv.ParseInt(end, 10, 64)
@@ -615,7 +751,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			}
 			if !checked { // once per record: REF is the record's
 				checked = true
-				refKind, refErr = a.checkRef(w, rec)
+				refKind, refErr = a.checkRef(w, rec, w.names.Reference)
 			}
 			if refKind != "" {
 				a.warn(b, file, rec, alt, refKind, refErr)
@@ -628,20 +764,28 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: %w", file, rec.Line, err))
 					return
 				}
-				if kind == WarnUnknownContig && a.dropped[rec.Chrom] != nil {
-					kind, err = WarnNoTranscripts, a.droppedError(rec.Chrom)
+				if kind == WarnUnknownContig && a.dropped[w.names.Model] != nil {
+					kind, err = WarnNoTranscripts, a.droppedError(w.names.Model)
+				}
+				if w.renamed {
+					err = renamed(err, w.names.Model, rec.Chrom)
 				}
 				a.warn(b, file, rec, alt, kind, err)
 				continue
 			}
 			b.sum.Annotated++
+			hgvsg := res.HGVSg
+			if w.renamed && strings.HasPrefix(hgvsg, w.names.Model+":") {
+				// csq names the contig as the gene model does.
+				hgvsg = rec.Chrom + hgvsg[len(w.names.Model):]
+			}
 			if wantVCF && a.layout != nil {
-				w.escAlt, w.escHGVSg = alt, res.HGVSg
+				w.escAlt, w.escHGVSg = alt, hgvsg
 				if needsEscape(alt) {
 					w.escAlt = escapeInfo(alt)
 				}
-				if needsEscape(res.HGVSg) { // only its contig may need it
-					w.escHGVSg = escapeInfo(res.HGVSg)
+				if needsEscape(hgvsg) { // only its contig may need it
+					w.escHGVSg = escapeInfo(hgvsg)
 				}
 			}
 			if wantVCF && a.layout == nil {
@@ -653,9 +797,9 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 				// letters (package csq): only the contig may need escaping.
 				w.hgvsg = append(w.hgvsg[:0], '|')
 				if w.plain {
-					w.hgvsg = append(w.hgvsg, res.HGVSg...)
+					w.hgvsg = append(w.hgvsg, hgvsg...)
 				} else {
-					w.hgvsg = appendEscaped(w.hgvsg, res.HGVSg)
+					w.hgvsg = appendEscaped(w.hgvsg, hgvsg)
 				}
 				w.hgvsg = append(w.hgvsg, '|')
 			}
@@ -684,9 +828,9 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 				if wantTSV {
 					tb = append(tb, w.prefix...)
 					if a.layout == nil {
-						tb = appendEffectTSV(tb, alt, res.HGVSg, e, to)
+						tb = appendEffectTSV(tb, alt, hgvsg, e, to)
 					} else {
-						tb = appendEffectFields(addDot(tb, alt), a.layout.tsv, true, alt, res.HGVSg, e, to)
+						tb = appendEffectFields(addDot(tb, alt), a.layout.tsv, true, alt, hgvsg, e, to)
 					}
 					for fi := range a.fields {
 						tb = addDot(append(tb, '\t'), extra[fi][ai])

@@ -670,3 +670,136 @@ func TestFieldsRefused(t *testing.T) {
 		t.Errorf("Run with an unknown field: %v, wrote %d bytes", err, v.Len())
 	}
 }
+
+// TestContigAliases: each of the VCF, the gene model and the reference
+// may call TLR8's contig X or chrX; every mix annotates as X everywhere
+// does, writes the VCF's name (HGVSg and warnings too) and notes in the
+// Summary the names read. A contig with no alias anywhere is still not
+// in the reference.
+func TestContigAliases(t *testing.T) {
+	gffText, err := os.ReadFile(filepath.Join(tlr8, "ENST00000218032.gff"))
+	if err != nil {
+		t.Skipf("shared data: %v", err)
+	}
+	faText, err := os.ReadFile(filepath.Join(tlr8, "ENST00000218032.fa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := fasta.LoadAll(filepath.Join(tlr8, "ENST00000218032.fa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// Copies named chrX (the FASTA without a .fai: read whole).
+	chrGFF := filepath.Join(dir, "chrX.gff")
+	var lines []string
+	for _, l := range strings.SplitAfter(string(gffText), "\n") {
+		if strings.HasPrefix(l, "X\t") {
+			l = "chr" + l
+		}
+		lines = append(lines, strings.Replace(l, "##sequence-region X ", "##sequence-region chrX ", 1))
+	}
+	chrFA := filepath.Join(dir, "chrX.fa")
+	if err := os.WriteFile(chrGFF, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(chrFA, bytes.Replace(faText, []byte(">X"), []byte(">chrX"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gffs := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.gff"), "chrX": chrGFF}
+	fas := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.fa"), "chrX": chrFA}
+	vcfText := func(chrom string) string {
+		// Variants over the whole contig, REF not matching the
+		// reference (the predictor's warning), a contig nowhere.
+		return string(mixedVCF(seqs["X"], chrom, 300)) + chrom + "\t12455\tmismatch\tC\tG\t.\t.\t.\nchrZ\t10\tnowhere\tA\tT\t.\t.\t.\n"
+	}
+	// asX writes the VCF contig chrX as X, to compare with the X run.
+	asX := func(b []byte) string {
+		s := strings.ReplaceAll(string(b), "\nchrX\t", "\nX\t")
+		s = strings.ReplaceAll(s, "chrX:g.", "X:g.")
+		return strings.ReplaceAll(s, "##contig=<ID=chrX,", "##contig=<ID=X,")
+	}
+	for _, fields := range [][]string{nil, BCSQFields} {
+		var wantVCF, wantTSV string
+		var wantSum *Summary
+		for _, c := range []struct{ vcf, gff, fa string }{
+			{"X", "X", "X"}, // first: what the others must give
+			{"chrX", "X", "X"}, {"X", "X", "chrX"}, {"X", "chrX", "X"}, {"chrX", "chrX", "X"},
+			{"chrX", "X", "chrX"}, {"X", "chrX", "chrX"}, {"chrX", "chrX", "chrX"},
+		} {
+			name := fmt.Sprintf("vcf %s gff %s fasta %s fields %d", c.vcf, c.gff, c.fa, len(fields))
+			m, err := genemodel.BuildFile(gffs[c.gff])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := LoadReference(fas[c.fa])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var skips []Skip
+			a := New(m, ref, Options{Threads: 3, Fields: fields, Skipped: func(s Skip) { skips = append(skips, s) }})
+			var vout, tout bytes.Buffer
+			sum, err := a.Run(context.Background(), strings.NewReader(vcfText(c.vcf)), "in.vcf", &vout, &tout)
+			ref.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if wantSum == nil {
+				wantVCF, wantTSV, wantSum = vout.String(), tout.String(), sum
+				if sum.Annotated < 250 || sum.Warnings[WarnRefMismatch] != 1 || sum.NotInReference["chrZ"] != 1 || sum.Renamed != nil {
+					t.Fatalf("%s: summary %+v", name, sum)
+				}
+				continue
+			}
+			if got := asX(vout.Bytes()); got != wantVCF {
+				t.Errorf("%s: VCF differs from the X run:\n%s", name, firstDiff(got, wantVCF))
+			}
+			if got := asX(tout.Bytes()); got != wantTSV {
+				t.Errorf("%s: TSV differs from the X run:\n%s", name, firstDiff(got, wantTSV))
+			}
+			if sum.Annotated != wantSum.Annotated || fmt.Sprint(sum.Warnings) != fmt.Sprint(wantSum.Warnings) || fmt.Sprint(sum.NotInReference) != "map[chrZ:1]" {
+				t.Errorf("%s: summary %+v, want %+v", name, sum, wantSum)
+			}
+			var want map[string]ContigNames
+			if c.gff != c.vcf || c.fa != c.vcf {
+				want = map[string]ContigNames{c.vcf: {Model: c.gff, Reference: c.fa}}
+			}
+			if fmt.Sprint(sum.Renamed) != fmt.Sprint(want) {
+				t.Errorf("%s: Renamed %v, want %v", name, sum.Renamed, want)
+			}
+			// Warnings name the VCF's contig.
+			mismatch := "in.vcf:" + fmt.Sprint(strings.Count(vcfText(c.vcf), "\n")-1) + ": ref_mismatch: " + c.vcf + ":12455: "
+			if !slices.ContainsFunc(sum.Examples, func(e string) bool { return strings.HasPrefix(e, mismatch) }) {
+				t.Errorf("%s: no warning %q in %q", name, mismatch, sum.Examples)
+			}
+			for _, s := range skips {
+				if s.Chrom != c.vcf && s.Chrom != "chrZ" {
+					t.Errorf("%s: Skip on %s", name, s.Chrom)
+				}
+			}
+			if c.vcf == "chrX" {
+				rows := tsvRows(t, tout.Bytes())
+				for _, r := range rows {
+					if r["CHROM"] != "chrX" || !strings.HasPrefix(r["HGVSg"], "chrX:g.") {
+						t.Fatalf("%s: TSV row %v", name, r)
+					}
+				}
+				out := vout.String()
+				if n := strings.Count(out, "chrX:g."); n == 0 || n != strings.Count(out, "X:g.") || strings.Count(out, "\nX\t") != 0 {
+					t.Errorf("%s: HGVSg or records not on chrX in the VCF", name)
+				}
+			}
+		}
+	}
+}
+
+// firstDiff shows the first line where got and want differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			return fmt.Sprintf("line %d:\n got %s\nwant %s", i+1, g[i], w[i])
+		}
+	}
+	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
+}

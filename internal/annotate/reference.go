@@ -195,6 +195,42 @@ func (r *Reference) entry(chrom string) *fasta.IndexEntry {
 	return e
 }
 
+// renamedRef reads a Reference under other names: names maps a name
+// asked for to the reference's own; any other name is asked as it is.
+type renamedRef struct {
+	ref   csq.Reference
+	names map[string]string
+}
+
+var (
+	_ csq.Reference = (*renamedRef)(nil)
+	_ seqAppender   = (*renamedRef)(nil)
+)
+
+func (r *renamedRef) name(chrom string) string {
+	if n, ok := r.names[chrom]; ok {
+		return n
+	}
+	return chrom
+}
+
+// Seq is the reference's Seq of the sequence chrom names.
+func (r *renamedRef) Seq(chrom string, start, end int64) ([]byte, error) {
+	return r.ref.Seq(r.name(chrom), start, end)
+}
+
+// AppendSeq appends what Seq returns to dst.
+func (r *renamedRef) AppendSeq(dst []byte, chrom string, start, end int64) ([]byte, error) {
+	if ap, ok := r.ref.(seqAppender); ok {
+		return ap.AppendSeq(dst, r.name(chrom), start, end)
+	}
+	s, err := r.ref.Seq(r.name(chrom), start, end)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, s...), nil
+}
+
 // fileOffset is the offset in the FASTA file of 0-based base p of e.
 func fileOffset(e *fasta.IndexEntry, p int64) int64 {
 	return e.Offset + p/e.LineBases*e.LineWidth + p%e.LineBases

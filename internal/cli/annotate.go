@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,7 +162,7 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "wrote %s.vcf and %s.tsv\n", *out, *out)
 	if draft != nil {
 		files := map[string]string{"fasta": *fastaPath, "gene models": *gffPath, "ClinVar": sf.clinvar, "population frequencies": sf.gnomad}
-		return sf.writeDraft(e, draft, *out+".vcf", model, ref, clinvar, files, skipped)
+		return sf.writeDraft(e, draft, *out+".vcf", ann, model, clinvar, files, skipped)
 	}
 	return nil
 }
@@ -171,7 +172,8 @@ const warnPanelGene = "panel_gene_not_in_model"
 
 // printSummary writes what a run did: its counts, then one line per
 // warning kind (the gene model's, the panel's and the records') on
-// stdout, and the first record warnings on stderr.
+// stdout, and on stderr one line per contig read under another name in
+// the gene model or the reference, then the first record warnings.
 func printSummary(e *env, sum *annotate.Summary, warnings map[string]int) {
 	fmt.Fprintf(e.stdout, "records %d, alleles %d, annotated %d, TSV rows %d\n", sum.Records, sum.Alleles, sum.Annotated, sum.Rows)
 	for k, n := range sum.Warnings {
@@ -184,6 +186,10 @@ func printSummary(e *env, sum *annotate.Summary, warnings map[string]int) {
 	sort.Strings(kinds)
 	for _, k := range kinds {
 		fmt.Fprintf(e.stdout, "warning %s: %d\n", k, warnings[k])
+	}
+	for _, c := range slices.Sorted(maps.Keys(sum.Renamed)) {
+		n := sum.Renamed[c]
+		fmt.Fprintf(e.stderr, "contig %s: read as %s in the gene model, %s in the reference\n", c, n.Model, n.Reference)
 	}
 	for _, x := range sum.Examples {
 		fmt.Fprintln(e.stderr, x)

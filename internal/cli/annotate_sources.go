@@ -338,19 +338,22 @@ const maxListed = 50
 
 // writeDraft writes the report draft from the annotated VCF; skipped
 // holds why each allele the annotator refused got no consequence.
-func (f *sourceFlags) writeDraft(e *env, p *draftPlan, vcfPath string, model *genemodel.Model, ref csq.Reference, clinvar *known.ClinVar, files map[string]string, skipped map[alleleKey]string) error {
+// ann is the annotator that wrote it: contigs are looked up in model
+// under the names ann resolved them to.
+func (f *sourceFlags) writeDraft(e *env, p *draftPlan, vcfPath string, ann *annotate.Annotator, model *genemodel.Model, clinvar *known.ClinVar, files map[string]string, skipped map[alleleKey]string) error {
 	opt, rep := p.opt, p.rep
 	if clinvar != nil {
-		opt.Codons = interpret.NewCodonIndex(clinvar.Records(), locator(model, ref))
+		opt.Codons = interpret.NewCodonIndex(clinvar.Records(), locator(ann))
 	}
 	opt.NotAnnotated = func(chrom string, pos int64, r, alt string) (string, []string, bool) {
 		var genes []string
-		for _, t := range model.Overlapping(chrom, pos, pos+int64(max(len(r), 1))-1) {
+		c := ann.Resolve(chrom).Model
+		for _, t := range model.Overlapping(c, pos, pos+int64(max(len(r), 1))-1) {
 			if !slices.Contains(genes, t.Gene.Name) {
 				genes = append(genes, t.Gene.Name)
 			}
 		}
-		return skipped[alleleKey{chrom, pos, r, alt}], genes, model.HasChrom(chrom)
+		return skipped[alleleKey{chrom, pos, r, alt}], genes, model.HasChrom(c)
 	}
 	in, err := os.Open(vcfPath)
 	if err != nil {
@@ -500,14 +503,9 @@ func regionsOf(path string) ([]report.Region, error) {
 
 // locator places ClinVar's variants on codons with the annotator, for
 // PS1 and PM5: the MANE Select or canonical transcript's codon.
-func locator(model *genemodel.Model, ref csq.Reference) interpret.LocateFunc {
-	a := csq.New(model, ref)
+func locator(ann *annotate.Annotator) interpret.LocateFunc {
 	return func(chrom string, pos int64, r, alt string) (string, int, string, bool) {
-		c := chrom
-		if !model.HasChrom(c) {
-			c = "chr" + chrom
-		}
-		res, err := a.Annotate(csq.Variant{Chrom: c, Pos: pos, Ref: r, Alt: alt})
+		res, err := ann.Predict(csq.Variant{Chrom: chrom, Pos: pos, Ref: r, Alt: alt}) // ClinVar's "1" is the model's "chr1", or "1"
 		if err != nil {
 			return "", 0, "", false
 		}

@@ -21,6 +21,21 @@ import (
 // the shared data.
 const csqCase = "../../../shared/data/annotation/bcftools_csq/csq/ENST00000218032/ENST00000218032"
 
+// readDraft reads the report draft at path.
+func readDraft(t *testing.T, path string) report.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := report.ParseDraft(f)
+	if err != nil {
+		t.Fatalf("%s does not parse as a report draft: %v", path, err)
+	}
+	return r
+}
+
 func annotateCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -65,15 +80,7 @@ func TestAnnotateSourcesAndDraft(t *testing.T) {
 			t.Errorf("bcftools query on POP_AF: %v\n%s", err, got)
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, "draft.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := report.ParseDraft(f)
-	if err != nil {
-		t.Fatalf("the draft does not parse as a report: %v", err)
-	}
+	r := readDraft(t, filepath.Join(dir, "draft.json"))
 	if r.Patient.ID != "pat-1" || r.Test.Assay != "panel" || r.Test.Panel != "panel" || len(r.Variants) != 2 {
 		t.Fatalf("draft = %+v", r)
 	}
@@ -194,15 +201,7 @@ func TestAnnotateDraftCoverageAndQC(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
-	f, err := os.Open(draft)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := report.ParseDraft(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readDraft(t, draft)
 	if len(r.Regions) != 2 || r.Regions[0].MeanDepth != 30 || r.Regions[0].Covered20x != 1 || r.Regions[1].MeanDepth != 0 {
 		t.Errorf("regions = %+v", r.Regions)
 	}
@@ -562,5 +561,72 @@ func TestAnnotateFields(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "b.vcf")); err == nil {
 			t.Errorf("%v: wrote b.vcf", c.args)
 		}
+	}
+}
+
+// TestAnnotateUCSCNames annotates a VCF naming TLR8's contig chrX
+// against a gene model and FASTA naming it X: the same consequences as
+// the VCF with X, written under chrX, and a notice of the names read.
+func TestAnnotateUCSCNames(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	sample, err := os.ReadFile("testdata/annotate/sample.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ucsc := strings.ReplaceAll(string(sample), "\nX\t", "\nchrX\t")
+	ucsc = strings.Replace(ucsc, "##contig=<ID=X,", "##contig=<ID=chrX,", 1)
+	if err := os.WriteFile(filepath.Join(dir, "in-chr.vcf"), []byte(ucsc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := annotateCLI(t, "--vcf", "testdata/annotate/sample.vcf", "--gff", csqCase+".gff", "--fasta", csqCase+".fa", "--out", filepath.Join(dir, "x"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(errs, "contig X") {
+		t.Errorf("notice with the names alike:\n%s", errs)
+	}
+	out, errs, code = annotateCLI(t, "--vcf", filepath.Join(dir, "in-chr.vcf"), "--gff", csqCase+".gff", "--fasta", csqCase+".fa", "--out", filepath.Join(dir, "chr"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "contig chrX: read as X in the gene model, X in the reference\n") {
+		t.Errorf("no notice of the names read:\n%s", errs)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "x.tsv"))
+	got, _ := os.ReadFile(filepath.Join(dir, "chr.tsv"))
+	if !bytes.Contains(got, []byte("\nchrX\t")) || !bytes.Contains(got, []byte("\tchrX:g.")) || bytes.Contains(got, []byte("\nX\t")) {
+		t.Errorf("TSV not under chrX:\n%s", got)
+	}
+	asX := strings.ReplaceAll(strings.ReplaceAll(string(got), "\nchrX\t", "\nX\t"), "chrX:g.", "X:g.")
+	if len(want) == 0 || asX != string(want) {
+		t.Errorf("TSV with chrX:\n%s\nwant, as with X:\n%s", got, want)
+	}
+
+	// The report draft finds the genes and places ClinVar's variants
+	// (named X) on codons the same way: PM5 for the missense.
+	td := "testdata/annotate/"
+	out, errs, code = annotateCLI(t, "--vcf", filepath.Join(dir, "in-chr.vcf"), "--gff", csqCase+".gff", "--fasta", csqCase+".fa",
+		"--clinvar", td+"clinvar.vcf", "--gnomad", td+"population.vcf", "--panel", td+"panel.txt", "--lof-genes", td+"panel.txt",
+		"--report-draft", filepath.Join(dir, "draft.json"), "--patient", "pat-1", "--out", filepath.Join(dir, "chr2"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	r := readDraft(t, filepath.Join(dir, "draft.json"))
+	var got2 []string
+	for _, v := range r.Variants {
+		var c []string
+		for _, e := range v.Evidence {
+			c = append(c, e.Criterion)
+		}
+		got2 = append(got2, v.Chrom+" "+v.Gene+" "+v.HGVSp+" "+strings.Join(c, ","))
+	}
+	if w := []string{"chrX TLR8 p.(Met1?) PVS1,PM2", "chrX TLR8 p.(Phe5Cys) PM2,PM5"}; !slices.Equal(got2, w) {
+		t.Errorf("draft variants %q, want %q", got2, w)
+	}
+	if !slices.ContainsFunc(r.Limitations, func(l string) bool { return strings.Contains(l, "chrX:12456 T>C in TLR8 (not annotated: ref_mismatch") }) {
+		t.Errorf("limitations:\n%s", strings.Join(r.Limitations, "\n"))
 	}
 }

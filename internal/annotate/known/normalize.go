@@ -3,6 +3,8 @@ package known
 import (
 	"fmt"
 	"strings"
+
+	"github.com/clinomics/clinomics/internal/format/contig"
 )
 
 // Reference gives reference bases; it lets normalisation left-align
@@ -15,52 +17,17 @@ type Reference interface {
 	Seq(chrom string, start, end int64) ([]byte, error)
 }
 
-// CanonicalChrom is the name the indexes key chromosomes by: without a
-// "chr" prefix (any case), with "M" written "MT". "chr1" and "1" are both
-// "1"; "chrM", "chrMT" and "MT" are "MT".
-func CanonicalChrom(c string) string {
-	if len(c) > 3 && strings.EqualFold(c[:3], "chr") {
-		c = c[3:]
-	}
-	switch c {
-	case "M", "m", "mt", "Mt":
-		return "MT"
-	case "x":
-		return "X"
-	case "y":
-		return "Y"
-	}
-	return c
-}
-
-// chromAliases lists the names a reference may use for a chromosome, the
-// name as given first.
-func chromAliases(c string) []string {
-	canon := CanonicalChrom(c)
-	out := []string{c}
-	add := func(s string) {
-		for _, o := range out {
-			if o == s {
-				return
-			}
-		}
-		out = append(out, s)
-	}
-	add(canon)
-	add("chr" + canon)
-	if canon == "MT" {
-		add("chrM")
-		add("M")
-	}
-	return out
-}
+// CanonicalChrom is the name the indexes key chromosomes by:
+// contig.Canonical ("chr1" and "1" are both "1"; "chrM", "chrMT" and "MT"
+// are "MT").
+func CanonicalChrom(c string) string { return contig.Canonical(c) }
 
 // aliasedRef asks the reference under each alias of a chromosome name.
 type aliasedRef struct{ ref Reference }
 
 func (a aliasedRef) Seq(chrom string, start, end int64) ([]byte, error) {
 	var first error
-	for _, c := range chromAliases(chrom) {
+	for _, c := range contig.Aliases(chrom) {
 		b, err := a.ref.Seq(c, start, end)
 		if err == nil {
 			return b, nil
