@@ -1,6 +1,10 @@
 package oru
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/clinomics/clinomics/internal/format/contig"
+)
 
 // cwe is a coded value written to the components of a CWE.
 type cwe struct{ Code, Text, System string }
@@ -74,15 +78,6 @@ var refSeqs = map[string][]string{
 		"NC_000017.10", "NC_000018.9", "NC_000019.9", "NC_000020.10", "NC_000021.8", "NC_000022.10", "NC_000023.10", "NC_000024.9", "NC_012920.1"},
 }
 
-// chromName strips a "chr" prefix: "chr13" is "13", "chrM" is "MT".
-func chromName(c string) string {
-	c = strings.TrimPrefix(strings.TrimPrefix(c, "chr"), "CHR")
-	if c == "M" {
-		return "MT"
-	}
-	return c
-}
-
 // refSeqOf returns the RefSeq accession of a chromosome in an assembly,
 // "" when unknown.
 func refSeqOf(assembly, chrom string) string {
@@ -90,7 +85,7 @@ func refSeqOf(assembly, chrom string) string {
 	if acc == nil {
 		return ""
 	}
-	c := chromName(chrom)
+	c := contig.Canonical(chrom)
 	switch c {
 	case "X":
 		return acc[22]

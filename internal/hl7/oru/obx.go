@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clinomics/clinomics/internal/format/contig"
 	"github.com/clinomics/clinomics/internal/hl7"
 	"github.com/clinomics/clinomics/internal/report"
 )
@@ -76,7 +77,7 @@ func (b *builder) regions(r report.Report) {
 		if acc := refSeqOf(r.Test.Assembly, c); acc != "" {
 			b.text(obsRefSeq, sub, acc)
 		} else {
-			b.text(obsChromosome, sub, chromName(c))
+			b.text(obsChromosome, sub, contig.Canonical(c))
 		}
 		for j, g := range byChrom[c] {
 			b.numRange(obsRange, sub+"."+subLetters(j), g.Start+1, g.End)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clinomics/clinomics/internal/format/contig"
 	"github.com/clinomics/clinomics/internal/report"
 )
 
@@ -43,7 +44,7 @@ func (b *builder) variant(sub string, v report.Variant, assembly string) {
 	if a, ok := answersAssembly[assemblyKey(assembly)]; ok {
 		b.coded(obsAssembly, sub, a)
 	}
-	b.text(obsChromosome, sub, chromName(v.Chrom))
+	b.text(obsChromosome, sub, contig.Canonical(v.Chrom))
 	if c, ok := answersOrigin[strings.ToLower(v.Origin)]; ok {
 		b.coded(obsSourceClass, sub, c)
 	}
@@ -90,7 +91,7 @@ func hgvsc(v report.Variant) string {
 // a reference sequence.
 func displayName(v report.Variant, refSeq string) string {
 	if refSeq == "" {
-		return chromName(v.Chrom) + "-" + strconv.FormatInt(v.Pos, 10) + "-" + v.Ref + "-" + v.Alt
+		return contig.Canonical(v.Chrom) + "-" + strconv.FormatInt(v.Pos, 10) + "-" + v.Ref + "-" + v.Alt
 	}
 	return refSeq + ":" + strconv.FormatInt(v.Pos-1, 10) + ":" + v.Ref + ":" + v.Alt
 }
