@@ -706,8 +706,17 @@ func TestContigAliases(t *testing.T) {
 	if err := os.WriteFile(chrFA, bytes.Replace(faText, []byte(">X"), []byte(">chrX"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gffs := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.gff"), "chrX": chrGFF}
-	fas := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.fa"), "chrX": chrFA}
+	// And named as RefSeq names GRCh38's X (NCBI's GFF3 and FASTA).
+	const nc = "NC_000023.11"
+	ncGFF, ncFA := filepath.Join(dir, "nc.gff"), filepath.Join(dir, "nc.fa")
+	if err := os.WriteFile(ncGFF, []byte(strings.ReplaceAll(strings.Join(lines, ""), "chrX", nc)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ncFA, bytes.Replace(faText, []byte(">X"), []byte(">"+nc), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gffs := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.gff"), "chrX": chrGFF, nc: ncGFF}
+	fas := map[string]string{"X": filepath.Join(tlr8, "ENST00000218032.fa"), "chrX": chrFA, nc: ncFA}
 	vcfText := func(chrom string) string {
 		// Variants over the whole contig, REF not matching the
 		// reference (the predictor's warning), a contig nowhere.
@@ -726,6 +735,7 @@ func TestContigAliases(t *testing.T) {
 			{"X", "X", "X"}, // first: what the others must give
 			{"chrX", "X", "X"}, {"X", "X", "chrX"}, {"X", "chrX", "X"}, {"chrX", "chrX", "X"},
 			{"chrX", "X", "chrX"}, {"X", "chrX", "chrX"}, {"chrX", "chrX", "chrX"},
+			{"X", nc, "X"}, {"chrX", nc, "chrX"}, {"chrX", nc, nc}, {"X", "X", nc},
 		} {
 			name := fmt.Sprintf("vcf %s gff %s fasta %s fields %d", c.vcf, c.gff, c.fa, len(fields))
 			m, err := genemodel.BuildFile(gffs[c.gff])

@@ -1,11 +1,5 @@
 package oru
 
-import (
-	"strings"
-
-	"github.com/clinomics/clinomics/internal/format/contig"
-)
-
 // cwe is a coded value written to the components of a CWE.
 type cwe struct{ Code, Text, System string }
 
@@ -53,59 +47,6 @@ var (
 	sexCodes          = map[string]string{"male": "M", "female": "F", "other": "O", "unknown": "U"}
 	diagnosticSection = "GE" // OBR-24, table 0074: genetics
 )
-
-// assemblyKey reduces "GRCh38 (GCA_000001405.15)", "hg38" and the like to
-// "grch37" or "grch38"; "" when it is neither.
-func assemblyKey(s string) string {
-	s = strings.ToLower(s)
-	switch {
-	case strings.Contains(s, "grch38"), strings.Contains(s, "hg38"):
-		return "grch38"
-	case strings.Contains(s, "grch37"), strings.Contains(s, "hg19"):
-		return "grch37"
-	}
-	return ""
-}
-
-// refSeqs are the RefSeq accessions of the primary assembly chromosomes,
-// 1-22, X, Y, then MT (the same rCRS in both).
-var refSeqs = map[string][]string{
-	"grch38": {"NC_000001.11", "NC_000002.12", "NC_000003.12", "NC_000004.12", "NC_000005.10", "NC_000006.12", "NC_000007.14", "NC_000008.11",
-		"NC_000009.12", "NC_000010.11", "NC_000011.10", "NC_000012.12", "NC_000013.11", "NC_000014.9", "NC_000015.10", "NC_000016.10",
-		"NC_000017.11", "NC_000018.10", "NC_000019.10", "NC_000020.11", "NC_000021.9", "NC_000022.11", "NC_000023.11", "NC_000024.10", "NC_012920.1"},
-	"grch37": {"NC_000001.10", "NC_000002.11", "NC_000003.11", "NC_000004.11", "NC_000005.9", "NC_000006.11", "NC_000007.13", "NC_000008.10",
-		"NC_000009.11", "NC_000010.10", "NC_000011.9", "NC_000012.11", "NC_000013.10", "NC_000014.8", "NC_000015.9", "NC_000016.9",
-		"NC_000017.10", "NC_000018.9", "NC_000019.9", "NC_000020.10", "NC_000021.8", "NC_000022.10", "NC_000023.10", "NC_000024.9", "NC_012920.1"},
-}
-
-// refSeqOf returns the RefSeq accession of a chromosome in an assembly,
-// "" when unknown.
-func refSeqOf(assembly, chrom string) string {
-	acc := refSeqs[assemblyKey(assembly)]
-	if acc == nil {
-		return ""
-	}
-	c := contig.Canonical(chrom)
-	switch c {
-	case "X":
-		return acc[22]
-	case "Y":
-		return acc[23]
-	case "MT":
-		return acc[24]
-	}
-	n := 0
-	for _, r := range c {
-		if r < '0' || r > '9' {
-			return ""
-		}
-		n = n*10 + int(r-'0')
-	}
-	if n < 1 || n > 22 {
-		return ""
-	}
-	return acc[n-1]
-}
 
 // subLetters numbers groups as vcf2hl7v2 does, a to z, then aa, ab, ...
 // (bijective base 26) for more than 26.

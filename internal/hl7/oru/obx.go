@@ -74,7 +74,7 @@ func (b *builder) regions(r report.Report) {
 	}
 	for i, c := range chroms {
 		sub := "1" + subLetters(i)
-		if acc := refSeqOf(r.Test.Assembly, c); acc != "" {
+		if acc := contig.RefSeq(r.Test.Assembly, c); acc != "" {
 			b.text(obsRefSeq, sub, acc)
 		} else {
 			b.text(obsChromosome, sub, contig.Canonical(c))

@@ -15,7 +15,7 @@ func (b *builder) variant(sub string, v report.Variant, assembly string) {
 		if acc, _, ok := strings.Cut(v.HGVSg, ":"); ok {
 			refSeq = acc
 		} else {
-			refSeq = refSeqOf(assembly, v.Chrom)
+			refSeq = contig.RefSeq(assembly, v.Chrom)
 		}
 	}
 	b.coded(obsCategory, sub, ansSimple)
@@ -41,7 +41,7 @@ func (b *builder) variant(sub string, v report.Variant, assembly string) {
 	b.numRange(obsStartEnd, sub, v.Pos, v.Pos+int64(max(len(v.Ref), 1))-1)
 	b.text(obsAltAllele, sub, v.Alt)
 	b.coded(obsCoordSystem, sub, ansOneBased)
-	if a, ok := answersAssembly[assemblyKey(assembly)]; ok {
+	if a, ok := answersAssembly[contig.Assembly(assembly)]; ok {
 		b.coded(obsAssembly, sub, a)
 	}
 	b.text(obsChromosome, sub, contig.Canonical(v.Chrom))
