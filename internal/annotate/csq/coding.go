@@ -60,11 +60,11 @@ func (a *Annotator) codingEffect(r *Result, ei int, m *txMap, al *allele, ts *te
 	// Partly coding: no protein change, but say what is hit.
 	cdsHit := min(last, m.cdsLast) - max(first, m.cdsFirst) + 1
 	specific := false
-	if first <= m.cdsFirst+2 && m.skip == 0 && m.cdsLast-m.cdsFirst >= 2 && string(m.seq[m.cdsFirst:m.cdsFirst+3]) == "ATG" {
+	if first <= m.cdsFirst+2 && m.skip == 0 && m.cdsLast-m.cdsFirst >= 2 && m.code.start(m.seq[m.cdsFirst:m.cdsFirst+3]) {
 		ts.set(tStartLost)
 		specific = true
 	}
-	if last >= m.cdsLast-2 && m.cdsLast-2 >= m.cdsFirst && translateCodon(m.seq[m.cdsLast-2:m.cdsLast+1]) == '*' {
+	if last >= m.cdsLast-2 && m.cdsLast-2 >= m.cdsFirst && m.code.translateCodon(m.seq[m.cdsLast-2:m.cdsLast+1]) == '*' {
 		ts.set(tStopLost)
 		specific = true
 	}
@@ -133,9 +133,18 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	}
 	we = min(we, n)
 	s.win = append(append(append(s.win[:0], cds[ws:ci]...), altT...), cds[cj:we]...)
-	s.refAA = appendTranslate(s.refAA[:0], cds[ws:we])
-	s.altAA = appendTranslate(s.altAA[:0], s.win)
+	s.refAA = m.code.appendTranslate(s.refAA[:0], cds[ws:we])
+	s.altAA = m.code.appendTranslate(s.altAA[:0], s.win)
 	refAA, altAA := s.refAA, s.altAA
+	if ws == 0 && skip == 0 {
+		// A start codon is read as Met (mitochondrial ATA, ATT, …).
+		if len(refAA) > 0 && m.code.start(cds[:3]) {
+			refAA[0] = 'M'
+		}
+		if len(altAA) > 0 && m.code.start(s.win[:3]) {
+			altAA[0] = 'M'
+		}
+	}
 	startLost := false
 	if ws == 0 && skip == 0 && len(refAA) > 0 && refAA[0] == 'M' && delta != 0 && m.shiftsOutOf5(&s.tmp, i, j, altT) {
 		// The indel is the same as one in the 5' UTR: the start codon
@@ -144,8 +153,8 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	} else if ws == 0 && skip == 0 && len(refAA) > 0 && refAA[0] == 'M' {
 		// Read the new first codon from the changed CDS.
 		s.tmp = append(append(append(s.tmp[:0], cds[:ci]...), altT...), cds[cj:min(n, cj+3)]...)
-		if len(s.tmp) >= 3 && translateCodon(s.tmp[:3]) == 'M' {
-			if delta != 0 {
+		if len(s.tmp) >= 3 && m.code.start(s.tmp[:3]) {
+			if delta != 0 || !bytes.Equal(s.tmp[:3], cds[:3]) {
 				ts.set(tStartRetained)
 			}
 		} else {
@@ -165,7 +174,7 @@ func (a *Annotator) protein(r *Result, ei int, m *txMap, al *allele, ts *terms, 
 	k := ws / 3 // 0-based codon index of the window
 	if delta%3 != 0 {
 		ts.set(tFrameshift)
-		if we == n && n >= 3 && translateCodon(cds[n-3:]) == '*' {
+		if we == n && n >= 3 && m.code.translateCodon(cds[n-3:]) == '*' {
 			// The frameshift reaches the stop codon that ends the CDS.
 			ts.set(tStopLost)
 		}
@@ -267,17 +276,22 @@ func appendOrDash(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// aaAt translates codon pos (1-based) of cds; 0 past the end.
-func aaAt(cds []byte, pos int64) byte {
+// aaAt translates codon pos (1-based) of cds, a start codon in the first
+// as Met; 0 past the end.
+func (g *geneticCode) aaAt(cds []byte, pos int64) byte {
 	if pos < 1 || pos*3 > int64(len(cds)) {
 		return 0
 	}
-	return translateCodon(cds[pos*3-3 : pos*3])
+	c := cds[pos*3-3 : pos*3]
+	if pos == 1 && g.start(c) {
+		return 'M'
+	}
+	return g.translateCodon(c)
 }
 
 // appendOne appends the amino acid at pos and pos: "Arg12".
-func appendOne(dst, cds []byte, p int64) []byte {
-	dst = append(dst, three[aaAt(cds, p)]...)
+func (g *geneticCode) appendOne(dst, cds []byte, p int64) []byte {
+	dst = append(dst, three[g.aaAt(cds, p)]...)
 	return AppendInt(dst, p)
 }
 
@@ -310,22 +324,22 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 		return append(dst, ')')
 	case len(x) == 0: // deletion: shift 3' along the protein
 		p1, p2 := pos, pos+int64(len(r))-1
-		for aaAt(cds, p2+1) != 0 && aaAt(cds, p2+1) == aaAt(cds, p1) && aaAt(cds, p1) != '*' {
+		for m.code.aaAt(cds, p2+1) != 0 && m.code.aaAt(cds, p2+1) == m.code.aaAt(cds, p1) && m.code.aaAt(cds, p1) != '*' {
 			p1++
 			p2++
 		}
 		dst = append(dst, "p.("...)
-		dst = appendOne(dst, cds, p1)
+		dst = m.code.appendOne(dst, cds, p1)
 		if p1 != p2 {
 			dst = append(dst, '_')
-			dst = appendOne(dst, cds, p2)
+			dst = m.code.appendOne(dst, cds, p2)
 		}
 		return append(dst, "del)"...)
 	case len(r) == 0: // insertion after pos-1
 		after := pos - 1
 		ins := append(s.tmp[:0], x...)
 		s.tmp = ins
-		for aaAt(cds, after+1) != 0 && aaAt(cds, after+1) == ins[0] && ins[0] != '*' {
+		for m.code.aaAt(cds, after+1) != 0 && m.code.aaAt(cds, after+1) == ins[0] && ins[0] != '*' {
 			f := ins[0]
 			copy(ins, ins[1:])
 			ins[len(ins)-1] = f
@@ -335,7 +349,7 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 		if after-L+1 >= 1 {
 			dup := true
 			for q := int64(0); q < L; q++ {
-				if aaAt(cds, after-L+1+q) != ins[q] {
+				if m.code.aaAt(cds, after-L+1+q) != ins[q] {
 					dup = false
 					break
 				}
@@ -343,27 +357,27 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 			if dup {
 				dst = append(dst, "p.("...)
 				if L > 1 {
-					dst = appendOne(dst, cds, after-L+1)
+					dst = m.code.appendOne(dst, cds, after-L+1)
 					dst = append(dst, '_')
 				}
-				dst = appendOne(dst, cds, after)
+				dst = m.code.appendOne(dst, cds, after)
 				return append(dst, "dup)"...)
 			}
 		}
-		if after < 1 || aaAt(cds, after+1) == 0 {
+		if after < 1 || m.code.aaAt(cds, after+1) == 0 {
 			return append(dst, "p.?"...)
 		}
 		dst = append(dst, "p.("...)
-		dst = appendOne(dst, cds, after)
+		dst = m.code.appendOne(dst, cds, after)
 		dst = append(dst, '_')
-		dst = appendOne(dst, cds, after+1)
+		dst = m.code.appendOne(dst, cds, after+1)
 		dst = append(dst, "ins"...)
 		dst = appendAA3(dst, ins)
 		return append(dst, ')')
 	}
 	end := pos + int64(len(r)) - 1
 	dst = append(dst, "p.("...)
-	dst = appendOne(dst, cds, pos)
+	dst = m.code.appendOne(dst, cds, pos)
 	if x[0] == '*' {
 		return append(dst, "Ter)"...)
 	}
@@ -372,7 +386,7 @@ func appendChangeP(s *scratch, dst []byte, m *txMap, cds, r, x []byte, pos int64
 	}
 	if end != pos {
 		dst = append(dst, '_')
-		dst = appendOne(dst, cds, end)
+		dst = m.code.appendOne(dst, cds, end)
 	}
 	dst = append(dst, "delins"...)
 	dst = appendAA3(dst, x)
@@ -391,7 +405,7 @@ func appendReadThrough(out []byte, m *txMap, cds []byte, pos int64) []byte {
 			c[n] = b
 			if n++; n == 3 {
 				n = 0
-				aa := translateCodon(c[:])
+				aa := m.code.translateCodon(c[:])
 				out = append(out, aa)
 				if aa == '*' {
 					return out
@@ -420,8 +434,8 @@ func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []by
 		}
 		return utr[i-ci-la-lc+cj]
 	}
-	altCodon := func(k int64) byte { return translate3(altAt(3*k), altAt(3*k+1), altAt(3*k+2)) }
-	refCodon := func(k int64) byte { return translate3(cds[3*k], cds[3*k+1], cds[3*k+2]) }
+	altCodon := func(k int64) byte { return m.code.translate3(altAt(3*k), altAt(3*k+1), altAt(3*k+2)) }
+	refCodon := func(k int64) byte { return m.code.translate3(cds[3*k], cds[3*k+1], cds[3*k+2]) }
 	nRef, nAlt := lc/3, altLen/3
 	k := k0
 	for k < nRef && k < nAlt && altCodon(k) == refCodon(k) && refCodon(k) != '*' {
@@ -456,7 +470,7 @@ func appendFrameshiftP(dst []byte, m *txMap, cds []byte, ci, cj int64, altT []by
 		// the CDS and the 3' UTR, which follow each other in m.seq.
 		tail := m.seq[m.cdsLast+1-(lc-cj)+(3*q-ci-la):]
 		for j := 0; j+2 < len(tail); j, q = j+3, q+1 {
-			if translate3(tail[j], tail[j+1], tail[j+2]) == '*' {
+			if m.code.translate3(tail[j], tail[j+1], tail[j+2]) == '*' {
 				ter = q - k + 1
 				break
 			}
@@ -493,7 +507,7 @@ func bcftoolsChange(s *scratch, dst []byte, m *txMap, al *allele, cds []byte, pa
 	}
 	ws := (r1 - base) / 3 * 3
 	we := min(((r2-base)/3+1)*3, int64(len(cds)))
-	s.bcRef = appendTranslate(s.bcRef[:0], cds[ws:we])
+	s.bcRef = m.code.appendTranslate(s.bcRef[:0], cds[ws:we])
 	ref := s.bcRef
 	win := append(s.bcWin[:0], cds[ws:r1-base]...)
 	win = append(win, alt...)
@@ -501,7 +515,7 @@ func bcftoolsChange(s *scratch, dst []byte, m *txMap, al *allele, cds []byte, pa
 		win = append(win, cds[r2-base+1:we]...)
 	}
 	s.bcWin = win
-	s.bcAA = appendTranslate(s.bcAA[:0], win)
+	s.bcAA = m.code.appendTranslate(s.bcAA[:0], win)
 	return appendAAChange(dst, ws/3+1, ref, s.bcAA, len(v.Ref) == len(v.Alt))
 }
 

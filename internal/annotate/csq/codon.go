@@ -4,6 +4,55 @@ package csq
 // 2-bit values (T=0, C=1, A=2, G=3).
 const codonTable = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
 
+// geneticCode is a translation table (NCBI's numbering): the amino acid
+// of each codon, indexed as codonTable, and the codons a protein starts
+// with, read as Met in the first codon (HGVS p.Met1).
+type geneticCode struct {
+	aa     string
+	starts []string
+}
+
+var (
+	// standardCode is NCBI table 1, ATG the only start (as Ensembl and
+	// VEP for nuclear transcripts).
+	standardCode = &geneticCode{aa: codonTable, starts: []string{"ATG"}}
+	// mitoCode is NCBI table 2, the vertebrate mitochondrial code: TGA
+	// Trp, ATA Met, AGA and AGG stops; ATT, ATC, ATA, ATG and GTG start.
+	mitoCode = &geneticCode{aa: "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG",
+		starts: []string{"ATT", "ATC", "ATA", "ATG", "GTG"}}
+)
+
+// translate3 is the amino acid of the bases a, b, d; 'X' when one is not
+// A, C, G or T.
+func (g *geneticCode) translate3(a, b, d byte) byte {
+	x, y, z := codeOf[a], codeOf[b], codeOf[d]
+	if x|y|z > 3 {
+		return 'X'
+	}
+	return g.aa[int(x)*16+int(y)*4+int(z)]
+}
+
+// translateCodon is the amino acid of one codon.
+func (g *geneticCode) translateCodon(c []byte) byte { return g.translate3(c[0], c[1], c[2]) }
+
+// appendTranslate appends the translation of the whole codons of s.
+func (g *geneticCode) appendTranslate(dst, s []byte) []byte {
+	for i := 0; i+3 <= len(s); i += 3 {
+		dst = append(dst, g.translate3(s[i], s[i+1], s[i+2]))
+	}
+	return dst
+}
+
+// start says whether codon c starts a protein.
+func (g *geneticCode) start(c []byte) bool {
+	for _, s := range g.starts {
+		if string(c) == s {
+			return true
+		}
+	}
+	return false
+}
+
 func baseCode(b byte) int {
 	switch b {
 	case 'T', 't':
@@ -18,9 +67,6 @@ func baseCode(b byte) int {
 	return -1
 }
 
-// translateCodon returns the amino acid of one codon, 'X' when a base is
-// not A, C, G or T.
-func translateCodon(c []byte) byte { return translate3(c[0], c[1], c[2]) }
 
 // codeOf is baseCode as a table, with 255 for other bytes.
 var codeOf = func() (t [256]uint8) {
@@ -35,26 +81,6 @@ var codeOf = func() (t [256]uint8) {
 	return
 }()
 
-// translate3 is translateCodon of the bases a, b, d.
-func translate3(a, b, d byte) byte {
-	x, y, z := codeOf[a], codeOf[b], codeOf[d]
-	if x|y|z > 3 {
-		return 'X'
-	}
-	return codonTable[int(x)*16+int(y)*4+int(z)]
-}
-
-// translate translates whole codons of s; a trailing partial codon is
-// dropped.
-func translate(s []byte) []byte { return appendTranslate(make([]byte, 0, len(s)/3), s) }
-
-// appendTranslate appends the translation of the whole codons of s.
-func appendTranslate(dst, s []byte) []byte {
-	for i := 0; i+3 <= len(s); i += 3 {
-		dst = append(dst, translate3(s[i], s[i+1], s[i+2]))
-	}
-	return dst
-}
 
 // three is the three-letter code of each one-letter amino acid.
 var three = func() (t [256]string) {

@@ -2,6 +2,7 @@ package csq
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -273,6 +274,53 @@ func TestTranscriptAblation(t *testing.T) {
 		e, _ := effectOn(t, a, v, "T1")
 		if slices.Contains(e.Terms, "transcript_ablation") {
 			t.Errorf("%d %s: %v", v.Pos, v.Ref, e.Terms)
+		}
+	}
+}
+
+// TestMitochondrialCode: on the mitochondrion (MT, chrM, NC_012920.1)
+// codons are read with the vertebrate mitochondrial code (NCBI table 2):
+// TGA is Trp, AGA and AGG stop, ATA Met, and ATT, ATC, ATA, ATG, GTG
+// start a protein (read as Met1). The same sequence elsewhere is read
+// with the standard code.
+func TestMitochondrialCode(t *testing.T) {
+	// 20 bases, then the CDS: ATT CCC TGG AAA ATA AGA (M P W K M *), then 20 bases.
+	seq := []byte(strings.Repeat("C", 20) + "ATTCCCTGGAAAATAAGA" + strings.Repeat("C", 20))
+	const gffFor = "%[1]s\tt\tgene\t11\t48\t.\t+\t.\tID=gene:G;Name=MTG;biotype=protein_coding\n" +
+		"%[1]s\tt\tmRNA\t11\t48\t.\t+\t.\tID=transcript:T;Parent=gene:G;biotype=protein_coding\n" +
+		"%[1]s\tt\texon\t11\t48\t.\t+\t.\tParent=transcript:T\n" +
+		"%[1]s\tt\tCDS\t21\t38\t.\t+\t0\tParent=transcript:T\n"
+	annotator := func(chrom string) *Annotator {
+		m, err := genemodel.Build(strings.NewReader("##gff-version 3\n"+fmt.Sprintf(gffFor, chrom)), "mt.gff3", gff.GFF3)
+		if err != nil || len(m.Warnings) > 0 {
+			t.Fatal(err, m.Warnings)
+		}
+		return New(m, mapRef{chrom: seq})
+	}
+	cases := []struct {
+		pos            int64
+		ref, alt       string
+		mito, standard string // terms and HGVS p.
+	}{
+		{29, "G", "A", "synonymous_variant p.(=)", "stop_gained p.(Trp3Ter)"},                         // TGG>TGA
+		{31, "A", "G", "stop_gained p.(Lys4Ter)", "missense_variant p.(Lys4Arg)"},                     // AAA>AGA
+		{23, "T", "C", "start_retained_variant&synonymous_variant p.(=)", "synonymous_variant p.(=)"}, // ATT>ATC
+		{22, "T", "A", "start_lost p.(Met1?)", "missense_variant p.(Ile1Asn)"},                        // ATT>AAT
+		{38, "A", "G", "stop_retained_variant p.(=)", "synonymous_variant p.(=)"},                     // AGA>AGG
+		{33, "A", "G", "missense_variant p.(Met5Val)", "missense_variant p.(Ile5Val)"},                // ATA>GTA
+	}
+	for _, chrom := range []string{"MT", "chrM", "NC_012920.1", "1"} {
+		a := annotator(chrom)
+		for _, c := range cases {
+			e, _ := effectOn(t, a, Variant{Chrom: chrom, Pos: c.pos, Ref: c.ref, Alt: c.alt}, "T")
+			got := strings.Join(e.Terms, "&") + " " + e.HGVSp
+			want := c.mito
+			if chrom == "1" {
+				want = c.standard
+			}
+			if got != want {
+				t.Errorf("%s:%d %s>%s: %s, want %s", chrom, c.pos, c.ref, c.alt, got, want)
+			}
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package csq
 
-import "github.com/clinomics/clinomics/internal/annotate/genemodel"
+import (
+	"github.com/clinomics/clinomics/internal/annotate/genemodel"
+	"github.com/clinomics/clinomics/internal/format/contig"
+)
 
 // txMap maps between genomic positions and positions in the spliced
 // transcript (cDNA, 0-based offsets in transcription order).
@@ -16,10 +19,14 @@ type txMap struct {
 	seq               []byte // spliced sequence, transcript orientation, upper case
 	prefix            string // of its HGVS: "ENST…:c." or "ENST…:n."
 	nmd               bool   // biotype nonsense_mediated_decay
+	code              *geneticCode
 }
 
 func newTxMap(t *genemodel.Transcript) *txMap {
-	m := &txMap{t: t, cdsFirst: -1, cdsLast: -1, nmd: t.Biotype == "nonsense_mediated_decay"}
+	m := &txMap{t: t, cdsFirst: -1, cdsLast: -1, nmd: t.Biotype == "nonsense_mediated_decay", code: standardCode}
+	if contig.Canonical(t.Chrom) == "MT" { // chrM, MT, NC_012920.1
+		m.code = mitoCode
+	}
 	n := len(t.Exons)
 	m.exons = make([]genemodel.Range, n)
 	for i := range t.Exons {
