@@ -67,7 +67,6 @@ func baseCode(b byte) int {
 	return -1
 }
 
-
 // codeOf is baseCode as a table, with 255 for other bytes.
 var codeOf = func() (t [256]uint8) {
 	for i := range t {
@@ -80,7 +79,6 @@ var codeOf = func() (t [256]uint8) {
 	}
 	return
 }()
-
 
 // three is the three-letter code of each one-letter amino acid.
 var three = func() (t [256]string) {
