@@ -249,6 +249,15 @@ func TestOutage(t *testing.T) {
 	}
 
 	// Short outage: Azurite restarts while the retries are backing off.
+	// This client tries for about 30 s: Azurite's own start takes a few
+	// seconds on a loaded machine (6 tries, about 3 s, lost that race
+	// in 1 CI run of many).
+	patient, err := New(ctx, Options{ConnectionString: az.connStr(), Container: b.c.URL()[strings.LastIndex(b.c.URL(), "/")+1:], Retry: policy.RetryOptions{
+		MaxRetries: 30, RetryDelay: 100 * time.Millisecond, MaxRetryDelay: time.Second, TryTimeout: 5 * time.Second,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	az.stop(syscall.SIGTERM)
 	restarted := make(chan struct{})
 	go func() {
@@ -256,14 +265,14 @@ func TestOutage(t *testing.T) {
 		az.start()
 		close(restarted)
 	}()
-	if err := b.WritePart(ctx, name, 1, 1<<20, parts[1]); err != nil {
+	if err := patient.WritePart(ctx, name, 1, 1<<20, parts[1]); err != nil {
 		t.Fatalf("part written across a short outage: %v", err)
 	}
 	<-restarted
 
 	// Long outage: Azurite crashes and stays down.
 	az.stop(syscall.SIGKILL)
-	err := b.WritePart(ctx, name, 2, 1<<20, parts[2])
+	err = b.WritePart(ctx, name, 2, 1<<20, parts[2])
 	var e *Error
 	if !errors.As(err, &e) || e.Tries != 6 || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("write while down = %v; want an *Error after 6 tries, naming %s", err, name)
