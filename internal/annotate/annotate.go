@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -86,6 +87,10 @@ const (
 	// WarnNoTranscripts: the gene model file has features on the contig
 	// but every transcript there was dropped (see the model's warnings).
 	WarnNoTranscripts = "no_usable_transcripts"
+	// WarnTranscriptOutside: a transcript the allele touches runs past
+	// the end of the reference's contig (csq.ErrTranscriptOutsideReference:
+	// the gene model and the FASTA disagree).
+	WarnTranscriptOutside = "transcript_outside_reference"
 	// WarnUnsupported: an allele the predictor does not handle (symbolic
 	// alleles other than <INS…> and <DEL> with END, breakends), or a REF
 	// of N where the reference is N too (an unknown base).
@@ -93,8 +98,8 @@ const (
 )
 
 // ErrNothingAnnotated: no allele could be annotated because the
-// reference lacks the contigs of the VCF's records (a FASTA of another
-// assembly, or other contig names).
+// reference or the gene model lacks the contigs of the VCF's records (a
+// FASTA or GFF of another assembly or organism, or other contig names).
 var ErrNothingAnnotated = errors.New("no allele could be annotated")
 
 // Skip is one allele given no consequence, and why.
@@ -119,6 +124,12 @@ type Summary struct {
 	// NotInReference counts the alleles on each contig the reference
 	// does not have (WarnNotInReference).
 	NotInReference map[string]int
+	// NotInModel counts the alleles on each contig the gene model has
+	// no transcript on (WarnUnknownContig).
+	NotInModel map[string]int
+	// Matched counts, by source name, the alleles the source knew
+	// something of (a ClinVar or gnomAD of another build matches none).
+	Matched map[string]int
 	// Renamed holds, for each VCF contig that the gene model or the
 	// reference has only under an alias, the names they were read under.
 	Renamed map[string]ContigNames
@@ -425,29 +436,37 @@ func (a *Annotator) Run(ctx context.Context, in io.Reader, file string, vcfOut, 
 	if firstErr != nil {
 		return sum, firstErr
 	}
-	if sum.Annotated == 0 && len(sum.NotInReference) > 0 {
+	if sum.Annotated == 0 && (len(sum.NotInReference) > 0 || len(sum.NotInModel) > 0) {
 		return sum, a.nothingAnnotated(sum)
 	}
 	return sum, nil
 }
 
 // nothingAnnotated is the error of a run that annotated nothing because
-// the reference lacks the records' contigs.
+// the reference or the gene model lacks the records' contigs.
 func (a *Annotator) nothingAnnotated(sum *Summary) error {
-	missing := make([]string, 0, len(sum.NotInReference))
-	for c := range sum.NotInReference {
-		missing = append(missing, c)
-	}
-	slices.Sort(missing)
-	msg := "the reference has no sequence " + firstFew(missing, 10)
-	if n, ok := a.ref.(interface{ Names() []string }); ok {
-		if have := n.Names(); len(have) > 0 {
-			msg += fmt.Sprintf(" (it has %d: %s)", len(have), firstFew(have, 10))
-		} else {
-			msg += " (it has no sequence)"
+	var msgs []string
+	if len(sum.NotInReference) > 0 {
+		msg := "the reference has no sequence " + firstFew(slices.Sorted(maps.Keys(sum.NotInReference)), 10)
+		if n, ok := a.ref.(interface{ Names() []string }); ok {
+			if have := n.Names(); len(have) > 0 {
+				msg += fmt.Sprintf(" (it has %d: %s)", len(have), firstFew(have, 10))
+			} else {
+				msg += " (it has no sequence)"
+			}
 		}
+		msgs = append(msgs, msg)
 	}
-	return fmt.Errorf("%w: %s", ErrNothingAnnotated, msg)
+	if len(sum.NotInModel) > 0 {
+		msg := "the gene model has no transcript on " + firstFew(slices.Sorted(maps.Keys(sum.NotInModel)), 10)
+		if have := a.model.Chroms(); len(have) > 0 {
+			msg += fmt.Sprintf(" (it has %d contigs: %s)", len(have), firstFew(have, 10))
+		} else {
+			msg += " (it has no transcript)"
+		}
+		msgs = append(msgs, msg)
+	}
+	return fmt.Errorf("%w: %s", ErrNothingAnnotated, strings.Join(msgs, "; "))
 }
 
 // firstFew joins the first n of s, and says how many more there are.
@@ -477,6 +496,18 @@ func (s *Summary) add(o *Summary) {
 		}
 		s.NotInReference[c] += n
 	}
+	for c, n := range o.NotInModel {
+		if s.NotInModel == nil {
+			s.NotInModel = map[string]int{}
+		}
+		s.NotInModel[c] += n
+	}
+	for src, n := range o.Matched {
+		if s.Matched == nil {
+			s.Matched = map[string]int{}
+		}
+		s.Matched[src] += n
+	}
 	for c, n := range o.Renamed {
 		if s.Renamed == nil {
 			s.Renamed = map[string]ContigNames{}
@@ -494,11 +525,17 @@ func (a *Annotator) warn(b *batch, file string, rec *vcf.Record, alt, kind strin
 	if len(b.sum.Examples) < maxExamples {
 		b.sum.Examples = append(b.sum.Examples, fmt.Sprintf("%s:%d: %s: %v", file, rec.Line, kind, err))
 	}
-	if kind == WarnNotInReference {
+	switch kind {
+	case WarnNotInReference:
 		if b.sum.NotInReference == nil {
 			b.sum.NotInReference = map[string]int{}
 		}
 		b.sum.NotInReference[rec.Chrom]++
+	case WarnUnknownContig:
+		if b.sum.NotInModel == nil {
+			b.sum.NotInModel = map[string]int{}
+		}
+		b.sum.NotInModel[rec.Chrom]++
 	}
 	if a.skipped != nil {
 		b.skips = append(b.skips, Skip{Line: rec.Line, Chrom: strings.Clone(rec.Chrom), Pos: rec.Pos,
@@ -626,6 +663,9 @@ func (a *Annotator) checkRef(w *worker, rec *vcf.Record, refChrom string) (strin
 		if errors.Is(err, ErrNoSequence) {
 			return WarnNotInReference, fmt.Errorf("%s: contig not in the reference", rec.Chrom)
 		}
+		if errors.Is(err, ErrStaleIndex) {
+			return "", err // no record can be trusted: the run stops
+		}
 		return "", nil
 	}
 	unknown := false
@@ -679,6 +719,8 @@ func warnKind(err error) string {
 		return WarnRefMismatch
 	case errors.Is(err, csq.ErrUnknownContig):
 		return WarnUnknownContig
+	case errors.Is(err, csq.ErrTranscriptOutsideReference):
+		return WarnTranscriptOutside
 	case errors.Is(err, csq.ErrUnsupported):
 		return WarnUnsupported
 	}
@@ -734,6 +776,12 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: source %s: %w", file, rec.Line, s.Name(), err))
 					return
 				}
+				if m != nil {
+					if b.sum.Matched == nil {
+						b.sum.Matched = map[string]int{}
+					}
+					b.sum.Matched[s.Name()]++
+				}
 				for fi, f := range a.fields {
 					if v, ok := m[f]; ok {
 						extra[fi][ai] = v
@@ -752,6 +800,10 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			if !checked { // once per record: REF is the record's
 				checked = true
 				refKind, refErr = a.checkRef(w, rec, w.names.Reference)
+				if refKind == "" && refErr != nil {
+					b.err = parseError(r, rec, text, b.lines[ri+1:b.n], fmt.Errorf("%s: line %d: --fasta: %w", file, rec.Line, refErr))
+					return
+				}
 			}
 			if refKind != "" {
 				a.warn(b, file, rec, alt, refKind, refErr)

@@ -813,3 +813,41 @@ func firstDiff(got, want string) string {
 	}
 	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
 }
+
+// TestTranscriptPastReference: a transcript whose exons run past the end
+// of the FASTA's contig (a FASTA of part of the contig, or of another
+// build) gives the alleles touching it a warning each, naming the
+// transcript; the run goes on (before, it stopped at the first one).
+func TestTranscriptPastReference(t *testing.T) {
+	gffText, err := os.ReadFile(filepath.Join(tlr8, "ENST00000218032.gff"))
+	if err != nil {
+		t.Skipf("shared data: %v", err)
+	}
+	// The FASTA's X has 16,590 bases: end the last exon past it.
+	past := strings.ReplaceAll(string(gffText), "\t16570\t", "\t16700\t")
+	if past == string(gffText) {
+		t.Fatal("test GFF3 not changed")
+	}
+	m, err := genemodel.Build(strings.NewReader(past), "past.gff3", gff.GFF3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := LoadReference(filepath.Join(tlr8, "ENST00000218032.fa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	in := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nX\t12455\t.\tT\tG\t.\t.\t.\nX\t12455\t.\tT\tC\t.\t.\t.\n"
+	var vout bytes.Buffer
+	sum, err := New(m, ref, Options{Threads: 1}).Run(context.Background(), strings.NewReader(in), "in.vcf", &vout, nil)
+	if err != nil {
+		t.Fatalf("run stopped: %v", err)
+	}
+	if sum.Warnings[WarnTranscriptOutside] != 2 || sum.Annotated != 0 || len(sum.Examples) != 2 ||
+		!strings.Contains(sum.Examples[0], "ENST00000218032") || !strings.Contains(sum.Examples[0], "the gene model and the FASTA disagree") {
+		t.Errorf("summary %+v", sum)
+	}
+	if strings.Contains(vout.String(), "CSQ=") {
+		t.Errorf("a consequence was written:\n%s", vout.String())
+	}
+}

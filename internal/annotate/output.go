@@ -2,6 +2,7 @@ package annotate
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -454,10 +455,37 @@ func appendEscapedFrom(b []byte, s string, i int) []byte {
 // inside a CSQ entry.
 func escapeInfo(s string) string { return string(appendEscaped(nil, s)) }
 
+// Replaces returns the INFO keys the annotated VCF writes (CSQ, then the
+// sources' fields) that h, the input's header, declares: Run drops the
+// input's values of them, and their ##INFO lines, for its own. A key the
+// input has without declaring it is replaced too, unlisted.
+func (a *Annotator) Replaces(h *vcf.Header) []string {
+	var keys []string
+	for _, k := range append([]string{"CSQ"}, a.fields...) {
+		if _, ok := h.Info[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// infoID returns the ID of an ##INFO line (m without the "##"; the
+// reader checks that ID comes first), "" for another line.
+func infoID(m string) string {
+	id, ok := strings.CutPrefix(m, "INFO=<ID=")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(id, ",>"); i >= 0 {
+		return id[:i]
+	}
+	return id
+}
+
 func (a *Annotator) writeHeader(w *bufio.Writer, h *vcf.Header) {
 	w.WriteString("##fileformat=" + h.Version + "\n")
 	for _, m := range h.Meta {
-		if strings.HasPrefix(m, "INFO=<ID=CSQ,") {
+		if id := infoID(m); id != "" && (id == "CSQ" || slices.Contains(a.fields, id)) {
 			continue // replaced by ours
 		}
 		w.WriteString("##" + m + "\n")
@@ -518,7 +546,8 @@ func splitLine(rec *vcf.Record, line string) (head, tail string, whole bool) {
 
 // appendFixed appends the first seven columns and the INFO of rec,
 // without a CSQ it may already have; head, when not empty, is the
-// text of the seven columns (see splitLine).
+// text of the seven columns (see splitLine). The input's values of the
+// sources' fields are dropped by appendRest, which knows them.
 func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
 	if head != "" {
 		b = append(b, head...)
@@ -574,8 +603,16 @@ func appendColumns(b []byte, rec *vcf.Record) []byte {
 
 // appendRest ends a record: source fields, "." for an INFO left empty,
 // FORMAT and samples; whole, tail is the text of these last (see
-// splitLine).
+// splitLine). The record's text so far, from the last '\n' of b, is what
+// appendFixed wrote and the CSQ: where rec's INFO has a key of ours (CSQ
+// or one of fields), that INFO is rewritten without the input's values
+// of fields, so that each key is written once: ours.
 func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, fields []string, extra [][]string) []byte {
+	if !empty && hasOwnKey(rec.Info, fields) {
+		if start := infoStart(b); start >= 0 {
+			b, empty = dropFields(b, start, fields)
+		}
+	}
 	for fi, f := range fields {
 		any := false
 		for _, v := range extra[fi] {
@@ -620,4 +657,78 @@ func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, field
 		}
 	}
 	return append(b, '\n')
+}
+
+// hasOwnKey says whether info, an input's INFO, has CSQ or one of fields
+// as a key. It is called for every record: one pass over info, most
+// keys passed over on their first byte.
+func hasOwnKey(info string, fields []string) bool {
+	if info == "." || info == "" {
+		return false
+	}
+	first := uint64(1) << ('C' & 63) // the first bytes of our keys, by c&63
+	for _, f := range fields {
+		if f != "" {
+			first |= 1 << (f[0] & 63)
+		}
+	}
+	for info != "" {
+		kv := info
+		if i := strings.IndexByte(info, ';'); i >= 0 {
+			kv, info = info[:i], info[i+1:]
+		} else {
+			info = ""
+		}
+		if kv == "" || first&(1<<(kv[0]&63)) == 0 {
+			continue
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "CSQ" || slices.Contains(fields, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// infoStart returns where the INFO of the record being written at the
+// end of b begins (after the last '\n', seven columns and their tabs),
+// -1 when b does not end with such a record.
+func infoStart(b []byte) int {
+	start := bytes.LastIndexByte(b, '\n') + 1
+	for range 7 {
+		i := bytes.IndexByte(b[start:], '\t')
+		if i < 0 {
+			return -1
+		}
+		start += i + 1
+	}
+	return start
+}
+
+// dropFields rewrites b[start:], the INFO so far of the record being
+// written, without the entries whose key is one of fields, and without
+// empty entries (appendFixed leaves none but where the input had only a
+// CSQ); empty says nothing is left.
+func dropFields(b []byte, start int, fields []string) (_ []byte, empty bool) {
+	out := start // out ≤ from: entries move left, in place
+	for from := start; from < len(b); {
+		end := bytes.IndexByte(b[from:], ';')
+		if end < 0 {
+			end = len(b)
+		} else {
+			end += from
+		}
+		kv := b[from:end]
+		from = end + 1
+		k, _, _ := bytes.Cut(kv, []byte("="))
+		if len(k) == 0 || slices.ContainsFunc(fields, func(f string) bool { return f == string(k) }) {
+			continue
+		}
+		if out > start {
+			b[out] = ';'
+			out++
+		}
+		out += copy(b[out:], kv)
+	}
+	return b[:out], out == start
 }

@@ -54,6 +54,9 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if *flank < 0 {
 		return usagef("--flank must be 0 or more")
 	}
+	if *threads < 0 {
+		return usagef("--threads must be 0 (all CPUs) or more")
+	}
 	var fields []string
 	if set["fields"] {
 		var err error
@@ -81,10 +84,11 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 	if err := checkOutputs(outputs, inputs); err != nil {
 		return err
 	}
-	samples, err := vcfSamples(*vcfPath)
+	header, err := vcfHeader(*vcfPath)
 	if err != nil {
 		return err
 	}
+	samples := header.Samples
 	if err := sf.checkSample(*vcfPath, samples); err != nil {
 		return err
 	}
@@ -142,6 +146,9 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	ann := annotate.New(model, ref, opt)
+	if keys := ann.Replaces(header); len(keys) > 0 {
+		fmt.Fprintf(e.stderr, "%s already has INFO %s: replaced by this run's\n", *vcfPath, strings.Join(keys, ", "))
+	}
 	var sum *annotate.Summary
 	err = writeFileAtomic(*out+".vcf", func(vw io.Writer) error {
 		return writeFileAtomic(*out+".tsv", func(tw io.Writer) error {
@@ -151,11 +158,15 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 		})
 	})
 	if sum != nil && (err == nil || errors.Is(err, annotate.ErrNothingAnnotated)) {
-		printSummary(e, sum, warnings)
+		printSummary(e, sum, warnings, sources)
 	}
 	if err != nil {
 		if errors.Is(err, annotate.ErrNothingAnnotated) {
-			return fmt.Errorf("--fasta %s: %w; nothing written", *fastaPath, err)
+			flag, file := "--fasta", *fastaPath // the reference lacks the contigs
+			if len(sum.NotInReference) == 0 {
+				flag, file = "--gff", *gffPath
+			}
+			return fmt.Errorf("%s %s: %w; nothing written", flag, file, err)
 		}
 		return err
 	}
@@ -170,12 +181,15 @@ func annotateCmd(ctx context.Context, e *env, args []string) error {
 // warnPanelGene counts the panel's genes the gene model does not have.
 const warnPanelGene = "panel_gene_not_in_model"
 
-// printSummary writes what a run did: its counts, then one line per
-// warning kind (the gene model's, the panel's and the records') on
+// printSummary writes what a run did: its counts, how many alleles each
+// known-variant source knew, then one line per warning kind (the gene model's, the panel's and the records') on
 // stdout, and on stderr one line per contig read under another name in
 // the gene model or the reference, then the first record warnings.
-func printSummary(e *env, sum *annotate.Summary, warnings map[string]int) {
+func printSummary(e *env, sum *annotate.Summary, warnings map[string]int, sources []annotate.Source) {
 	fmt.Fprintf(e.stdout, "records %d, alleles %d, annotated %d, TSV rows %d\n", sum.Records, sum.Alleles, sum.Annotated, sum.Rows)
+	for _, s := range sources { // none known may mean another genome build
+		fmt.Fprintf(e.stdout, "source %s: %d of %d alleles known\n", s.Name(), sum.Matched[s.Name()], sum.Alleles)
+	}
 	for k, n := range sum.Warnings {
 		warnings[k] += n
 	}
@@ -347,9 +361,9 @@ func checkFolder(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// vcfSamples reads the VCF's header and returns its sample columns,
-// before any work: a file that is not a VCF is refused here.
-func vcfSamples(path string) ([]string, error) {
+// vcfHeader reads the VCF's header (its sample columns, the INFO keys
+// it declares) before any work: a file that is not a VCF is refused here.
+func vcfHeader(path string) (*vcf.Header, error) {
 	f, err := format.OpenFile(path)
 	if err != nil {
 		return nil, &inputError{flag: "vcf", value: path, err: err}
@@ -359,7 +373,7 @@ func vcfSamples(path string) ([]string, error) {
 	if err != nil {
 		return nil, &inputError{flag: "vcf", value: path, err: err}
 	}
-	return r.Header().Samples, nil
+	return r.Header(), nil
 }
 
 // loadModel builds gene models from GFF3/GTF, or loads a saved model

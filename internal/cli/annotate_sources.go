@@ -84,10 +84,123 @@ func (f *sourceFlags) check(set map[string]bool) error {
 	if f.maxAF < 0 || f.maxAF > 1 {
 		return usagef("--max-af must be a frequency from 0 to 1")
 	}
-	for _, x := range f.extra {
-		name, _, ok := strings.Cut(x, "=")
-		if !ok || name == "" {
-			return usagef("--extra %q: want NAME=FILE.bed or NAME=FILE.vcf:KEY[,KEY]", x)
+	return checkExtra(f.extra)
+}
+
+// extraSource is one --extra: a BED, whose interval names are one INFO
+// field, NAME; or INFO keys of a VCF, each a field NAME_KEY.
+type extraSource struct {
+	name, path string
+	keys       []string // nil for a BED
+}
+
+func isBED(path string) bool {
+	return strings.HasSuffix(path, ".bed") || strings.HasSuffix(path, ".bed.gz")
+}
+
+// parseExtra reads the value of an --extra: NAME=FILE.bed or
+// NAME=FILE.vcf:KEY[,KEY]. Its fields are not checked (see checkExtra).
+func parseExtra(x string) (extraSource, error) {
+	name, spec, ok := strings.Cut(x, "=")
+	path, keys, hasKeys := strings.Cut(spec, ":")
+	switch {
+	case !ok || name == "" || path == "":
+		return extraSource{}, usagef("--extra %q: want NAME=FILE.bed or NAME=FILE.vcf:KEY[,KEY]", x)
+	case isBED(path) && hasKeys:
+		return extraSource{}, usagef("--extra %q: a BED source takes no :KEY (its one field, %s, holds the names of the intervals a variant overlaps)", x, name)
+	case isBED(path):
+		return extraSource{name: name, path: path}, nil
+	case !hasKeys || keys == "":
+		return extraSource{}, usagef("--extra %q: a VCF source needs the INFO keys to take: NAME=FILE.vcf:KEY[,KEY]", x)
+	}
+	s := extraSource{name: name, path: path, keys: strings.Split(keys, ",")}
+	if slices.Contains(s.keys, "") {
+		return extraSource{}, usagef("--extra %q: an empty KEY in %s (want KEY[,KEY])", x, keys)
+	}
+	return s, nil
+}
+
+// fields are the INFO keys the source adds to the annotated VCF, named
+// as package known names them (UserBED.Fields, UserVCF.Fields).
+func (s extraSource) fields() []string {
+	if s.keys == nil {
+		return []string{s.name}
+	}
+	out := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = s.name + "_" + k
+	}
+	return out
+}
+
+// validInfoKey is VCF 4.3's rule for an INFO key (section 1.6.1):
+// ^([A-Za-z_][0-9A-Za-z_.]*|1000G)$.
+func validInfoKey(k string) bool {
+	if k == "1000G" {
+		return true
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z':
+		case i > 0 && (c == '.' || '0' <= c && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return k != ""
+}
+
+// ownFieldPrefixes name the fields of annotate's own sources: --clinvar's
+// (known.FieldClinVarID, ...) and --gnomad's (known.FieldPopAF, ...). The
+// report draft reads them by name, so no --extra may take one, even
+// without those flags.
+var ownFieldPrefixes = map[string]string{"CLINVAR_": "--clinvar", "POP_": "--gnomad"}
+
+// reservedInfoKeys are the INFO keys VCF 4.3 reserves (section 1.6.1):
+// their meaning is fixed, and the annotated VCF would replace the
+// input's (an END, a DP) with an --extra's.
+var reservedInfoKeys = []string{"AA", "AC", "AD", "ADF", "ADR", "AF", "AN", "BQ", "CIGAR", "DB", "DP", "END",
+	"H2", "H3", "MQ", "MQ0", "NS", "SB", "SOMATIC", "VALIDATED", "1000G"}
+
+// checkExtra checks each --extra before any work: its shape, and that
+// every INFO key it adds is a valid key, not CSQ, not one of another
+// source's fields, nor one the VCF specification reserves, and not
+// added by another --extra (or twice by one). The annotated VCF has each
+// key once; the input's are replaced (see annotate.Annotator.Run).
+func checkExtra(extra []string) error {
+	taken := map[string]int{} // INFO key: the --extra adding it
+	for i, x := range extra {
+		s, err := parseExtra(x)
+		if err != nil {
+			return err
+		}
+		for _, k := range s.fields() {
+			name := k
+			if s.keys != nil {
+				name = k + " (NAME_KEY)"
+			}
+			if !validInfoKey(k) {
+				return usagef("--extra %q: INFO key %q is not valid (VCF 4.3: a letter or '_', then letters, digits, '_' or '.')", x, name)
+			}
+			if k == "CSQ" {
+				return usagef("--extra %q: INFO key %s is the consequences this command writes", x, name)
+			}
+			for p, flag := range ownFieldPrefixes {
+				if strings.HasPrefix(k, p) {
+					return usagef("--extra %q: INFO key %s: the %s* keys are %s's (the report draft reads them)", x, name, p, flag)
+				}
+			}
+			if slices.Contains(reservedInfoKeys, k) {
+				return usagef("--extra %q: INFO key %s is reserved by the VCF specification for its own meaning", x, name)
+			}
+			switch prev, dup := taken[k]; {
+			case dup && prev == i:
+				return usagef("--extra %q: adds INFO key %s twice", x, name)
+			case dup:
+				return usagef("--extra %q: INFO key %s is added by --extra %q too", x, name, extra[prev])
+			}
+			taken[k] = i
 		}
 	}
 	return nil
@@ -97,9 +210,8 @@ func (f *sourceFlags) check(set map[string]bool) error {
 func (f *sourceFlags) inputs() [][2]string {
 	in := [][2]string{{"clinvar", f.clinvar}, {"gnomad", f.gnomad}, {"panel", f.panel}, {"lof-genes", f.lofGenes}, {"bam", f.bam}, {"qc", f.qc}}
 	for _, x := range f.extra {
-		_, spec, _ := strings.Cut(x, "=")
-		path, _, _ := strings.Cut(spec, ":")
-		in = append(in, [2]string{"extra", path})
+		s, _ := parseExtra(x) // checked
+		in = append(in, [2]string{"extra", s.path})
 	}
 	return in
 }
@@ -121,20 +233,19 @@ func (f *sourceFlags) sources(ref known.Reference) (srcs []annotate.Source, clin
 		srcs = append(srcs, p)
 	}
 	for _, x := range f.extra {
-		name, spec, _ := strings.Cut(x, "=")
-		path, keys, hasKeys := strings.Cut(spec, ":")
+		e, err := parseExtra(x)
+		if err != nil {
+			return nil, nil, err
+		}
 		var s annotate.Source
-		switch {
-		case strings.HasSuffix(path, ".bed") || strings.HasSuffix(path, ".bed.gz"):
-			s, err = known.LoadUserBED(name, path)
-		case !hasKeys || keys == "":
-			return nil, nil, usagef("--extra %s: a VCF source needs the INFO keys to take: NAME=FILE.vcf:KEY[,KEY]", name)
-		default:
+		if e.keys == nil {
+			s, err = known.LoadUserBED(e.name, e.path)
+		} else {
 			var in io.ReadCloser
-			if in, err = format.OpenFile(path); err != nil {
+			if in, err = format.OpenFile(e.path); err != nil {
 				return nil, nil, &inputError{flag: "extra", value: x, err: err}
 			}
-			s, err = known.NewUserVCF(name, strings.Split(keys, ","), in, path, ref)
+			s, err = known.NewUserVCF(e.name, e.keys, in, e.path, ref)
 			in.Close()
 		}
 		if err != nil {

@@ -63,6 +63,9 @@ func TestAnnotateSourcesAndDraft(t *testing.T) {
 	if !strings.Contains(out, "warning ref_mismatch: 1") || !strings.Contains(errs, "sample.vcf:9: ref_mismatch") {
 		t.Errorf("REF mismatch not reported:\n%s%s", out, errs)
 	}
+	if !strings.Contains(out, "source clinvar: 1 of 3 alleles known\n") || !strings.Contains(out, "source gnomad: 1 of 3 alleles known\n") {
+		t.Errorf("sources' matches not reported:\n%s", out)
+	}
 	vcf, err := os.ReadFile(filepath.Join(dir, "s1.vcf"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +135,7 @@ func TestAnnotateUsageErrors(t *testing.T) {
 		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--report-draft", "d.json"},
 		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--max-af", "2"},
 		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--extra", "nofile"},
+		{"--vcf", "x.vcf", "--gff", "g.gff", "--fasta", "r.fa", "--out", "o", "--threads", "-1"},
 	} {
 		_, errs, code := annotateCLI(t, args...)
 		if code != 2 || !strings.Contains(errs, "usage: clinomics annotate") {
@@ -629,4 +633,24 @@ func TestAnnotateUCSCNames(t *testing.T) {
 	if !slices.ContainsFunc(r.Limitations, func(l string) bool { return strings.Contains(l, "chrX:12456 T>C in TLR8 (not annotated: ref_mismatch") }) {
 		t.Errorf("limitations:\n%s", strings.Join(r.Limitations, "\n"))
 	}
+}
+
+// TestAnnotateNothingInModel: a gene model with nothing on the VCF's
+// contigs (here: an empty GFF3) annotates nothing: exit 1, naming --gff
+// and the contigs, and nothing written; as a FASTA without them.
+func TestAnnotateNothingInModel(t *testing.T) {
+	if _, err := os.Stat(csqCase + ".gff"); err != nil {
+		t.Skip("shared data not found: ", err)
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.gff3")
+	if err := os.WriteFile(empty, []byte("##gff-version 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "o")
+	_, errs, code := annotateCLI(t, "--vcf", "testdata/annotate/sample.vcf", "--gff", empty, "--fasta", csqCase+".fa", "--out", out)
+	if code != 1 || !strings.Contains(errs, "--gff "+empty+": no allele could be annotated: the gene model has no transcript on X (it has no transcript); nothing written") {
+		t.Errorf("exit %d\n%s", code, errs)
+	}
+	noOutputs(t, out)
 }

@@ -61,7 +61,7 @@ func benchAnnotate(ctx context.Context, e *env, args []string) error {
 	}
 	model, err := genemodel.BuildFile(*gffPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("--gff %s: %w (the default is the shared test data beside the checkout: run from the checkout, or give --gff an Ensembl GFF3)", *gffPath, err)
 	}
 	chrom, length := benchContig(model)
 	if chrom == "" {

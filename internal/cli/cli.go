@@ -70,7 +70,7 @@ func init() {
 		{name: "report render", args: "ID --out FILE.pdf|FILE.html [--format pdf|html]", summary: "write a report's HTML or PDF rendering (the format from --out's extension unless --format says)", run: reportRender},
 		{name: "bench germline", args: "[--out DIR]", summary: "serial tool chain vs the engine on the demo sample", run: benchGermline},
 		{name: "bench engine", args: "[--tasks N]", summary: "engine overhead: N no-op tasks", run: benchEngine},
-		{name: "annotate", args: "--vcf IN --gff G --fasta REF --out OUT [--clinvar CV] [--gnomad AF.vcf] [--extra NAME=FILE] [--report-draft D.json (--sample S | --patient ID) [--panel P] [--bam B] [--qc Q]]", summary: "consequences and HGVS, known variants, ACMG suggestions: OUT.vcf, OUT.tsv and a report draft", run: annotateCmd},
+		{name: "annotate", args: "--vcf IN --gff G --fasta REF --out OUT [--fields F,...] [--flank N] [--threads N] [--save-model M] [--clinvar CV] [--gnomad AF.vcf] [--extra NAME=FILE] [--report-draft D.json (--sample S | --patient ID) [--panel P] [--bam B] [--qc Q]]", summary: "consequences and HGVS, known variants, ACMG suggestions: OUT.vcf, OUT.tsv and a report draft", run: annotateCmd},
 		{name: "bench annotate", args: "[--runs N] [--gff G] [--variants N]", summary: "our annotator vs bcftools csq on a synthetic VCF", run: benchAnnotate},
 		{name: "config check", args: "", summary: "validate the configuration", run: configCheck},
 		{name: "config dump", args: "[--defaults]", summary: "print the effective configuration, secrets redacted", run: configDump},

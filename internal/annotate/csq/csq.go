@@ -23,16 +23,26 @@ import (
 // Reference gives reference bases.
 type Reference interface {
 	// Seq returns the bases of chrom from start to end, 1-based and
-	// inclusive. A range past the end of the contig, or an unknown
-	// contig, is an error. The caller must not modify the result.
+	// inclusive. A range past the end of the contig is an error wrapping
+	// ErrOutsideReference; an unknown contig is an error too. The caller
+	// must not modify the result.
 	Seq(chrom string, start, end int64) ([]byte, error)
 }
+
+// ErrOutsideReference: a range a Reference was asked for runs past the
+// end of its contig.
+var ErrOutsideReference = errors.New("outside the reference")
 
 // Errors for variants that get no consequence.
 var (
 	ErrRefMismatch   = errors.New("REF allele does not match the reference")
 	ErrUnknownContig = errors.New("contig not in the gene model")
 	ErrUnsupported   = errors.New("allele not annotated")
+	// ErrTranscriptOutsideReference: a transcript the variant touches
+	// has exons past the end of the reference's contig: the gene model
+	// and the FASTA disagree (another build, or a FASTA of part of the
+	// contig).
+	ErrTranscriptOutsideReference = errors.New("a transcript runs past the end of the reference")
 )
 
 // Variant is one ALT allele of a VCF record.
@@ -309,6 +319,10 @@ func (a *Annotator) txMap(t *genemodel.Transcript) (*txMap, error) {
 	}
 	m := newTxMap(t)
 	if err := m.load(a.ref); err != nil {
+		if errors.Is(err, ErrOutsideReference) {
+			return nil, fmt.Errorf("%w: %s %s:%d-%d: %v (the gene model and the FASTA disagree: another build, or a FASTA of part of the contig)",
+				ErrTranscriptOutsideReference, t.ID, t.Chrom, t.Start, t.End, err)
+		}
 		return nil, err
 	}
 	if cached {
