@@ -33,6 +33,7 @@ type names struct {
 	name, biotype  string
 	txID, geneID   string // explicit transcript_id / gene_id attributes
 	geneName       string
+	entrez         string // the NCBI Gene id of a Dbxref GeneID:N (RefSeq)
 	mane, ensCanon bool
 }
 
@@ -301,6 +302,14 @@ func readNames(nm *names, attrs []gff.Attribute) {
 			}
 			continue
 		}
+		if a.Key == "Dbxref" || a.Key == "db_xref" {
+			for _, x := range a.Values {
+				if id, ok := strings.CutPrefix(x, "GeneID:"); ok && nm.entrez == "" {
+					nm.entrez = id
+				}
+			}
+			continue
+		}
 		if k := attrKey(a.Key); k >= 0 && seen&(1<<k) == 0 && len(a.Values) > 0 {
 			first[k], seen = a.Values[0], seen|1<<k
 		}
@@ -544,6 +553,13 @@ func (b *builder) newTx(p *feature, byID map[string]*feature) *txBuild {
 	g := b.gene(gid, gf)
 	if g.Name == "" {
 		g.Name = firstNonEmpty(gn.name, gn.geneName, pn.geneName, gid)
+	}
+	if gn.geneID == "" && gn.entrez != "" && g.ID == gid {
+		// RefSeq's GFF3 names genes by file-local IDs (gene49544,
+		// gene-BRCA2): the gene's id is its NCBI Gene id, as VEP gives
+		// it. The gene is still keyed by gid (the PAR copies of a gene on
+		// X and Y share a Gene id).
+		g.ID = gn.entrez
 	}
 	if g.Biotype == "" {
 		g.Biotype = gn.biotype

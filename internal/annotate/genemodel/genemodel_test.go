@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/clinomics/clinomics/internal/format/gff"
@@ -316,5 +317,34 @@ func TestLoadRefusesImpossibleSpans(t *testing.T) {
 	}
 	if _, err := Load(bytes.NewReader(b.Bytes())); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Load: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestRefSeqGeneIDs: a RefSeq GFF3 gene's id is its NCBI Gene id (its
+// Dbxref GeneID:N, as VEP gives it), not the file-local gene49511;
+// Ensembl's gene ids stay.
+func TestRefSeqGeneIDs(t *testing.T) {
+	m, err := BuildFile("../../format/gff/testdata/refseq_head.gff3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Genes) == 0 {
+		t.Fatal("no genes")
+	}
+	byName := map[string]string{}
+	for _, g := range m.Genes {
+		byName[g.Name] = g.ID
+		if strings.HasPrefix(g.ID, "gene") {
+			t.Errorf("gene %s has the file's id %s", g.Name, g.ID)
+		}
+	}
+	if byName["LOC101927869"] != "101927869" {
+		t.Errorf("LOC101927869: id %q, want 101927869", byName["LOC101927869"])
+	}
+	// A gene_id attribute (Ensembl) wins over a Dbxref.
+	e, err := Build(strings.NewReader("##gff-version 3\n1\tt\tgene\t1\t100\t.\t+\t.\tID=gene:ENSG1;gene_id=ENSG1;Name=A;Dbxref=GeneID:5\n"+
+		"1\tt\tmRNA\t1\t100\t.\t+\t.\tID=transcript:ENST1;Parent=gene:ENSG1\n1\tt\texon\t1\t100\t.\t+\t.\tParent=transcript:ENST1\n"), "e.gff3", gff.GFF3)
+	if err != nil || len(e.Genes) != 1 || e.Genes[0].ID != "ENSG1" {
+		t.Fatalf("%v %+v", err, e.Genes)
 	}
 }
