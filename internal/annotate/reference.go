@@ -132,6 +132,12 @@ func checkIndex(path string, data []byte, entries []fasta.IndexEntry) error {
 		if e.Length > e.LineBases && e.LineWidth == e.LineBases {
 			return bad("lines of %d bases with no line end", e.LineBases)
 		}
+		if e.Length > size || e.LineWidth > e.LineBases+2 {
+			// More bases than the file has bytes, or a line end of more
+			// than "\r\n": no FASTA's index (and offsets computed from
+			// it could overflow).
+			return bad("length %d, linebases %d, linewidth %d for a FASTA of %d bytes", e.Length, e.LineBases, e.LineWidth, size)
+		}
 		if e.Offset > size {
 			return bad("offset %d is past the end of the FASTA (%d bytes)", e.Offset, size)
 		}
@@ -164,7 +170,7 @@ func checkIndex(path string, data []byte, entries []fasta.IndexEntry) error {
 			}
 			lastLine := (e.Length - 1) / e.LineBases
 			ls := e.Offset + lastLine*e.LineWidth
-			if bytes.IndexByte(data[ls:last+1], '\n') >= 0 || data[ls-1] != '\n' {
+			if bytes.IndexByte(data[ls:last+1], '\n') >= 0 || bytes.IndexByte(data[ls:last+1], '\r') >= 0 || data[ls-1] != '\n' {
 				return bad("its last line is not at offset %d", ls)
 			}
 			if err := lineEnd(data, e, last+1, true); err != "" {
@@ -312,7 +318,7 @@ func (r *Reference) checkLine(e *fasta.IndexEntry, line int64) (int64, int64, er
 	le := ls + n
 	last := first+n == e.Length
 	// The index was checked to fit the file at load: ls >= 1, le <= len(data).
-	if r.data[ls-1] == '\n' && bytes.IndexByte(r.data[ls:le], '\n') < 0 {
+	if r.data[ls-1] == '\n' && bytes.IndexByte(r.data[ls:le], '\n') < 0 && bytes.IndexByte(r.data[ls:le], '\r') < 0 {
 		if le < int64(len(r.data)) && r.data[le] == '\n' && e.LineWidth == e.LineBases+1 {
 			return ls, le, nil // the common case
 		}

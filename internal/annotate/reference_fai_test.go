@@ -320,3 +320,40 @@ func TestReferenceFaiStale(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceFaiReview: cases a second reading found. A CRLF FASTA
+// whose last line lost a base under its old .fai would hand out the
+// carriage return as a base; a .fai with absurd numbers made offsets
+// overflow (a panic); both are refused now.
+func TestReferenceFaiReview(t *testing.T) {
+	dir := t.TempDir()
+	fa := filepath.Join(dir, "crlf.fa")
+	if err := os.WriteFile(fa, []byte(">a\r\nACGTA\r\nC\r\n"), 0o644); err != nil { // was ACGTA / CG
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fa+".fai", []byte("a\t7\t4\t5\t7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ref, err := LoadReference(fa); err == nil {
+		s, err := ref.Seq("a", 1, 7)
+		ref.Close()
+		if !errors.Is(err, ErrStaleIndex) {
+			t.Errorf("CRLF, last line shortened: %q %v", s, err)
+		}
+	} else if !errors.Is(err, ErrStaleIndex) {
+		t.Errorf("CRLF, last line shortened: %v", err)
+	}
+	huge := filepath.Join(dir, "huge.fa")
+	if err := os.WriteFile(huge, []byte(">a\nA\nC\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, fai := range []string{"a\t4611686018427387904\t3\t1\t2\n", "a\t2\t3\t1\t4611686018427387904\n"} {
+		if err := os.WriteFile(huge+".fai", []byte(fai), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if ref, err := LoadReference(huge); err == nil { // refused (by the .fai reader or as stale), not a panic
+			ref.Close()
+			t.Errorf("%q: loaded", fai)
+		}
+	}
+}
