@@ -104,7 +104,9 @@ func Canonical(c string) string {
 // Aliases lists the names a file may use for contig c, c itself first:
 // c, Canonical(c), "chr" and Canonical(c), for the mitochondrion also
 // "chrM" and "M", then the chromosome's GRCh38 and GRCh37 RefSeq
-// accessions; each once.
+// accessions; each once. A RefSeq accession names one build: its
+// aliases leave out the other build's accession (NC_000001.11 is not
+// NC_000001.10), except the mitochondrion's, which is the same in both.
 func Aliases(c string) []string {
 	canon := Canonical(c)
 	out := []string{c}
@@ -122,7 +124,11 @@ func Aliases(c string) []string {
 		add("chrM")
 		add("M")
 	}
+	_, isAcc := chromOfRefSeq[c]
 	for _, asm := range []string{"grch38", "grch37"} {
+		if isAcc && RefSeq(asm, c) != c {
+			continue // c is the other build's
+		}
 		if acc := RefSeq(asm, canon); acc != "" {
 			add(acc)
 		}
