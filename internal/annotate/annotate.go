@@ -893,7 +893,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			}
 		}
 		if wantVCF {
-			vb = appendRest(vb, rec, tail, whole, !hasInfo && firstCSQ, a.fields, extra)
+			vb = appendRest(vb, rec, tail, whole, !hasInfo && firstCSQ, a.fields, extra, len(r.Header().Samples))
 		}
 	}
 	b.vcf, b.tsv = vb, tb

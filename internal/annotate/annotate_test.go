@@ -241,7 +241,7 @@ func TestSplitLine(t *testing.T) {
 		{"c;1|x\t10\trs1;rs2\tA\tC,<DEL>,*\t5.5\tq10;lowQ\tDP=3;CSQ=a|b\tGT:AD\t0/1:1,2,3,4\t./.", true, true},
 		{"1\t0\t.\tN\t.\t.\t.\t.\tGT\t0\t0", true, true},
 		{"1\t7\t.\tA\tT\t.\t.\t.\tGT\t0\t1", true, true},
-		{"1\t7\t.\tACG\tA\t.\tPASS\tDP=5\t.\t.\t.", true, false}, // FORMAT "." is left out
+		{"1\t7\t.\tACG\tA\t.\tPASS\tDP=5\t.\t.\t.", true, true},  // FORMAT ".": its samples "." kept
 		{"1\t+20\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1", false, false}, // POS written 20
 		{"1\t030\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1", false, false}, // POS written 30
 	} {
@@ -260,7 +260,7 @@ func TestSplitLine(t *testing.T) {
 		if want := string(appendColumns(nil, &rec)); h != "" && h != want {
 			t.Errorf("%q: head %q, want %q", c.line, h, want)
 		}
-		if want := string(appendRest(nil, &rec, "", false, false, nil, nil)); whole && tail+"\n" != want {
+		if want := string(appendRest(nil, &rec, "", false, false, nil, nil, 2)); whole && tail+"\n" != want {
 			t.Errorf("%q: tail %q, want %q", c.line, tail, want)
 		}
 	}
@@ -849,5 +849,44 @@ func TestTranscriptPastReference(t *testing.T) {
 	}
 	if strings.Contains(vout.String(), "CSQ=") {
 		t.Errorf("a consequence was written:\n%s", vout.String())
+	}
+}
+
+// TestFormatDotAndCSQFlag: a FORMAT "." keeps its sample columns (the
+// record had 8 columns under a 10-column header), also when its POS is
+// written otherwise; an input CSQ flag is dropped like a CSQ value.
+func TestFormatDotAndCSQFlag(t *testing.T) {
+	a, ref := setup(t, Options{Threads: 1})
+	defer ref.Close()
+	in := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n" +
+		"X\t12455\t.\tT\tG\t.\t.\tCSQ;DP=3\t.\t.\t.\n" +
+		"X\t012455\t.\tT\tG\t.\t.\tCSQ\t.\t.\t.\n"
+	var out bytes.Buffer
+	if _, err := a.Run(context.Background(), strings.NewReader(in), "in.vcf", &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := vcf.NewReader(bytes.NewReader(out.Bytes()), "out.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		rec, err := r.Next()
+		if err == io.EOF {
+			if n != 2 {
+				t.Fatalf("%d records", n)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("output does not read back: %v\n%s", err, out.String())
+		}
+		if strings.Contains(";"+rec.Info+";", ";CSQ;") || strings.Count(rec.Info, "CSQ") != 1 {
+			t.Errorf("INFO %q", rec.Info)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(l, "##") && strings.Count(l, "\t") != 10 {
+			t.Errorf("%d columns: %q", strings.Count(l, "\t")+1, l)
+		}
 	}
 }

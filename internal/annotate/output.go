@@ -518,8 +518,8 @@ func (a *Annotator) tsvColumns() []string {
 // FORMAT and sample columns, each with the tab before it), to be copied
 // whole where appendFixed and appendRest would write the same. head is
 // "" when it differs (a POS with a sign or leading zeros), and whole is
-// false then too, and when tail differs (FORMAT ".", which appendRest
-// leaves out).
+// false then. A FORMAT "." (no keys) comes whole with its samples, which
+// can only be "." (appendRest writes them so too).
 func splitLine(rec *vcf.Record, line string) (head, tail string, whole bool) {
 	n := len(rec.Chrom) + 1 // CHROM and its tab
 	pos := line[n:]
@@ -538,14 +538,11 @@ func splitLine(rec *vcf.Record, line string) (head, tail string, whole bool) {
 	if end > len(line) || line[n-1] != '\t' || line[n:end] != rec.Info {
 		return "", "", false // cannot happen for a line ParseLine took
 	}
-	if len(rec.Format) == 0 {
-		return line[:n], "", end == len(line)
-	}
-	return line[:n], line[end:], true
+	return line[:n], line[end:], true // "", or FORMAT (maybe ".") and the samples
 }
 
 // appendFixed appends the first seven columns and the INFO of rec,
-// without a CSQ it may already have; head, when not empty, is the
+// without a CSQ it may already have (a value or a flag); head, when not empty, is the
 // text of the seven columns (see splitLine). The input's values of the
 // sources' fields are dropped by appendRest, which knows them.
 func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
@@ -557,12 +554,12 @@ func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
 	if rec.Info == "." || rec.Info == "" {
 		return b
 	}
-	if !strings.Contains(rec.Info, "CSQ=") {
+	if !strings.Contains(rec.Info, "CSQ") {
 		return append(b, rec.Info...)
 	}
 	first := true
 	for kv := range strings.SplitSeq(rec.Info, ";") {
-		if kv == "" || strings.HasPrefix(kv, "CSQ=") {
+		if kv == "" || kv == "CSQ" || strings.HasPrefix(kv, "CSQ=") { // a value, or a flag
 			continue
 		}
 		if !first {
@@ -607,7 +604,7 @@ func appendColumns(b []byte, rec *vcf.Record) []byte {
 // appendFixed wrote and the CSQ: where rec's INFO has a key of ours (CSQ
 // or one of fields), that INFO is rewritten without the input's values
 // of fields, so that each key is written once: ours.
-func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, fields []string, extra [][]string) []byte {
+func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, fields []string, extra [][]string, samples int) []byte {
 	if !empty && hasOwnKey(rec.Info, fields) {
 		if start := infoStart(b); start >= 0 {
 			b, empty = dropFields(b, start, fields)
@@ -654,6 +651,11 @@ func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, field
 		for _, s := range rec.Samples {
 			b = append(b, '\t')
 			b = append(b, s...)
+		}
+	} else if samples > 0 { // FORMAT "." (no keys): each sample "."
+		b = append(b, "\t."...)
+		for range samples {
+			b = append(b, "\t."...)
 		}
 	}
 	return append(b, '\n')
