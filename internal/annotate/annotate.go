@@ -490,30 +490,33 @@ func (s *Summary) add(o *Summary) {
 			s.Examples = append(s.Examples, e)
 		}
 	}
-	for c, n := range o.NotInReference {
-		if s.NotInReference == nil {
-			s.NotInReference = map[string]int{}
-		}
-		s.NotInReference[c] += n
-	}
-	for c, n := range o.NotInModel {
-		if s.NotInModel == nil {
-			s.NotInModel = map[string]int{}
-		}
-		s.NotInModel[c] += n
-	}
-	for src, n := range o.Matched {
-		if s.Matched == nil {
-			s.Matched = map[string]int{}
-		}
-		s.Matched[src] += n
-	}
+	count(&s.NotInReference, o.NotInReference)
+	count(&s.NotInModel, o.NotInModel)
+	count(&s.Matched, o.Matched)
 	for c, n := range o.Renamed {
 		if s.Renamed == nil {
 			s.Renamed = map[string]ContigNames{}
 		}
 		s.Renamed[c] = n
 	}
+}
+
+// count adds the counts of from to *to, made when needed.
+func count(to *map[string]int, from map[string]int) {
+	for k, n := range from {
+		if *to == nil {
+			*to = map[string]int{}
+		}
+		(*to)[k] += n
+	}
+}
+
+// inc adds one to (*m)[k], making *m when needed.
+func inc(m *map[string]int, k string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[k]++
 }
 
 // warn counts an allele given no consequence, of kind for err.
@@ -527,15 +530,9 @@ func (a *Annotator) warn(b *batch, file string, rec *vcf.Record, alt, kind strin
 	}
 	switch kind {
 	case WarnNotInReference:
-		if b.sum.NotInReference == nil {
-			b.sum.NotInReference = map[string]int{}
-		}
-		b.sum.NotInReference[rec.Chrom]++
+		inc(&b.sum.NotInReference, rec.Chrom)
 	case WarnUnknownContig:
-		if b.sum.NotInModel == nil {
-			b.sum.NotInModel = map[string]int{}
-		}
-		b.sum.NotInModel[rec.Chrom]++
+		inc(&b.sum.NotInModel, rec.Chrom)
 	}
 	if a.skipped != nil {
 		b.skips = append(b.skips, Skip{Line: rec.Line, Chrom: strings.Clone(rec.Chrom), Pos: rec.Pos,
@@ -777,10 +774,7 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 					return
 				}
 				if m != nil {
-					if b.sum.Matched == nil {
-						b.sum.Matched = map[string]int{}
-					}
-					b.sum.Matched[s.Name()]++
+					inc(&b.sum.Matched, s.Name())
 				}
 				for fi, f := range a.fields {
 					if v, ok := m[f]; ok {
