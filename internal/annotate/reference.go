@@ -318,7 +318,10 @@ func (r *Reference) checkLine(e *fasta.IndexEntry, line int64) (int64, int64, er
 	le := ls + n
 	last := first+n == e.Length
 	// The index was checked to fit the file at load: ls >= 1, le <= len(data).
-	if r.data[ls-1] == '\n' && bytes.IndexByte(r.data[ls:le], '\n') < 0 && bytes.IndexByte(r.data[ls:le], '\r') < 0 {
+	// A carriage return among the bases: a CRLF file's line moved (an LF
+	// file's index puts a '\r' nowhere a base could be read as one).
+	if r.data[ls-1] == '\n' && bytes.IndexByte(r.data[ls:le], '\n') < 0 &&
+		(e.LineWidth != e.LineBases+2 || bytes.IndexByte(r.data[ls:le], '\r') < 0) {
 		if le < int64(len(r.data)) && r.data[le] == '\n' && e.LineWidth == e.LineBases+1 {
 			return ls, le, nil // the common case
 		}
