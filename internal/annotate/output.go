@@ -108,32 +108,21 @@ type txOut struct {
 // newTxOut makes the fixed parts of t's output; lo, when not nil, is the
 // choice of fields.
 func newTxOut(t *genemodel.Transcript, lo *layout) txOut {
-	var sym, gene, id, bt, strand, canon, mane string
-	if t != nil {
-		sym, gene, id, bt, strand = t.Gene.Name, t.Gene.ID, t.ID, t.Biotype, "1"
-		if t.Strand < 0 {
-			strand = "-1"
-		}
-		if t.Canonical {
-			canon = "YES"
-		}
-		if t.MANE {
-			mane = "MANE_Select"
-		}
-	}
 	var o txOut
-	o.escapeID = needsEscape(id)
+	o.escapeID = needsEscape(fixedValue(t, fFeature))
 	if lo != nil {
 		o.vcfRuns = lo.vcf.runs(t, false)
 		o.tsvRuns = lo.tsv.runs(t, true)
 	}
-	for _, f := range []string{sym, gene, id, bt, strand} {
-		o.vcfMid = append(appendEscaped(o.vcfMid, f), '|')
-		o.tsvMid = append(append(o.tsvMid, orDot(f)...), '\t')
+	for _, f := range []int{fSymbol, fGene, fFeature, fBiotype, fStrand} {
+		v := fixedValue(t, f)
+		o.vcfMid = append(appendEscaped(o.vcfMid, v), '|')
+		o.tsvMid = append(append(o.tsvMid, orDot(v)...), '\t')
 	}
-	for _, f := range []string{canon, mane} {
-		o.vcfTail = append(appendEscaped(o.vcfTail, f), '|')
-		o.tsvTail = append(append(o.tsvTail, orDot(f)...), '\t')
+	for _, f := range []int{fCanonical, fMANE} {
+		v := fixedValue(t, f)
+		o.vcfTail = append(appendEscaped(o.vcfTail, v), '|')
+		o.tsvTail = append(append(o.tsvTail, orDot(v)...), '\t')
 	}
 	return o
 }
