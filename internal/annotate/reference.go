@@ -254,12 +254,11 @@ func (r *Reference) AppendSeq(dst []byte, chrom string, start, end int64) ([]byt
 	n := len(dst)
 	p, q := start-1, end-1 // 0-based
 	for line := p / e.LineBases; line <= q/e.LineBases; line++ {
-		ls, le, err := r.checkLine(e, line)
+		from, to, err := r.checkLine(e, line, p, q)
 		if err != nil {
 			return dst[:n], err
 		}
-		first := line * e.LineBases
-		dst = append(dst, r.data[ls+max(p, first)-first:min(ls+q+1-first, le)]...)
+		dst = append(dst, r.data[from:to]...)
 	}
 	return dst, nil
 }
@@ -284,12 +283,11 @@ func (r *Reference) Seq(chrom string, start, end int64) ([]byte, error) {
 		return nil, err
 	}
 	if line := (start - 1) / e.LineBases; line == (end-1)/e.LineBases { // within one line
-		ls, _, err := r.checkLine(e, line)
+		from, to, err := r.checkLine(e, line, start-1, end-1)
 		if err != nil {
 			return nil, err
 		}
-		first := line * e.LineBases
-		return r.data[ls+start-1-first : ls+end-first], nil
+		return r.data[from:to], nil
 	}
 	return r.AppendSeq(make([]byte, 0, end-start+1), chrom, start, end)
 }
@@ -306,27 +304,31 @@ func (r *Reference) indexed(chrom string, start, end int64) (*fasta.IndexEntry, 
 	return e, nil
 }
 
-// checkLine returns the offsets of the first base of line (0-based) of e
-// and of its end, after checking that the file has the line there: a
-// line end just before it (the header's for line 0), none among its
-// bases, and one right after them. Otherwise the error names the FASTA,
-// the sequence and the first base of the line, and wraps ErrStaleIndex.
-func (r *Reference) checkLine(e *fasta.IndexEntry, line int64) (int64, int64, error) {
+// checkLine returns the offsets, in the file, of bases p..q (0-based,
+// cut to line, 0-based, of e), after checking that the file has the line
+// there: a line end just before it (the header's for line 0), none among
+// the bases read, and one right after the line. Otherwise the error names
+// the FASTA, the sequence and the first base of the line, and wraps
+// ErrStaleIndex.
+func (r *Reference) checkLine(e *fasta.IndexEntry, line, p, q int64) (int64, int64, error) {
 	ls := e.Offset + line*e.LineWidth
 	first := line * e.LineBases
 	n := min(e.LineBases, e.Length-first)
 	le := ls + n
 	last := first+n == e.Length
 	// The index was checked to fit the file at load: ls >= 1, le <= len(data).
-	// A carriage return among the bases: a CRLF file's line moved (an LF
-	// file's index puts a '\r' nowhere a base could be read as one).
-	if r.data[ls-1] == '\n' && bytes.IndexByte(r.data[ls:le], '\n') < 0 &&
-		(e.LineWidth != e.LineBases+2 || bytes.IndexByte(r.data[ls:le], '\r') < 0) {
+	// Only the bases read are scanned (a contig may be one line of
+	// megabases). A carriage return among them: a CRLF file's line moved
+	// (an LF file's index puts a '\r' nowhere a base could be read as one).
+	from, to := ls+max(p, first)-first, min(ls+q+1-first, le)
+	seg := r.data[from:to]
+	if r.data[ls-1] == '\n' && bytes.IndexByte(seg, '\n') < 0 &&
+		(e.LineWidth != e.LineBases+2 || bytes.IndexByte(seg, '\r') < 0) {
 		if le < int64(len(r.data)) && r.data[le] == '\n' && e.LineWidth == e.LineBases+1 {
-			return ls, le, nil // the common case
+			return from, to, nil // the common case
 		}
 		if lineEnd(r.data, e, le, last) == "" {
-			return ls, le, nil
+			return from, to, nil
 		}
 	}
 	return 0, 0, fmt.Errorf("%s: %s:%d: %w: line %d of %s (bases %d-%d) is not at offsets %d-%d as %s.fai says; re-index: samtools faidx %s",
