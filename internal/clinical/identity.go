@@ -181,6 +181,16 @@ const reindexChunk = 500
 // first, and the pair is logged by pseudonymous id.
 func (d *DB) reindex(ctx context.Context) error {
 	want := d.schemeID
+	// Most opens find the keys current: say so without the exclusive
+	// lock, which waits for every clinical transaction in flight.
+	current := false
+	if err := d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
+		got, err := tx.Setting(ctx, schemeSetting)
+		current = got == want
+		return err
+	}); err != nil || current {
+		return err
+	}
 	return d.st.InClinicalTx(ctx, func(tx catalog.ClinicalTx) error {
 		t := &Tx{d: d, tx: tx, ctx: ctx}
 		if err := tx.LockScheme(ctx, true); err != nil { // waits for transactions using the old keys
