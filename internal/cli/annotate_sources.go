@@ -67,7 +67,7 @@ func (f *sourceFlags) check(set map[string]bool) error {
 	if f.draft != "" && f.patient == "" && f.sample == "" {
 		return usagef("--report-draft needs --patient (the patient's internal id) or --sample (the sample id an order names: the server finds the patient by it)")
 	}
-	if f.bam != "" && !strings.HasSuffix(f.panel, ".bed") && !strings.HasSuffix(f.panel, ".bed.gz") {
+	if f.bam != "" && !isBED(f.panel) {
 		return usagef("--bam gives the coverage of the regions studied: it needs --panel REGIONS.bed")
 	}
 	if f.draft == "" {
@@ -292,7 +292,7 @@ func (f *sourceFlags) prepareDraft(ctx context.Context, model *genemodel.Model) 
 		Test: report.Test{Name: f.testName, Assay: f.assay, Assembly: f.assembly}}
 	if f.panel != "" {
 		var err error
-		if strings.HasSuffix(f.panel, ".bed") || strings.HasSuffix(f.panel, ".bed.gz") {
+		if isBED(f.panel) {
 			p.opt.Panel, err = interpret.LoadBED(f.panel, true)
 			if err == nil {
 				rep.Regions, err = regionsOf(f.panel)

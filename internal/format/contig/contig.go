@@ -5,7 +5,10 @@
 // the name a file uses for a contig of another.
 package contig
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // refSeqs are the RefSeq accessions of the primary assembly chromosomes,
 // 1-22, X, Y, then MT (the same rCRS in both), by Assembly.
@@ -39,14 +42,7 @@ func chromAt(i int) string {
 	case 24:
 		return "MT"
 	}
-	return itoa(i + 1)
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return string(rune('0'+n/10)) + string(rune('0'+n%10))
+	return strconv.Itoa(i + 1)
 }
 
 // Assembly reduces "GRCh38 (GCA_000001405.15)", "hg38" and the like to
