@@ -80,12 +80,17 @@ func TestExtractRejectFiles(t *testing.T) {
 	}
 	// Loaded again (the rows now skipped), then in full: each load that
 	// rejects writes its own file; the first keeps its reasons.
-	run("extract", "load", "--mapping", mapping, "--rejects", rejects, file)
-	run("extract", "load", "--full", "--mapping", mapping, "--rejects", rejects, file)
+	// Loaded again, the rows now skipped: no reject file. In full: its own.
+	if _, errs, code := run("extract", "load", "--mapping", mapping, "--rejects", rejects, file); code != 0 {
+		t.Fatalf("load again: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := run("extract", "load", "--full", "--mapping", mapping, "--rejects", rejects, file); code != 3 {
+		t.Fatalf("full reload: exit %d (want 3: rows rejected)\n%s", code, errs)
+	}
 	if got, _ := os.ReadFile(first); string(got) != string(firstRejects) {
 		t.Errorf("the first reject file changed:\n%s", got)
 	}
-	if entries, _ := os.ReadDir(rejects); len(entries) < 2 {
+	if entries, _ := os.ReadDir(rejects); len(entries) != 2 {
 		t.Errorf("reject folder after the full reload: %v", entries)
 	}
 	// Without --rejects, the reject file is beside the input.

@@ -3,6 +3,7 @@ package hl7
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,7 +66,7 @@ func TestPythonHL7Samples(t *testing.T) {
 				got.bhs = append(got.bhs, g.BHS != nil)
 				got.bts = append(got.bts, g.BTS != nil)
 			}
-			if !equalShape(got.groups, c.want.groups) || !equalBool(got.bhs, c.want.bhs) || !equalBool(got.bts, c.want.bts) || got.fhs != c.want.fhs || got.fts != c.want.fts {
+			if !equalShape(got.groups, c.want.groups) || !slices.Equal(got.bhs, c.want.bhs) || !slices.Equal(got.bts, c.want.bts) || got.fhs != c.want.fhs || got.fts != c.want.fts {
 				t.Errorf("shape %+v, want %+v", got, c.want)
 			}
 			for i, m := range b.Messages() {
@@ -97,18 +98,6 @@ func TestPythonHL7Samples(t *testing.T) {
 }
 
 func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalBool(a, b []bool) bool {
 	if len(a) != len(b) {
 		return false
 	}

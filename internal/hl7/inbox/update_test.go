@@ -2,6 +2,7 @@ package inbox_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,7 +199,7 @@ func TestOrderIssuer(t *testing.T) {
 			if len(got) == 2 && got[0].issuer > got[1].issuer {
 				got[0], got[1] = got[1], got[0]
 			}
-			if !equalOrders(got, c.want) {
+			if !slices.Equal(got, c.want) {
 				t.Errorf("orders %+v, want %+v", got, c.want)
 			}
 			for _, r := range ress {
@@ -208,18 +209,6 @@ func TestOrderIssuer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalOrders[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSpecimenType: the specimen type reaches the order as code and text,
