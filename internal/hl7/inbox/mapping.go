@@ -152,7 +152,10 @@ var errUnknownPrior = fmt.Errorf("%w: no patient holds the prior patient's ident
 // the mapping does not read (PID-29, ORC-9, OBR-22, SPM-17 ...) are not
 // checked. An empty or null ("") value is no error. OBX-5 is checked by
 // OBX-2: NM, the numbers of SN (components 2 and 4), and DT, DTM and TS.
-// The docs (docs/hl7.md) list the same.
+// The docs (docs/hl7.md) list the same. PID, PV1 and OBR are checked from
+// this list (checkDTM); MSH-7 is checked where the message time is read
+// (asOfTime), OBX-5 and OBX-14 where a result is (resultOf, whose errors
+// name the OBX by its set id): their entries only complete the list.
 var typedFields = map[string][]int{
 	"MSH": {7},      // message time: orders updates
 	"PID": {7},      // birth date
@@ -397,7 +400,7 @@ func orderOf(g hl7.Order, asOf time.Time, result bool) (clinical.Order, error) {
 		}
 		o.PlacerNumber, o.PlacerIssuer = orc.Placer.ID, issuerOf(orc.Placer)
 		o.FillerNumber = orc.Filler.ID
-		o.Status = orderStatus(orc.Control, orc.Status, o.Status)
+		o.Status = orderStatus(orc.Control, orc.Status)
 		if len(orc.OrderingProvider) > 0 {
 			o.Orderer = orc.OrderingProvider[0].ID
 		}
@@ -489,7 +492,9 @@ func isGenetic(o clinical.Order) bool {
 	return false
 }
 
-func orderStatus(control, status, cur string) string {
+// orderStatus is the state ORC-1 and ORC-5 give an order; "" when they
+// give none (a stored order keeps its own).
+func orderStatus(control, status string) string {
 	switch control {
 	case "CA", "OC", "DC":
 		return "cancelled"
@@ -505,7 +510,7 @@ func orderStatus(control, status, cur string) string {
 	if control == "NW" { // a new order; XO, SC and the rest without ORC-5 say nothing of the state
 		return "new"
 	}
-	return cur
+	return ""
 }
 
 func resultStatus(s string) string {
