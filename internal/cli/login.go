@@ -302,12 +302,17 @@ func tokenCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *forWhom != "" {
+		if err := auth.CheckPersonID(*forWhom); err != nil {
+			return fmt.Errorf("--for: %w", err)
+		}
+		if len(gs) == 0 {
+			return usagef("--for: a token made for someone else needs its grants named (--grant)")
+		}
+	}
 	operator := &auth.Principal{Kind: auth.KindLocal, ID: strings.TrimPrefix(cliActor(), "cli:")}
 	secret, t, err := auth.CreateToken(ctx, store, auth.NewToken{Name: *name, Owner: operator, For: *forWhom, Grants: gs, Perms: ps,
 		Expires: time.Duration(*days) * 24 * time.Hour}, time.Now())
-	if err != nil && *forWhom != "" {
-		return fmt.Errorf("--for: %w", err)
-	}
 	if err != nil {
 		return err
 	}
