@@ -35,38 +35,30 @@ func BundleOptions(cfg *config.Config) fhir.BundleOptions {
 }
 
 // SystemAliases are the identifier systems our FHIR API searches as
-// another: each other name of an authority in clinical.authorities (a URI,
-// or an OID as urn:oid:) searched as the URI its patients' identifiers are
-// written with (authoritySystems). None when fhir.results.patient_system
-// names one system for every MRN.
+// another: each other name of an authority in clinical.authorities that
+// is a URI (an OID as urn:oid:) searched as the system its patients'
+// identifiers are written with (authoritySystems). None when
+// fhir.results.patient_system names one system for every MRN.
 func SystemAliases(cfg *config.Config) map[string]string {
 	if cfg.FHIR.Results.PatientSystem != "" {
 		return nil
 	}
 	out := map[string]string{}
-	systems := authoritySystems(cfg.Clinical.Authorities)
-	for canon, others := range cfg.Clinical.Authorities {
-		sys := systems[strings.TrimSpace(canon)]
-		if sys == "" && fhir.IsURI(strings.TrimSpace(canon)) {
-			sys = strings.TrimSpace(canon)
-		}
-		for _, n := range append([]string{canon}, others...) {
-			n = strings.TrimSpace(n)
-			if fhir.IsOID(n) {
-				n = "urn:oid:" + n
-			}
-			if fhir.IsURI(n) && n != sys && sys != "" {
-				out[n] = sys
-			}
+	for n, sys := range authoritySystems(cfg.Clinical.Authorities) {
+		if fhir.IsURI(n) {
+			out[n] = sys
 		}
 	}
 	return out
 }
 
 // authoritySystems maps each name of an authority in clinical.authorities
-// that is not a URI to the first of its names that is one (an OID as
-// urn:oid:), in the order listed, the authority's own name first: the
-// FHIR system of identifiers that HL7 names by namespace.
+// (and an OID name's urn:oid: form) to the FHIR system its patients'
+// identifiers are written with: the first of its names that is a URI or
+// an OID (as urn:oid:), in the order listed, the authority's own name
+// first. The system itself is left out. A report whose MRN authority is
+// any of these names is written under that system, and a search under
+// any of them finds it (SystemAliases).
 func authoritySystems(names map[string][]string) map[string]string {
 	out := map[string]string{}
 	for canon, others := range names {
@@ -87,8 +79,15 @@ func authoritySystems(names map[string][]string) map[string]string {
 			continue
 		}
 		for _, n := range all {
-			if n = strings.TrimSpace(n); !fhir.IsURI(n) {
-				out[n] = sys
+			n = strings.TrimSpace(n)
+			forms := []string{n}
+			if fhir.IsOID(n) {
+				forms = append(forms, "urn:oid:"+n)
+			}
+			for _, f := range forms {
+				if f != sys {
+					out[f] = sys
+				}
 			}
 		}
 	}

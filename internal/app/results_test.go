@@ -7,8 +7,9 @@ import (
 	"github.com/clinomics/clinomics/internal/config"
 )
 
-// A report whose MRN authority is an HL7 namespace gets the FHIR system
-// that clinical.authorities lists for it, or urn:oid: for an OID.
+// A report whose MRN authority is any name of an authority (an HL7
+// namespace, an OID, another URI) gets the FHIR system that
+// clinical.authorities lists first for it.
 func TestAuthoritySystems(t *testing.T) {
 	got := authoritySystems(map[string][]string{
 		"HOSP":                   {"1.2.840.99999.1", "https://hospital.example.org/mrn"},
@@ -16,7 +17,11 @@ func TestAuthoritySystems(t *testing.T) {
 		"2.16.840.1.113883.3.42": {"CLINIC"},
 	})
 	want := map[string]string{"HOSP": "urn:oid:1.2.840.99999.1", "1.2.840.99999.1": "urn:oid:1.2.840.99999.1",
-		"2.16.840.1.113883.3.42": "urn:oid:2.16.840.1.113883.3.42", "CLINIC": "urn:oid:2.16.840.1.113883.3.42"}
+		// A URI name too: a report whose MRN authority came as it (a FHIR
+		// order's system) is written under the authority's system, which
+		// is the one a search under that URI is rewritten to.
+		"https://hospital.example.org/mrn": "urn:oid:1.2.840.99999.1",
+		"2.16.840.1.113883.3.42":           "urn:oid:2.16.840.1.113883.3.42", "CLINIC": "urn:oid:2.16.840.1.113883.3.42"}
 	if !maps.Equal(got, want) {
 		t.Fatalf("got %v\nwant %v", got, want)
 	}

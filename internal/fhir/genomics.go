@@ -152,13 +152,15 @@ type BundleOptions struct {
 	// document), their values derived from the report id. "" uses
 	// urn:ietf:rfc:3986 with the resource's urn:uuid as value.
 	IdentifierSystem string
-	// PatientSystem is the MRN's system; "" uses Patient.Authority when
-	// it is a URI (urn:, http:, https:), else the URI AuthoritySystems
-	// gives for it, else urn:oid:X for an authority that is an OID X.
+	// PatientSystem is the MRN's system; "" uses the system
+	// AuthoritySystems gives for Patient.Authority, else the authority
+	// itself when it is a URI (urn:, http:, https:), else urn:oid:X for
+	// an authority that is an OID X.
 	PatientSystem string
-	// AuthoritySystems maps an assigning authority that is not a URI (an
-	// HL7 namespace such as HOSP) to the URI system of its identifiers
-	// (one of its names in config clinical.authorities).
+	// AuthoritySystems maps each name of an assigning authority (an HL7
+	// namespace such as HOSP, an OID, another URI) to the URI system of
+	// its identifiers (the first URI or OID of its names in config
+	// clinical.authorities): the system our FHIR API searches it as.
 	AuthoritySystems map[string]string
 	// PlacerSystem and FillerSystem are the systems of the order numbers;
 	// "" derives them from IdentifierSystem.
@@ -372,10 +374,10 @@ func (g *genomicBuilder) addPatient() error {
 	sys := g.opt.PatientSystem
 	switch {
 	case sys != "":
+	case g.opt.AuthoritySystems[p.Authority] != "": // another name of the authority, a URI too
+		sys = g.opt.AuthoritySystems[p.Authority]
 	case isURI(p.Authority):
 		sys = p.Authority
-	case g.opt.AuthoritySystems[p.Authority] != "":
-		sys = g.opt.AuthoritySystems[p.Authority]
 	case IsOID(p.Authority):
 		sys = "urn:oid:" + p.Authority
 	}

@@ -360,6 +360,10 @@ func TestGenomicReportBundleRefusals(t *testing.T) {
 	}{
 		{"HOSP", BundleOptions{AuthoritySystems: map[string]string{"HOSP": "https://hospital.example.org/mrn"}}, "https://hospital.example.org/mrn"},
 		{"1.2.840.99999.1", BundleOptions{}, "urn:oid:1.2.840.99999.1"},
+		// A URI that is another name of the authority: its first system,
+		// the one a search under the URI is rewritten to.
+		{"https://old.example.org/mrn", BundleOptions{AuthoritySystems: map[string]string{"https://old.example.org/mrn": "urn:oid:1.2.840.99999.1"}}, "urn:oid:1.2.840.99999.1"},
+		{"https://other.example.org/mrn", BundleOptions{}, "https://other.example.org/mrn"},
 	} {
 		local.Patient.Authority = c.authority
 		b, err := GenomicReportBundle(local, c.opt)
