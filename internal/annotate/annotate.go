@@ -748,10 +748,10 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			extra[i] = append(extra[i][:0], make([]string, len(rec.Alt))...)
 		}
 		var head, tail string
-		whole := false
+		whole, hasInfo := false, false // hasInfo: the INFO written so far has an entry
 		if wantVCF {
 			head, tail, whole = splitLine(rec, line)
-			vb = appendFixed(vb, rec, head)
+			vb, hasInfo = appendFixed(vb, rec, head, a.fields)
 		}
 		if wantTSV {
 			w.prefix = append(w.prefix[:0], rec.Chrom...)
@@ -761,7 +761,6 @@ func (a *Annotator) annotateBatch(r *vcf.Reader, w *worker, b *batch, file strin
 			w.prefix = append(w.prefix, rec.Ref...)
 			w.prefix = append(w.prefix, '\t')
 		}
-		hasInfo := rec.Info != "." && rec.Info != ""
 		firstCSQ := true
 		checked, refKind := false, ""
 		var refErr error

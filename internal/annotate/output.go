@@ -2,7 +2,6 @@ package annotate
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -530,34 +529,34 @@ func splitLine(rec *vcf.Record, line string) (head, tail string, whole bool) {
 	return line[:n], line[end:], true // "", or FORMAT (maybe ".") and the samples
 }
 
-// appendFixed appends the first seven columns and the INFO of rec,
-// without a CSQ it may already have (a value or a flag); head, when not empty, is the
-// text of the seven columns (see splitLine). The input's values of the
-// sources' fields are dropped by appendRest, which knows them.
-func appendFixed(b []byte, rec *vcf.Record, head string) []byte {
+// appendFixed appends the first seven columns and the INFO of rec
+// without the keys the run writes itself: CSQ (a value or a flag) and the
+// sources' fields, so that each is written once, ours (re-annotating an
+// annotated VCF). head, when not empty, is the text of the seven columns
+// (see splitLine). wrote says whether any INFO entry was appended.
+func appendFixed(b []byte, rec *vcf.Record, head string, fields []string) (_ []byte, wrote bool) {
 	if head != "" {
 		b = append(b, head...)
 	} else {
 		b = appendColumns(b, rec)
 	}
 	if rec.Info == "." || rec.Info == "" {
-		return b
+		return b, false
 	}
-	if !strings.Contains(rec.Info, "CSQ") {
-		return append(b, rec.Info...)
+	if !hasOwnKey(rec.Info, fields) {
+		return append(b, rec.Info...), true
 	}
-	first := true
 	for kv := range strings.SplitSeq(rec.Info, ";") {
-		if kv == "" || kv == "CSQ" || strings.HasPrefix(kv, "CSQ=") { // a value, or a flag
+		if k, _, _ := strings.Cut(kv, "="); kv == "" || k == "CSQ" || slices.Contains(fields, k) {
 			continue
 		}
-		if !first {
+		if wrote {
 			b = append(b, ';')
 		}
 		b = append(b, kv...)
-		first = false
+		wrote = true
 	}
-	return b
+	return b, wrote
 }
 
 // appendColumns appends the first seven columns of rec, each with its
@@ -589,16 +588,8 @@ func appendColumns(b []byte, rec *vcf.Record) []byte {
 
 // appendRest ends a record: source fields, "." for an INFO left empty,
 // FORMAT and samples; whole, tail is the text of these last (see
-// splitLine). The record's text so far, from the last '\n' of b, is what
-// appendFixed wrote and the CSQ: where rec's INFO has a key of ours (CSQ
-// or one of fields), that INFO is rewritten without the input's values
-// of fields, so that each key is written once: ours.
+// splitLine).
 func appendRest(b []byte, rec *vcf.Record, tail string, whole, empty bool, fields []string, extra [][]string, samples int) []byte {
-	if !empty && hasOwnKey(rec.Info, fields) {
-		if start := infoStart(b); start >= 0 {
-			b, empty = dropFields(b, start, fields)
-		}
-	}
 	for fi, f := range fields {
 		any := false
 		for _, v := range extra[fi] {
@@ -679,47 +670,4 @@ func hasOwnKey(info string, fields []string) bool {
 		}
 	}
 	return false
-}
-
-// infoStart returns where the INFO of the record being written at the
-// end of b begins (after the last '\n', seven columns and their tabs),
-// -1 when b does not end with such a record.
-func infoStart(b []byte) int {
-	start := bytes.LastIndexByte(b, '\n') + 1
-	for range 7 {
-		i := bytes.IndexByte(b[start:], '\t')
-		if i < 0 {
-			return -1
-		}
-		start += i + 1
-	}
-	return start
-}
-
-// dropFields rewrites b[start:], the INFO so far of the record being
-// written, without the entries whose key is one of fields, and without
-// empty entries (appendFixed leaves none but where the input had only a
-// CSQ); empty says nothing is left.
-func dropFields(b []byte, start int, fields []string) (_ []byte, empty bool) {
-	out := start // out ≤ from: entries move left, in place
-	for from := start; from < len(b); {
-		end := bytes.IndexByte(b[from:], ';')
-		if end < 0 {
-			end = len(b)
-		} else {
-			end += from
-		}
-		kv := b[from:end]
-		from = end + 1
-		k, _, _ := bytes.Cut(kv, []byte("="))
-		if len(k) == 0 || slices.ContainsFunc(fields, func(f string) bool { return f == string(k) }) {
-			continue
-		}
-		if out > start {
-			b[out] = ';'
-			out++
-		}
-		out += copy(b[out:], kv)
-	}
-	return b[:out], out == start
 }

@@ -146,35 +146,25 @@ func TestHasOwnKey(t *testing.T) {
 	}
 }
 
-func TestDropFields(t *testing.T) {
-	prev := "1\t1\t.\tA\tC\t.\t.\tX=1\t\n" // a record written before
+// TestAppendFixed: the input's INFO without our keys (CSQ, as a value
+// or a flag, and the sources' fields), and whether anything is left.
+func TestAppendFixed(t *testing.T) {
+	rec := &vcf.Record{Chrom: "X", Pos: 5, ID: "id", Ref: "A", Alt: []string{"C"}, Qual: ".", Filter: "PASS"}
 	for _, c := range []struct{ info, want string }{
-		{"A=1;P=2;B=3;CSQ=x", "A=1;B=3;CSQ=x"},
-		{"P=2;CSQ=x", "CSQ=x"},
-		{";CSQ=x", "CSQ=x"},
+		{"A=1;P=2;B=3;CSQ=x", "A=1;B=3"},
+		{"P=2;CSQ=x", ""},
+		{";CSQ=x", ""},
 		{"P=2;Q", ""},
+		{"CSQ;D=1", "D=1"},
 		{"", ""},
+		{".", ""},
 		{"PP=1;Q=a=b", "PP=1"},
+		{"A=1;;B=2", "A=1;;B=2"}, // none of ours: copied as it is
 	} {
-		b := []byte(prev + "X\t5\tid\tA\tC\t.\tPASS\t" + c.info)
-		got, empty := dropFields(b, infoStart(b), []string{"P", "Q"})
-		if want := prev + "X\t5\tid\tA\tC\t.\tPASS\t" + c.want; string(got) != want || empty != (c.want == "") {
-			t.Errorf("dropFields(%q) = %q, %v", c.info, got, empty)
-		}
-	}
-}
-
-func TestInfoStart(t *testing.T) {
-	for b, want := range map[string]int{
-		"":                                 -1,
-		"1\t1\t.\tA\tC\t.\t.\tX=1\t.\n":    -1,
-		"1\t1\t.\tA\tC\t.\t.\tX=1\t.\n2\t": -1,
-		"1\t1\t.\tA\tC\t.\t.\tX=1":         14,
-		"1\t1\t.\tA\tC\t.\t.\t":            14,
-		"1\t1\t.\tA\tC\t.\t.\tX=1\t.\n2\t1\t.\tA\tC\t.\t.\tCSQ=x": 34,
-	} {
-		if got := infoStart([]byte(b)); got != want {
-			t.Errorf("infoStart(%q) = %d, want %d", b, got, want)
+		rec.Info = c.info
+		got, wrote := appendFixed(nil, rec, "", []string{"P", "Q"})
+		if want := "X\t5\tid\tA\tC\t.\tPASS\t" + c.want; string(got) != want || wrote != (c.want != "") {
+			t.Errorf("appendFixed(%q) = %q, %v", c.info, got, wrote)
 		}
 	}
 }
